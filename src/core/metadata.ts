@@ -1,0 +1,51 @@
+import type { CropSettings } from './crop';
+import type { LabelPolicy } from './labels';
+
+/** Metrics of one split, as written by training and evaluation. */
+export interface SplitMetrics {
+  images: number;
+  accuracy: number;
+  balancedAccuracy: number;
+  loss?: number;
+}
+
+/** What `metadata.json` beside an exported `model.json` says about the model. */
+export interface ModelMetadata {
+  formatVersion: 1;
+  /** Model version, shown in the app and used to keep a cached model.json and its weights together. */
+  version: string;
+  arch: string;
+  parameters: number;
+  /** Input: [batch, inputSize, inputSize, 3] RGB in 0–255; the model normalises inside itself. */
+  inputSize: number;
+  crop: CropSettings;
+  /** Output is the probability of labels[1]. */
+  labels: ['female', 'male'];
+  policy: LabelPolicy;
+  /** Temperature applied to the logit before the label policy (1 = as trained). */
+  temperature: number;
+  quantization: 'float32' | 'float16' | 'uint8';
+  metrics: { validation?: SplitMetrics; test?: SplitMetrics; quantizationDelta?: number };
+  data: { path: string; counts: Record<string, Record<string, number>>; listSha256: string };
+  training: { epochs: number; bestEpoch: number; batch: number; lr: number; seed: number; seconds: number };
+  /** sha256 of each weights file, so a corrupted or mixed cache is detected. */
+  weights: Record<string, string>;
+  tfjsVersion: string;
+  created: string;
+}
+
+export const METADATA_FORMAT_VERSION = 1;
+
+/** Checks the fields the app and the CLIs rely on; throws a message naming what is wrong. */
+export function parseMetadata(json: unknown): ModelMetadata {
+  const m = json as Partial<ModelMetadata> | null;
+  const problems: string[] = [];
+  if (!m || typeof m !== 'object') throw new Error('model metadata is not a JSON object');
+  if (m.formatVersion !== METADATA_FORMAT_VERSION) problems.push(`formatVersion ${String(m.formatVersion)} is not 1`);
+  if (typeof m.inputSize !== 'number' || m.inputSize <= 0) problems.push('inputSize missing');
+  if (!m.crop || m.crop.size !== m.inputSize) problems.push('crop settings missing or not matching inputSize');
+  if (!m.policy || typeof m.policy.threshold !== 'number') problems.push('label policy missing');
+  if (typeof m.temperature !== 'number' || !(m.temperature > 0)) problems.push('temperature missing');
+  if (problems.length > 0) throw new Error(`invalid model metadata: ${problems.join(', ')}`);
+  return m as ModelMetadata;
+}

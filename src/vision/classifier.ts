@@ -1,0 +1,60 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { ModelMetadata } from '../core/metadata';
+
+export interface GenderClassifier {
+  readonly metadata: ModelMetadata;
+  /**
+   * Probability of "male" for each crop of a [n, size, size, 3] batch in 0–255, temperature applied.
+   * Synchronous and tensor-in, tensor-out, so callers can run it inside their own `tf.tidy`.
+   */
+  predict(crops: tf.Tensor4D): tf.Tensor1D;
+  /** The same, read back to the CPU; releases everything it makes. */
+  classify(crops: tf.Tensor4D): Promise<Float32Array>;
+  dispose(): void;
+}
+
+/** Applies a temperature to probabilities through their logit: sigmoid(logit(p) / t). */
+export function applyTemperature(p: tf.Tensor, temperature: number): tf.Tensor {
+  if (temperature === 1) return p;
+  return tf.tidy(() => {
+    const q = tf.clipByValue(p, 1e-7, 1 - 1e-7);
+    return tf.sigmoid(tf.div(tf.log(tf.div(q, tf.sub(1, q))), temperature));
+  });
+}
+
+/** Wraps a loaded layers model; runs one warm-up prediction so kernel compilation is not paid on a live frame. */
+export function createGenderClassifier(model: tfl.LayersModel, metadata: ModelMetadata): GenderClassifier {
+  const size = metadata.inputSize;
+  const predict = (crops: tf.Tensor4D): tf.Tensor1D =>
+    tf.tidy(() => {
+      if (crops.shape[0] === 0) return tf.zeros([0]) as tf.Tensor1D;
+      const p = (model.predict(crops) as tf.Tensor).reshape([-1]);
+      return applyTemperature(p, metadata.temperature) as tf.Tensor1D;
+    });
+  tf.tidy(() => {
+    predict(tf.zeros([1, size, size, 3]));
+  });
+  return {
+    metadata,
+    predict,
+    async classify(crops) {
+      const p = predict(crops);
+      try {
+        return (await p.data()) as Float32Array;
+      } finally {
+        p.dispose();
+      }
+    },
+    dispose() {
+      model.dispose();
+    },
+  };
+}
+
+export async function loadGenderClassifier(
+  source: string | tf.io.IOHandler,
+  metadata: ModelMetadata,
+): Promise<GenderClassifier> {
+  return createGenderClassifier(await tfl.loadLayersModel(source), metadata);
+}
