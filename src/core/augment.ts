@@ -1,0 +1,126 @@
+/**
+ * Training-time augmentation matching the Keras tutorial's ImageDataGenerator, reduced to one affine matrix per
+ * image so a whole batch can be resampled in a single `tf.image.transform` call.
+ *
+ * Keras (keras-preprocessing `apply_affine_transform`) builds its matrix in (row, col) order and calls the row
+ * shift `tx`. Everything here is in (x, y) = (col, row) order, the order `tf.image.transform` reads, so each Keras
+ * matrix appears transposed about the diagonal: the same transform, with x and y named the image's way.
+ */
+
+export interface AugmentSettings {
+  /** Rotation angle θ ~ U(−r, r), in degrees. */
+  rotationRange: number;
+  /** Horizontal shift ~ U(−r, r) as a fraction of the image width. */
+  widthShiftRange: number;
+  /** Vertical shift ~ U(−r, r) as a fraction of the image height. */
+  heightShiftRange: number;
+  /**
+   * Shear angle ~ U(−r, r), in DEGREES, as Keras reads `shear_range`: the tutorial's 0.2 is a 0.2° shear, which
+   * moves no pixel by more than ~0.2 px on a 64 px crop. Raise it (e.g. to 10) for a shear that shows.
+   */
+  shearRange: number;
+  /** Zoom factors zx, zy ~ U(1 − r, 1 + r), drawn independently as Keras does; a factor > 1 zooms out. */
+  zoomRange: number;
+  /** Mirror left–right with probability ½. */
+  horizontalFlip: boolean;
+}
+
+/** The tutorial's generator: rotation 40, shifts 0.2, shear 0.2, zoom 0.2, horizontal flip, nearest fill. */
+export const DEFAULT_AUGMENT: AugmentSettings = {
+  rotationRange: 40,
+  widthShiftRange: 0.2,
+  heightShiftRange: 0.2,
+  shearRange: 0.2,
+  zoomRange: 0.2,
+  horizontalFlip: true,
+};
+
+/** One image's transform. Size-free, so the same draw applies to any resolution. */
+export interface AugmentParams {
+  /** Rotation in degrees. */
+  theta: number;
+  /** Horizontal shift as a fraction of the width: output pixel x samples input x + tx·width. */
+  tx: number;
+  /** Vertical shift as a fraction of the height: output pixel y samples input y + ty·height. */
+  ty: number;
+  /** Shear angle in degrees. */
+  shear: number;
+  /** Horizontal zoom factor: output offset d from the centre samples input offset zx·d. */
+  zx: number;
+  /** Vertical zoom factor. */
+  zy: number;
+  /** Mirror left–right, applied after the affine part as Keras does. */
+  flip: boolean;
+}
+
+export const IDENTITY_PARAMS: AugmentParams = { theta: 0, tx: 0, ty: 0, shear: 0, zx: 1, zy: 1, flip: false };
+
+/** Small, fast seeded PRNG (Mulberry32) returning floats in [0, 1), so augmented runs can be repeated exactly. */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function uniform(rng: () => number, range: number): number {
+  return (2 * rng() - 1) * range;
+}
+
+export function sampleAugmentation(rng: () => number, settings: AugmentSettings = DEFAULT_AUGMENT): AugmentParams {
+  return {
+    theta: uniform(rng, settings.rotationRange),
+    tx: uniform(rng, settings.widthShiftRange),
+    ty: uniform(rng, settings.heightShiftRange),
+    shear: uniform(rng, settings.shearRange),
+    zx: 1 + uniform(rng, settings.zoomRange),
+    zy: 1 + uniform(rng, settings.zoomRange),
+    flip: settings.horizontalFlip && rng() < 0.5,
+  };
+}
+
+type Mat3 = number[];
+
+function mul(a: Mat3, b: Mat3): Mat3 {
+  const out = new Array<number>(9);
+  for (let r = 0; r < 3; r++) {
+    for (let c = 0; c < 3; c++) {
+      out[r * 3 + c] = a[r * 3] * b[c] + a[r * 3 + 1] * b[3 + c] + a[r * 3 + 2] * b[6 + c];
+    }
+  }
+  return out;
+}
+
+/**
+ * The 3×3 row-major matrix taking OUTPUT pixel coordinates (x, y) to the INPUT coordinates they sample. Pixel
+ * (i, j) has its centre at (i, j), as in `tf.image.transform` and scipy, so the centre is ((w − 1)/2, (h − 1)/2)
+ * exactly as in Keras's `transform_matrix_offset_center`, and a flip maps x to w − 1 − x.
+ *
+ * Composed as Keras does, rotation · shift · shear · zoom about the centre, then the flip (which Keras applies
+ * to the transformed image, so it acts on output coordinates first).
+ */
+export function affineMatrix(params: AugmentParams, width: number, height: number): number[] {
+  const t = (params.theta * Math.PI) / 180;
+  const s = (params.shear * Math.PI) / 180;
+  const cx = (width - 1) / 2;
+  const cy = (height - 1) / 2;
+  const rotation = [Math.cos(t), Math.sin(t), 0, -Math.sin(t), Math.cos(t), 0, 0, 0, 1];
+  const shift = [1, 0, params.tx * width, 0, 1, params.ty * height, 0, 0, 1];
+  const shear = [Math.cos(s), 0, 0, -Math.sin(s), 1, 0, 0, 0, 1];
+  const zoom = [params.zx, 0, 0, 0, params.zy, 0, 0, 0, 1];
+  const flip = [params.flip ? -1 : 1, 0, 0, 0, 1, 0, 0, 0, 1];
+  const toCentre = [1, 0, -cx, 0, 1, -cy, 0, 0, 1];
+  const fromCentre = [1, 0, cx, 0, 1, cy, 0, 0, 1];
+  return [fromCentre, rotation, shift, shear, zoom, flip, toCentre].reduce(mul);
+}
+
+/** A projective 3×3 matrix as the `[a0, a1, a2, b0, b1, b2, c0, c1]` row `tf.image.transform` expects. */
+export function toTransformVector(matrix: number[]): [number, number, number, number, number, number, number, number] {
+  const k = matrix[8];
+  const [a0, a1, a2, b0, b1, b2, c0, c1] = matrix.map((v) => v / k);
+  return [a0, a1, a2, b0, b1, b2, c0, c1];
+}

@@ -1,0 +1,191 @@
+import { describe, expect, it } from 'vitest';
+import {
+  affineMatrix,
+  DEFAULT_AUGMENT,
+  IDENTITY_PARAMS,
+  mulberry32,
+  sampleAugmentation,
+  toTransformVector,
+  type AugmentParams,
+} from '../../src/core/augment';
+
+/** Where output pixel (x, y) samples the input under `matrix`. */
+function apply(matrix: number[], x: number, y: number): [number, number] {
+  return [matrix[0] * x + matrix[1] * y + matrix[2], matrix[3] * x + matrix[4] * y + matrix[5]];
+}
+
+function expectPoint(actual: [number, number], expected: [number, number]): void {
+  expect(actual[0]).toBeCloseTo(expected[0], 9);
+  expect(actual[1]).toBeCloseTo(expected[1], 9);
+}
+
+function params(overrides: Partial<AugmentParams>): AugmentParams {
+  return { ...IDENTITY_PARAMS, ...overrides };
+}
+
+/**
+ * keras-preprocessing's `apply_affine_transform` matrix, transcribed in its own (row, col) order and naming:
+ * `tx` shifts rows, `zx` zooms rows, and the result is offset about (h/2 − 0.5, w/2 − 0.5).
+ */
+function kerasMatrix(
+  theta: number,
+  tx: number,
+  ty: number,
+  shear: number,
+  zx: number,
+  zy: number,
+  h: number,
+  w: number,
+) {
+  const t = (theta * Math.PI) / 180;
+  const s = (shear * Math.PI) / 180;
+  const ox = h / 2 - 0.5;
+  const oy = w / 2 - 0.5;
+  const mats = [
+    [1, 0, ox, 0, 1, oy, 0, 0, 1],
+    [Math.cos(t), -Math.sin(t), 0, Math.sin(t), Math.cos(t), 0, 0, 0, 1],
+    [1, 0, tx, 0, 1, ty, 0, 0, 1],
+    [1, -Math.sin(s), 0, 0, Math.cos(s), 0, 0, 0, 1],
+    [zx, 0, 0, 0, zy, 0, 0, 0, 1],
+    [1, 0, -ox, 0, 1, -oy, 0, 0, 1],
+  ];
+  return mats.reduce((a, b) =>
+    Array.from({ length: 9 }, (_, i) => {
+      const r = Math.floor(i / 3);
+      const c = i % 3;
+      return a[r * 3] * b[c] + a[r * 3 + 1] * b[3 + c] + a[r * 3 + 2] * b[6 + c];
+    }),
+  );
+}
+
+/** Swaps the first two coordinates of a 3×3 matrix: (row, col) ⇄ (x, y). */
+function swapXY(m: number[]): number[] {
+  const p = [1, 0, 2];
+  return Array.from({ length: 9 }, (_, i) => m[p[Math.floor(i / 3)] * 3 + p[i % 3]]);
+}
+
+describe('affineMatrix', () => {
+  it('is the identity for identity params', () => {
+    expect(affineMatrix(IDENTITY_PARAMS, 64, 48)).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+  });
+
+  it('rotates 90° about the pixel-grid centre: the output top-left samples the input bottom-left', () => {
+    // Keras's positive angle turns the picture clockwise on screen (y grows downwards).
+    const m = affineMatrix(params({ theta: 90 }), 5, 5);
+    expectPoint(apply(m, 0, 0), [0, 4]);
+    expectPoint(apply(m, 4, 0), [0, 0]);
+    expectPoint(apply(m, 4, 4), [4, 0]);
+    expectPoint(apply(m, 0, 4), [4, 4]);
+    expectPoint(apply(m, 2, 2), [2, 2]);
+  });
+
+  it('shifts by tx·width and ty·height: output p samples input p + (tx·w, ty·h), so content moves the other way', () => {
+    const m = affineMatrix(params({ tx: 0.25, ty: -0.1 }), 40, 30);
+    expectPoint(apply(m, 7, 11), [7 + 10, 11 - 3]);
+  });
+
+  it('zooms about the centre like Keras: factor 2 maps offset d to 2d, showing more of the image (zoom out)', () => {
+    const m = affineMatrix(params({ zx: 2, zy: 2 }), 9, 7);
+    expectPoint(apply(m, 4, 3), [4, 3]);
+    expectPoint(apply(m, 4 + 1.5, 3 - 1), [4 + 3, 3 - 2]);
+  });
+
+  it('flips about the pixel grid: x → width − 1 − x, y unchanged', () => {
+    const m = affineMatrix(params({ flip: true }), 10, 6);
+    expectPoint(apply(m, 0, 2), [9, 2]);
+    expectPoint(apply(m, 9, 5), [0, 5]);
+    expectPoint(apply(m, 3, 1), [6, 1]);
+  });
+
+  it("equals Keras's rotation · shift · shear · zoom matrix on a non-square image, with axes swapped", () => {
+    const w = 64;
+    const h = 48;
+    const p = params({ theta: 23, tx: 0.13, ty: -0.17, shear: 11, zx: 0.85, zy: 1.15 });
+    // Keras's row shift is our vertical shift in pixels, its row zoom our vertical zoom.
+    const keras = swapXY(kerasMatrix(p.theta, p.ty * h, p.tx * w, p.shear, p.zy, p.zx, h, w));
+    const ours = affineMatrix(p, w, h);
+    ours.forEach((v, i) => expect(v).toBeCloseTo(keras[i], 9));
+  });
+
+  it('applies the flip to the output before the affine part, as Keras flips the transformed image', () => {
+    const p = params({ theta: 30, tx: 0.1, zx: 1.1 });
+    const plain = affineMatrix(p, 20, 20);
+    const flipped = affineMatrix({ ...p, flip: true }, 20, 20);
+    expectPoint(apply(flipped, 3, 7), apply(plain, 19 - 3, 7));
+  });
+});
+
+describe('toTransformVector', () => {
+  it("gives tf.image.transform's [a0 a1 a2 b0 b1 b2 c0 c1], normalised so the last entry is 1", () => {
+    expect(toTransformVector([2, 4, 6, 8, 10, 12, 0, 0, 2])).toEqual([1, 2, 3, 4, 5, 6, 0, 0]);
+    const m = affineMatrix(params({ theta: 10, tx: 0.2 }), 32, 32);
+    expect(toTransformVector(m)).toEqual(m.slice(0, 8));
+  });
+});
+
+describe('sampleAugmentation', () => {
+  it('stays within the Keras ranges and covers them', () => {
+    const rng = mulberry32(7);
+    const draws = Array.from({ length: 5000 }, () => sampleAugmentation(rng, DEFAULT_AUGMENT));
+    const span = (key: 'theta' | 'tx' | 'ty' | 'shear' | 'zx' | 'zy') => {
+      const values = draws.map((d) => d[key]);
+      return [Math.min(...values), Math.max(...values)];
+    };
+    const expectRange = (key: Parameters<typeof span>[0], lo: number, hi: number) => {
+      const [min, max] = span(key);
+      expect(min).toBeGreaterThanOrEqual(lo);
+      expect(max).toBeLessThanOrEqual(hi);
+      // 5000 uniform draws reach within 1% of both ends with overwhelming probability.
+      expect(min).toBeLessThan(lo + 0.01 * (hi - lo));
+      expect(max).toBeGreaterThan(hi - 0.01 * (hi - lo));
+    };
+    expectRange('theta', -40, 40);
+    expectRange('tx', -0.2, 0.2);
+    expectRange('ty', -0.2, 0.2);
+    expectRange('shear', -0.2, 0.2);
+    expectRange('zx', 0.8, 1.2);
+    expectRange('zy', 0.8, 1.2);
+    const flips = draws.filter((d) => d.flip).length / draws.length;
+    expect(flips).toBeGreaterThan(0.45);
+    expect(flips).toBeLessThan(0.55);
+  });
+
+  it('draws zx and zy independently', () => {
+    const rng = mulberry32(3);
+    const draws = Array.from({ length: 100 }, () => sampleAugmentation(rng));
+    expect(draws.some((d) => Math.abs(d.zx - d.zy) > 0.1)).toBe(true);
+  });
+
+  it('never flips when flipping is off, and gives the identity when every range is zero', () => {
+    const off = {
+      rotationRange: 0,
+      widthShiftRange: 0,
+      heightShiftRange: 0,
+      shearRange: 0,
+      zoomRange: 0,
+      horizontalFlip: false,
+    };
+    const rng = mulberry32(1);
+    for (let i = 0; i < 50; i++) {
+      expect(affineMatrix(sampleAugmentation(rng, off), 16, 16)).toEqual(affineMatrix(IDENTITY_PARAMS, 16, 16));
+    }
+  });
+
+  it('repeats exactly for the same seed and differs for another', () => {
+    const draw = (seed: number) => {
+      const rng = mulberry32(seed);
+      return Array.from({ length: 10 }, () => sampleAugmentation(rng));
+    };
+    expect(draw(42)).toEqual(draw(42));
+    expect(draw(42)).not.toEqual(draw(43));
+  });
+});
+
+describe('mulberry32', () => {
+  it('returns floats in [0, 1)', () => {
+    const rng = mulberry32(123);
+    const values = Array.from({ length: 10000 }, rng);
+    expect(Math.min(...values)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...values)).toBeLessThan(1);
+  });
+});
