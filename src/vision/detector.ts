@@ -46,14 +46,15 @@ export async function loadBlazeFace(
       const square = letterboxSquare(width, height);
       // One resample to the letterboxed 128×128 input; BlazeFace's own resize then is a no-op.
       const input = tf.tidy(() =>
-        tf.image
-          .cropAndResize(
+        tf.squeeze(
+          tf.image.cropAndResize(
             tf.expandDims(tf.cast(image, 'float32'), 0) as tf.Tensor4D,
             [toNormalizedBox(square, width, height)],
             [0],
             [INPUT_SIZE, INPUT_SIZE],
-          )
-          .squeeze([0]),
+          ),
+          [0],
+        ),
       ) as tf.Tensor3D;
       let faces: blazeface.NormalizedFace[];
       try {

@@ -1,0 +1,102 @@
+import { SingleBar } from 'cli-progress';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DEFAULT_CROP, type CropSettings } from '../src/core/crop';
+import { DEFAULT_DETECTOR_OPTIONS, loadBlazeFace } from '../src/vision/detector';
+import { CropCache } from './crop-cache';
+import { DataError, DEFAULT_DATA_DIR, listDataset, type Dataset, type SkippedFile } from './dataset';
+import { BLAZEFACE_MODEL, fileModelHandler, REPO_ROOT } from './node-io';
+import { detectorKey, prepareCrops, type PrepareResult } from './prepare-crops';
+
+export const CACHE_DIR = join(REPO_ROOT, 'training', '.cache', 'crops');
+
+/** Exit codes the CLIs document in --help. */
+export const EXIT = { ok: 0, error: 1, usage: 2, skipped: 3 } as const;
+
+/** Prints one error line and exits; for errors the user can fix (bad path, no data). */
+export function fail(message: string, code: number = EXIT.error): never {
+  console.error(`error: ${message}`);
+  process.exit(code);
+}
+
+export function progressBar(label: string, unit: string): SingleBar {
+  return new SingleBar({
+    format: `${label} [{bar}] {percentage}% {value}/{total} ${unit} | {rate} ${unit}/s | ETA {eta_formatted}{extra}`,
+    barsize: 28,
+    hideCursor: true,
+    etaBuffer: 200,
+    noTTYOutput: true,
+    notTTYSchedule: 10_000,
+  });
+}
+
+export function openDataset(dir: string | undefined): Dataset {
+  const path = dir ?? DEFAULT_DATA_DIR;
+  try {
+    return listDataset(path);
+  } catch (err) {
+    if (err instanceof DataError) fail(err.message);
+    throw err;
+  }
+}
+
+export function formatSkipped(list: readonly SkippedFile[], max = 10): string {
+  const lines = list.slice(0, max).map((s) => `  ${s.name}: ${s.reason}`);
+  if (list.length > max) lines.push(`  … and ${list.length - max} more`);
+  return lines.join('\n');
+}
+
+/** Detects and crops every image of the dataset into the shared crop cache, with a progress bar. */
+export async function prepareDataset(
+  dataset: Dataset,
+  crop: CropSettings = DEFAULT_CROP,
+): Promise<{ cache: CropCache; result: PrepareResult }> {
+  const cache = new CropCache(CACHE_DIR, crop, detectorKey(DEFAULT_DETECTOR_OPTIONS));
+  const detector = await loadBlazeFace(fileModelHandler(BLAZEFACE_MODEL));
+  const bar = progressBar('detect+crop', 'img');
+  let started = false;
+  let rateStart = 0;
+  try {
+    const result = await prepareCrops(dataset.entries, cache, detector, crop, (done, total) => {
+      if (!started) {
+        bar.start(total, 0, { rate: '-', extra: '' });
+        rateStart = performance.now();
+        started = true;
+      }
+      const rate = (done / ((performance.now() - rateStart) / 1000)).toFixed(0);
+      bar.update(done, { rate, extra: '' });
+    });
+    if (started) bar.stop();
+    return { cache, result };
+  } finally {
+    detector.dispose();
+  }
+}
+
+export function summarisePrepare(dataset: Dataset, result: PrepareResult, cacheDir: string): string {
+  const lines = [
+    `${dataset.entries.length} images in ${dataset.root} (${dataset.layout} layout); ` +
+      `${result.processed} newly processed, the rest from the crop cache ${resolve(cacheDir)}`,
+    `faces cropped: ${result.usable.length} (${((100 * result.usable.length) / dataset.entries.length).toFixed(2)} %)`,
+  ];
+  if (result.noFace.length > 0) {
+    lines.push(`no face found: ${result.noFace.length} (not used)`);
+    lines.push(formatSkipped(result.noFace.map((n) => ({ name: n.entry.name, reason: n.reason }))));
+  }
+  const unreadable = [
+    ...dataset.skipped,
+    ...result.unreadable.map((u) => ({ name: u.entry.name, reason: u.reason })),
+  ];
+  if (unreadable.length > 0) {
+    lines.push(`skipped as unreadable: ${unreadable.length}`);
+    lines.push(formatSkipped(unreadable));
+  }
+  if (dataset.missingSplits.length > 0) lines.push(`missing split folders: ${dataset.missingSplits.join(', ')}`);
+  return lines.join('\n');
+}
+
+export function assertBlazeFaceInstalled(): void {
+  if (!existsSync(BLAZEFACE_MODEL)) {
+    fail(`BlazeFace weights missing at ${BLAZEFACE_MODEL}: run 'npm install' (its postinstall step installs them).`);
+  }
+}

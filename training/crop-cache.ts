@@ -1,0 +1,128 @@
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { cropSettingsKey, type CropSettings } from '../src/core/crop';
+import type { Box, Point } from '../src/core/geometry';
+import type { DatasetEntry } from './dataset';
+
+/** One file's outcome: a crop (at `slot` in crops.bin) or the reason there is none. */
+export interface CacheRecord {
+  key: string;
+  slot?: number;
+  box?: Box;
+  score?: number;
+  landmarks?: Point[];
+  /** Why no crop was made: "no face found" or the decoder's reason. */
+  error?: string;
+  kind?: 'no-face' | 'unreadable';
+}
+
+export function entryKey(e: Pick<DatasetEntry, 'name' | 'size' | 'mtimeMs'>): string {
+  return `${e.name}|${e.size}|${e.mtimeMs}`;
+}
+
+/**
+ * An append-only, crash-tolerant store of face crops: `crops.bin` holds fixed-size RGB records and `index.jsonl`
+ * one line per processed file. Crops are appended before their index line, so after a crash the index never
+ * points at missing bytes; a torn last line or bytes past the last indexed slot are dropped when it is reopened.
+ */
+export class CropCache {
+  readonly dir: string;
+  readonly recordBytes: number;
+  private readonly records = new Map<string, CacheRecord>();
+  private nextSlot = 0;
+  private binFd: number;
+  private indexFd: number;
+
+  constructor(baseDir: string, settings: CropSettings, detectorKey: string) {
+    this.dir = join(baseDir, `${cropSettingsKey(settings)}-${detectorKey}`);
+    this.recordBytes = settings.size * settings.size * 3;
+    mkdirSync(this.dir, { recursive: true });
+    const indexPath = join(this.dir, 'index.jsonl');
+    const kept = existsSync(indexPath) ? this.readIndex(indexPath) : 0;
+    this.indexFd = openSync(indexPath, 'a+');
+    ftruncateSync(this.indexFd, kept);
+    this.binFd = openSync(join(this.dir, 'crops.bin'), 'a+');
+    const binRecords = Math.floor(fstatSync(this.binFd).size / this.recordBytes);
+    if (binRecords < this.nextSlot) this.dropSlotsFrom(binRecords, indexPath);
+    ftruncateSync(this.binFd, this.nextSlot * this.recordBytes);
+  }
+
+  /** Reads the valid prefix of the index; returns its length in bytes. */
+  private readIndex(path: string): number {
+    const text = readFileSync(path, 'utf8');
+    let offset = 0;
+    for (const line of text.split('\n')) {
+      const end = offset + line.length + 1;
+      if (end > text.length) break; // no newline: a torn write
+      let rec: CacheRecord;
+      try {
+        rec = JSON.parse(line) as CacheRecord;
+      } catch {
+        break;
+      }
+      this.records.set(rec.key, rec);
+      if (rec.slot !== undefined) this.nextSlot = Math.max(this.nextSlot, rec.slot + 1);
+      offset = end;
+    }
+    return Buffer.byteLength(text.slice(0, offset));
+  }
+
+  /** crops.bin is shorter than the index says (it was truncated or damaged): forget the crops it lost. */
+  private dropSlotsFrom(slots: number, indexPath: string): void {
+    for (const [key, rec] of this.records) if (rec.slot !== undefined && rec.slot >= slots) this.records.delete(key);
+    this.nextSlot = slots;
+    closeSync(this.indexFd);
+    this.indexFd = openSync(indexPath, 'w+');
+    const lines = [...this.records.values()].map((r) => JSON.stringify(r) + '\n').join('');
+    writeSync(this.indexFd, lines);
+  }
+
+  get(key: string): CacheRecord | undefined {
+    return this.records.get(key);
+  }
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  addCrop(key: string, pixels: Uint8Array, meta: Pick<CacheRecord, 'box' | 'score' | 'landmarks'>): void {
+    if (pixels.length !== this.recordBytes) throw new Error(`crop has ${pixels.length} bytes, expected ${this.recordBytes}`);
+    const slot = this.nextSlot++;
+    writeSync(this.binFd, pixels, 0, pixels.length, slot * this.recordBytes);
+    this.append({ key, slot, ...meta });
+  }
+
+  addFailure(key: string, kind: 'no-face' | 'unreadable', error: string): void {
+    this.append({ key, kind, error });
+  }
+
+  private append(rec: CacheRecord): void {
+    this.records.set(rec.key, rec);
+    writeSync(this.indexFd, JSON.stringify(rec) + '\n');
+  }
+
+  /** Reads the crops of the given slots into one buffer, in order. */
+  readSlots(slots: readonly number[]): Uint8Array {
+    const out = new Uint8Array(slots.length * this.recordBytes);
+    slots.forEach((slot, i) => {
+      const n = readSync(this.binFd, out, i * this.recordBytes, this.recordBytes, slot * this.recordBytes);
+      if (n !== this.recordBytes) throw new Error(`crop cache ${this.dir} is truncated at slot ${slot}`);
+    });
+    return out;
+  }
+
+  close(): void {
+    closeSync(this.binFd);
+    closeSync(this.indexFd);
+  }
+}

@@ -1,0 +1,31 @@
+import * as tf from '@tensorflow/tfjs-core';
+import sharp from 'sharp';
+
+/** Larger images are scaled down before detection: the detector sees 128×128 and crops are 64×64 anyway. */
+const MAX_SIDE = 2048;
+
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * Decodes any image sharp reads into 8-bit sRGB: EXIF orientation applied, alpha flattened onto black, grayscale,
+ * CMYK and 16-bit input converted. Throws with sharp's reason on unreadable input.
+ */
+export async function decodeImage(path: string): Promise<RgbImage> {
+  const { data, info } = await sharp(path, { failOn: 'error' })
+    .rotate()
+    .resize({ width: MAX_SIDE, height: MAX_SIDE, fit: 'inside', withoutEnlargement: true })
+    .flatten({ background: { r: 0, g: 0, b: 0 } })
+    .toColourspace('srgb')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+}
+
+export function imageTensor(image: RgbImage): tf.Tensor3D {
+  return tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
+}

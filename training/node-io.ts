@@ -1,0 +1,36 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const BLAZEFACE_MODEL = join(REPO_ROOT, 'public', 'models', 'blazeface', 'facemesh-detection-short.json');
+
+/**
+ * Reads a tfjs model.json and its weight files from disk. tfjs's own file:// loader needs tfjs-node, which cannot
+ * be installed here, so we hand the model over from memory instead.
+ */
+export function fileModelHandler(modelJsonPath: string): tf.io.IOHandler {
+  let json: tf.io.ModelJSON;
+  try {
+    json = JSON.parse(readFileSync(modelJsonPath, 'utf8')) as tf.io.ModelJSON;
+  } catch (err) {
+    const hint = modelJsonPath === BLAZEFACE_MODEL ? " (run 'npm install': its postinstall step installs them)" : '';
+    throw new Error(`cannot read model ${modelJsonPath}${hint}: ${(err as Error).message}`);
+  }
+  const dir = dirname(modelJsonPath);
+  const weightSpecs = json.weightsManifest.flatMap((group) => group.weights);
+  const buffers = json.weightsManifest.flatMap((group) => group.paths.map((p) => readFileSync(join(dir, p))));
+  const weightData = new Uint8Array(Buffer.concat(buffers)).buffer;
+  return tf.io.fromMemory({
+    modelTopology: json.modelTopology,
+    format: json.format,
+    generatedBy: json.generatedBy,
+    convertedBy: json.convertedBy,
+    trainingConfig: json.trainingConfig,
+    signature: json.signature,
+    userDefinedMetadata: json.userDefinedMetadata,
+    weightSpecs,
+    weightData,
+  });
+}

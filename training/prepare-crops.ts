@@ -1,0 +1,89 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { CropSettings } from '../src/core/crop';
+import { cropFaces } from '../src/vision/crop';
+import type { DetectorOptions, FaceDetector } from '../src/vision/detector';
+import { CropCache, entryKey, type CacheRecord } from './crop-cache';
+import type { DatasetEntry } from './dataset';
+import { decodeImage, imageTensor, type RgbImage } from './images';
+
+/** Decodes run on libuv's thread pool ahead of detection, which holds the main thread. */
+const DECODE_AHEAD = 4;
+
+export interface PrepareResult {
+  /** Entries with a crop, each with its cache slot. */
+  usable: { entry: DatasetEntry; slot: number }[];
+  noFace: { entry: DatasetEntry; reason: string }[];
+  unreadable: { entry: DatasetEntry; reason: string }[];
+  /** How many entries needed detection in this run (the rest came from the cache). */
+  processed: number;
+}
+
+export function detectorKey(options: DetectorOptions): string {
+  return `blazeface-short-t${options.scoreThreshold}`;
+}
+
+/**
+ * Makes sure every entry has a cached crop or a recorded reason why not: decode, detect, keep the most confident
+ * face and cut it with the app's crop code. Work already in the cache is skipped, so an interrupted run resumes.
+ */
+export async function prepareCrops(
+  entries: readonly DatasetEntry[],
+  cache: CropCache,
+  detector: FaceDetector,
+  settings: CropSettings,
+  onProgress?: (done: number, total: number) => void,
+): Promise<PrepareResult> {
+  const todo = entries.filter((e) => !cache.get(entryKey(e)));
+  const decodes: Promise<RgbImage | Error>[] = [];
+  const decodeAt = (i: number) => {
+    if (i < todo.length) decodes[i] = decodeImage(todo[i].path).catch((err: Error) => err);
+  };
+  for (let i = 0; i < DECODE_AHEAD; i++) decodeAt(i);
+  for (let i = 0; i < todo.length; i++) {
+    decodeAt(i + DECODE_AHEAD);
+    const decoded = await decodes[i];
+    delete decodes[i];
+    const key = entryKey(todo[i]);
+    if (decoded instanceof Error) {
+      cache.addFailure(key, 'unreadable', decoded.message.split('\n')[0]);
+    } else {
+      await cropOne(decoded, key, cache, detector, settings);
+    }
+    onProgress?.(i + 1, todo.length);
+  }
+  return collect(entries, cache, todo.length);
+}
+
+async function cropOne(
+  image: RgbImage,
+  key: string,
+  cache: CropCache,
+  detector: FaceDetector,
+  settings: CropSettings,
+): Promise<void> {
+  const tensor = imageTensor(image);
+  try {
+    const [face] = await detector.detect(tensor);
+    if (!face) {
+      cache.addFailure(key, 'no-face', 'no face found');
+      return;
+    }
+    const crop = tf.tidy(() => tf.cast(tf.round(cropFaces(tensor, [face.box], settings)), 'int32'));
+    const pixels = Uint8Array.from(await crop.data());
+    crop.dispose();
+    cache.addCrop(key, pixels, { box: face.box, score: face.score, landmarks: face.landmarks });
+  } finally {
+    tensor.dispose();
+  }
+}
+
+function collect(entries: readonly DatasetEntry[], cache: CropCache, processed: number): PrepareResult {
+  const result: PrepareResult = { usable: [], noFace: [], unreadable: [], processed };
+  for (const entry of entries) {
+    const rec = cache.get(entryKey(entry)) as CacheRecord;
+    if (rec.slot !== undefined) result.usable.push({ entry, slot: rec.slot });
+    else if (rec.kind === 'no-face') result.noFace.push({ entry, reason: rec.error ?? 'no face found' });
+    else result.unreadable.push({ entry, reason: rec.error ?? 'unreadable' });
+  }
+  return result;
+}

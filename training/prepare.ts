@@ -1,0 +1,38 @@
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { initBackend } from '../src/vision/backend';
+import { assertBlazeFaceInstalled, EXIT, openDataset, prepareDataset, summarisePrepare } from './cli';
+
+const HELP = `Usage: npm run prepare-data -- [--data <dir>]
+
+Detects the face in every image of a dataset with BlazeFace (the app's detector) and caches its 64×64 crop,
+cut with the app's crop code, under training/.cache/crops. Interrupted runs resume where they stopped;
+'npm run train' runs this step itself, so calling it alone is only needed to prepare ahead of time.
+
+  --data <dir>   Kaggle layout {Train,Validation,Test}/{Male,Female}/*.jpg, or {Male,Female}/*.jpg
+                 (default: gender-recognition-200k-images-celeba/Dataset)
+  -h, --help     this text
+
+Exit codes: 0 every image gave a crop; 3 some images were skipped (no face found, unreadable: listed, and
+written to no-face.txt / skipped.txt in the cache folder); 1 error (no dataset at that path, no usable image).`;
+
+const { values } = parseArgs({
+  options: { data: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+});
+if (values.help) {
+  console.log(HELP);
+  process.exit(EXIT.ok);
+}
+assertBlazeFaceInstalled();
+const dataset = openDataset(values.data);
+await initBackend(['wasm', 'cpu']);
+const { cache, result } = await prepareDataset(dataset);
+console.log(summarisePrepare(dataset, result, cache.dir));
+writeFileSync(join(cache.dir, 'no-face.txt'), result.noFace.map((n) => `${n.entry.path}\t${n.reason}\n`).join(''));
+const skipped = [...dataset.skipped.map((s) => `${s.name}\t${s.reason}`), ...result.unreadable.map((u) => `${u.entry.path}\t${u.reason}`)];
+writeFileSync(join(cache.dir, 'skipped.txt'), skipped.map((l) => l + '\n').join(''));
+cache.close();
+process.exit(result.usable.length === 0 ? EXIT.error : skipped.length + result.noFace.length > 0 ? EXIT.skipped : EXIT.ok);
