@@ -1,0 +1,202 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_AUGMENT, IDENTITY_PARAMS, mulberry32, sampleAugmentation } from '../../src/core/augment';
+import { augmentBatch, transformBatch } from '../../training/augment';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const FACES = resolve(REPO_ROOT, process.env.FACESENSE_DATA ?? '../shared/data', 'celeba/Dataset/Train');
+const SHEET = join(REPO_ROOT, 'test-results', 'augment-contact-sheet.png');
+
+async function onBackend<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const previous = tf.getBackend();
+  await tf.setBackend(name);
+  try {
+    return await fn();
+  } finally {
+    await tf.setBackend(previous);
+  }
+}
+
+function randomBatch(shape: [number, number, number, number], seed: number): Float32Array {
+  const rng = mulberry32(seed);
+  return Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng() * 255);
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  return max;
+}
+
+beforeAll(async () => {
+  await tf.setBackend('wasm');
+  await tf.ready();
+});
+
+afterAll(() => tf.disposeVariables());
+
+describe('transformBatch on wasm', () => {
+  it('returns the input for identity params', async () => {
+    const images = tf.tensor4d(randomBatch([3, 9, 7, 3], 1), [3, 9, 7, 3]);
+    const out = transformBatch(images, [IDENTITY_PARAMS, IDENTITY_PARAMS, IDENTITY_PARAMS]);
+    expect(maxAbsDiff(await out.data(), await images.data())).toBe(0);
+    tf.dispose([images, out]);
+  });
+
+  it('flips exactly like tf.image.flipLeftRight', async () => {
+    const images = tf.tensor4d(randomBatch([2, 6, 11, 3], 2), [2, 6, 11, 3]);
+    const flip = { ...IDENTITY_PARAMS, flip: true };
+    const out = transformBatch(images, [flip, flip]);
+    const expected = tf.image.flipLeftRight(images);
+    expect(maxAbsDiff(await out.data(), await expected.data())).toBe(0);
+    tf.dispose([images, out, expected]);
+  });
+
+  it('rotates a square image by 90° onto its pixel grid: top-left takes the bottom-left pixel', async () => {
+    const images = tf.tensor4d(randomBatch([1, 8, 8, 3], 3), [1, 8, 8, 3]);
+    const out = transformBatch(images, [{ ...IDENTITY_PARAMS, theta: 90 }]);
+    // out[y][x] = in[h − 1 − x][y]: transpose, then mirror the columns.
+    const expected = tf.reverse(tf.transpose(images, [0, 2, 1, 3]), 2);
+    expect(maxAbsDiff(await out.data(), await expected.data())).toBeLessThan(1e-3);
+    tf.dispose([images, out, expected]);
+  });
+
+  it('smears edge pixels into uncovered areas (nearest fill) instead of leaving black', async () => {
+    const images = tf.fill([1, 8, 8, 3], 200) as tf.Tensor4D;
+    const out = transformBatch(images, [{ ...IDENTITY_PARAMS, tx: 0.5, theta: 30 }]);
+    expect((await tf.min(out).data())[0]).toBeCloseTo(200, 3);
+    tf.dispose([images, out]);
+  });
+
+  it('rejects a params list of the wrong length', () => {
+    const images = tf.zeros([2, 4, 4, 3]) as tf.Tensor4D;
+    expect(() => transformBatch(images, [IDENTITY_PARAMS])).toThrow(/1 transforms for 2 images/);
+    images.dispose();
+  });
+
+  it('leaks no tensors', () => {
+    const images = tf.tensor4d(randomBatch([4, 16, 16, 3], 4), [4, 16, 16, 3]);
+    const before = tf.memory().numTensors;
+    augmentBatch(images, mulberry32(5)).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    images.dispose();
+  });
+});
+
+describe('backends', () => {
+  const shape: [number, number, number, number] = [6, 24, 20, 3];
+  const run = (backend: string) =>
+    onBackend(backend, async () => {
+      const images = tf.tensor4d(randomBatch(shape, 6), shape);
+      const out = augmentBatch(images, mulberry32(9), { ...DEFAULT_AUGMENT, shearRange: 15 });
+      const values = await out.data();
+      tf.dispose([images, out]);
+      return values;
+    });
+
+  it('wasm gives the same batch as cpu', async () => {
+    expect(tf.getBackend()).toBe('wasm');
+    expect(maxAbsDiff(await run('wasm'), await run('cpu'))).toBeLessThan(1e-3);
+  });
+
+  it("still needs the per-image path on cpu: its batched kernel only fills the batch's first image", async () => {
+    // When this fails, tfjs has fixed the kernel and transformBatch's cpu branch can go.
+    const blank = await onBackend('cpu', async () => {
+      const second = tf.tidy(() => {
+        const identity = tf.tensor2d([1, 0, 0, 0, 1, 0, 0, 0], [1, 8]);
+        const out = tf.image.transform(tf.ones([2, 4, 4, 1]) as tf.Tensor4D, identity, 'nearest', 'nearest');
+        return tf.sum(tf.slice(out, 1, 1));
+      });
+      const [value] = await second.data();
+      second.dispose();
+      return value;
+    });
+    expect(blank).toBe(0);
+  });
+});
+
+describe('contact sheet', () => {
+  const FACES_PER_CLASS = 4;
+  const COLUMNS = 8;
+  const SIDE = 64;
+  const SCALE = 2;
+  const GAP = 4;
+
+  async function faceCrop(path: string): Promise<Buffer> {
+    return sharp(path).resize(SIDE, SIDE, { fit: 'cover' }).removeAlpha().raw().toBuffer();
+  }
+
+  it(`writes ${relative(REPO_ROOT, SHEET)} with originals and ${COLUMNS - 1} augmentations per face`, async (ctx) => {
+    if (!existsSync(FACES)) ctx.skip(`no face photos at ${FACES}; set FACESENSE_DATA to draw the contact sheet`);
+    const paths = ['Male', 'Female'].flatMap((label) => {
+      const dir = join(FACES, label);
+      const files = readdirSync(dir)
+        .filter((f) => f.endsWith('.jpg'))
+        .sort();
+      // Spread the picks over the folder rather than taking neighbours.
+      return Array.from({ length: FACES_PER_CLASS }, (_, i) =>
+        join(dir, files[Math.floor((i * files.length) / FACES_PER_CLASS)]),
+      );
+    });
+    const crops = await Promise.all(paths.map(faceCrop));
+
+    const pixels = new Float32Array(crops.length * COLUMNS * SIDE * SIDE * 3);
+    crops.forEach((crop, face) => {
+      for (let col = 0; col < COLUMNS; col++) pixels.set(crop, (face * COLUMNS + col) * crop.length);
+    });
+    const rng = mulberry32(2024);
+    const params = Array.from({ length: crops.length * COLUMNS }, (_, i) =>
+      i % COLUMNS === 0 ? IDENTITY_PARAMS : sampleAugmentation(rng, DEFAULT_AUGMENT),
+    );
+    const images = tf.tensor4d(pixels, [crops.length * COLUMNS, SIDE, SIDE, 3]);
+    const out = transformBatch(images, params);
+    const cells = Uint8Array.from(await out.data(), (v) => Math.round(Math.min(255, Math.max(0, v))));
+    tf.dispose([images, out]);
+
+    const cellBytes = SIDE * SIDE * 3;
+    for (let face = 0; face < crops.length; face++) {
+      const original = cells.subarray(face * COLUMNS * cellBytes, (face * COLUMNS + 1) * cellBytes);
+      expect(maxAbsDiff(original, crops[face])).toBe(0);
+      for (let col = 1; col < COLUMNS; col++) {
+        const start = (face * COLUMNS + col) * cellBytes;
+        expect(maxAbsDiff(cells.subarray(start, start + cellBytes), original)).toBeGreaterThan(20);
+      }
+    }
+
+    const step = SIDE * SCALE + GAP;
+    const tiles = await Promise.all(
+      Array.from({ length: crops.length * COLUMNS }, async (_, i) => ({
+        input: await sharp(cells.subarray(i * cellBytes, (i + 1) * cellBytes), {
+          raw: { width: SIDE, height: SIDE, channels: 3 },
+        })
+          .resize(SIDE * SCALE, SIDE * SCALE, { kernel: 'nearest' })
+          .png()
+          .toBuffer(),
+        left: GAP + (i % COLUMNS) * step,
+        top: GAP + Math.floor(i / COLUMNS) * step,
+      })),
+    );
+    mkdirSync(dirname(SHEET), { recursive: true });
+    await sharp({
+      create: {
+        width: GAP + COLUMNS * step,
+        height: GAP + crops.length * step,
+        channels: 3,
+        background: { r: 255, g: 255, b: 255 },
+      },
+    })
+      .composite(tiles)
+      .png()
+      .toFile(SHEET);
+
+    const meta = await sharp(SHEET).metadata();
+    expect([meta.width, meta.height]).toEqual([GAP + COLUMNS * step, GAP + crops.length * step]);
+  });
+});
