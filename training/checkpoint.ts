@@ -1,0 +1,62 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EpochRecord } from './plot';
+import { loadModelFiles, replaceDirAtomically, saveModelFiles } from './model-files';
+
+/** An optimizer variable and its value, as `Optimizer.getWeights` returns them. */
+export interface NamedTensor {
+  name: string;
+  tensor: tf.Tensor;
+}
+
+/** Where training stands: enough to continue exactly where it stopped. */
+export interface TrainState {
+  /** Epochs completed. */
+  epoch: number;
+  /** Batches of epoch `epoch` already done (non-zero only when stopped mid-epoch). */
+  step: number;
+  history: EpochRecord[];
+  bestEpoch: number;
+  bestValAccuracy: number;
+  /** Training seconds so far, over all sessions. */
+  seconds: number;
+  /** The options the run was started with; a resume keeps them. */
+  options: Record<string, unknown>;
+}
+
+/**
+ * Saves weights, optimizer state and progress as one folder, swapped in atomically: a kill at any moment leaves
+ * the previous checkpoint or this one.
+ */
+export async function saveCheckpoint(
+  dir: string,
+  model: tfl.LayersModel,
+  optimizerWeights: NamedTensor[],
+  state: TrainState,
+): Promise<void> {
+  const encoded = await tf.io.encodeWeights(optimizerWeights);
+  await replaceDirAtomically(dir, async (tmp) => {
+    await saveModelFiles(model, tmp);
+    writeFileSync(join(tmp, 'optimizer.bin'), new Uint8Array(tf.io.CompositeArrayBuffer.join(encoded.data)));
+    writeFileSync(join(tmp, 'optimizer.json'), JSON.stringify(encoded.specs));
+    writeFileSync(join(tmp, 'state.json'), JSON.stringify(state, null, 1));
+  });
+}
+
+export function hasCheckpoint(dir: string): boolean {
+  return existsSync(join(dir, 'state.json'));
+}
+
+export async function loadCheckpoint(
+  dir: string,
+): Promise<{ model: tfl.LayersModel; optimizerWeights: NamedTensor[]; state: TrainState }> {
+  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as TrainState;
+  const model = await loadModelFiles(dir);
+  const specs = JSON.parse(readFileSync(join(dir, 'optimizer.json'), 'utf8')) as tf.io.WeightsManifestEntry[];
+  const bin = readFileSync(join(dir, 'optimizer.bin'));
+  const map = tf.io.decodeWeights(new Uint8Array(bin).buffer, specs);
+  const optimizerWeights = specs.map((s) => ({ name: s.name, tensor: map[s.name] }));
+  return { model, optimizerWeights, state };
+}

@@ -1,0 +1,69 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { CropCache } from './crop-cache';
+import type { Split } from './dataset';
+import type { PrepareResult } from './prepare-crops';
+
+/** One split's crops held in memory: `n` RGB crops of `size`×`size` back to back, labels 1 = male. */
+export interface SplitData {
+  x: Uint8Array;
+  y: Uint8Array;
+  n: number;
+  size: number;
+  names: string[];
+}
+
+export function loadSplit(result: PrepareResult, cache: CropCache, split: Split | null, size: number): SplitData {
+  const usable = result.usable.filter((u) => u.entry.split === split);
+  return {
+    x: cache.readSlots(usable.map((u) => u.slot)),
+    y: Uint8Array.from(usable, (u) => u.entry.label),
+    n: usable.length,
+    size,
+    names: usable.map((u) => u.entry.name),
+  };
+}
+
+/** The crops at `indices` as a float32 [n, size, size, 3] batch in 0–255, and their labels. */
+export function batchTensors(data: SplitData, indices: ArrayLike<number>): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  const record = data.size * data.size * 3;
+  const x = new Float32Array(indices.length * record);
+  const y = new Float32Array(indices.length);
+  for (let i = 0; i < indices.length; i++) {
+    const at = indices[i] * record;
+    x.set(data.x.subarray(at, at + record), i * record);
+    y[i] = data.y[indices[i]];
+  }
+  return {
+    x: tf.tensor4d(x, [indices.length, data.size, data.size, 3]),
+    y: tf.tensor1d(y),
+  };
+}
+
+/** Probability of "male" for every crop of a split (or its first `limit`), in inference mode. */
+export async function predictSplit(
+  predict: (x: tf.Tensor4D) => tf.Tensor,
+  data: SplitData,
+  batch = 256,
+  limit = data.n,
+): Promise<Float32Array> {
+  const n = Math.min(limit, data.n);
+  const out = new Float32Array(n);
+  for (let start = 0; start < n; start += batch) {
+    const indices = Array.from({ length: Math.min(batch, n - start) }, (_, i) => start + i);
+    const { x, y } = batchTensors(data, indices);
+    const p = tf.tidy(() => tf.reshape(predict(x), [-1]));
+    out.set(await p.data(), start);
+    tf.dispose([x, y, p]);
+  }
+  return out;
+}
+
+/** Fisher–Yates with a seeded generator: the order of an epoch is a function of the seed alone, for resuming. */
+export function shuffled(n: number, rng: () => number): Uint32Array {
+  const order = Uint32Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}

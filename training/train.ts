@@ -1,0 +1,283 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_CROP } from '../src/core/crop';
+import { mulberry32 } from '../src/core/augment';
+import { accuracy, balancedAccuracy, confusion, logLoss } from '../src/core/metrics';
+import { augmentBatch } from './augment';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type NamedTensor, type TrainState } from './checkpoint';
+import { assertBlazeFaceInstalled, EXIT, fail, openDataset, prepareDataset, progressBar, summarisePrepare } from './cli';
+import { exportModel, weightsBytes } from './exporter';
+import { loadModelFiles, replaceDirAtomically, saveModelFiles, type Quantization } from './model-files';
+import { buildModel, countParams, type Arch } from './models';
+import { REPO_ROOT } from './node-io';
+import type { EpochRecord } from './plot';
+import { plotHistory } from './plot';
+import { batchTensors, loadSplit, predictSplit, shuffled } from './splits';
+import { createTrainer } from './trainer';
+import { initTrainingBackend } from './wasm/setup';
+
+const HELP = `Usage: npm run train -- [options]
+
+Trains the face gender classifier on a folder of face photos and exports the web model the app loads.
+Faces are found with BlazeFace and cropped with the app's own crop code first (cached; see prepare-data).
+
+  --data <dir>              Kaggle layout: <dir>/{Train,Validation,Test}/{Male,Female}/*.jpg
+                            (default: gender-recognition-200k-images-celeba/Dataset)
+  --arch compact|seed       compact: our ~200k-parameter separable CNN for the browser (default);
+                            seed: the tutorial's AlexNet-style network
+  --epochs <n>              epochs to train (default 30; the tutorial used 50)
+  --batch <n>               images per optimizer step (default 64; the tutorial used 256)
+  --micro-batch <n>         images per forward pass; a larger --batch accumulates gradients over micro-batches
+                            (default: min(batch, 64); the wasm heap is capped at 4 GiB)
+  --steps-per-epoch <n>     batches per epoch (default: one full pass over Train; the tutorial used 256)
+  --validation-steps <n>    validation batches per epoch (default: all of Validation; the tutorial used 256)
+  --lr <x>                  Adam learning rate (default 0.001)
+  --seed <n>                seed for initialisation, shuffling and augmentation (default 42)
+  --out <dir>               where the best epoch's model is exported (default public/models/gender)
+  --quantize uint8|float16|float32   weight encoding of the export (default uint8)
+  --run <name>              run folder under training/runs for checkpoints, history and curves (default: the arch)
+  --resume                  continue the run's last checkpoint (weights, optimizer state, epoch)
+  --backend wasm|cpu        tfjs backend (default wasm; falls back to cpu with a warning)
+  -h, --help                this text
+
+Ctrl-C (or SIGTERM) saves a checkpoint before exiting; --resume continues from it.
+Exit codes: 0 trained and exported; 1 error; 2 bad arguments; 3 trained and exported, but some images were skipped
+(no face found or unreadable; they are listed); 130 stopped by a signal after saving a checkpoint.`;
+
+function parse() {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        data: { type: 'string' },
+        arch: { type: 'string', default: 'compact' },
+        epochs: { type: 'string', default: '30' },
+        batch: { type: 'string', default: '64' },
+        'micro-batch': { type: 'string' },
+        'steps-per-epoch': { type: 'string' },
+        'validation-steps': { type: 'string' },
+        lr: { type: 'string', default: '0.001' },
+        seed: { type: 'string', default: '42' },
+        out: { type: 'string', default: join(REPO_ROOT, 'public', 'models', 'gender') },
+        quantize: { type: 'string', default: 'uint8' },
+        run: { type: 'string' },
+        resume: { type: 'boolean', default: false },
+        backend: { type: 'string', default: 'wasm' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    fail(`${(err as Error).message} (see --help)`, EXIT.usage);
+  }
+  if (values.help) {
+    console.log(HELP);
+    process.exit(EXIT.ok);
+  }
+  const int = (name: string, v: string | undefined, min = 1) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer ≥ ${min}, got "${v}"`, EXIT.usage);
+    return n;
+  };
+  const oneOf = <T extends string>(name: string, v: string, allowed: readonly T[]): T => {
+    if (!allowed.includes(v as T)) fail(`--${name} must be one of ${allowed.join(', ')}, got "${v}"`, EXIT.usage);
+    return v as T;
+  };
+  const lr = Number(values.lr);
+  if (!(lr > 0)) fail(`--lr must be a positive number, got "${values.lr}"`, EXIT.usage);
+  const arch = oneOf<Arch>('arch', values.arch, ['compact', 'seed']);
+  const batch = int('batch', values.batch) as number;
+  return {
+    data: values.data,
+    arch,
+    epochs: int('epochs', values.epochs) as number,
+    batch,
+    microBatch: int('micro-batch', values['micro-batch']) ?? Math.min(batch, 64),
+    stepsPerEpoch: int('steps-per-epoch', values['steps-per-epoch']),
+    validationSteps: int('validation-steps', values['validation-steps']),
+    lr,
+    seed: int('seed', values.seed, 0) as number,
+    out: resolve(values.out),
+    quantize: oneOf<Quantization>('quantize', values.quantize, ['uint8', 'float16', 'float32']),
+    run: values.run ?? arch,
+    resume: values.resume,
+    backend: oneOf('backend', values.backend, ['wasm', 'cpu'] as const),
+  };
+}
+
+const opts = parse();
+const runDir = join(REPO_ROOT, 'training', 'runs', opts.run);
+const checkpointDir = join(runDir, 'checkpoint');
+const bestDir = join(runDir, 'best');
+if (hasCheckpoint(checkpointDir) && !opts.resume) {
+  fail(
+    `${checkpointDir} holds a checkpoint of an earlier run: pass --resume to continue it, or --run <name> to start ` +
+      'a new run beside it.',
+    EXIT.usage,
+  );
+}
+if (opts.resume && !hasCheckpoint(checkpointDir)) fail(`--resume: no checkpoint in ${checkpointDir}`, EXIT.usage);
+
+assertBlazeFaceInstalled();
+const dataset = openDataset(opts.data);
+if (dataset.layout !== 'kaggle' || dataset.missingSplits.some((s) => s !== 'Test')) {
+  fail(`${dataset.root} needs Train/ and Validation/ folders (each with Male/ and Female/) to train on.`);
+}
+const backend = await initTrainingBackend(opts.backend);
+const { cache, result } = await prepareDataset(dataset);
+console.log(summarisePrepare(dataset, result, cache.dir));
+const size = DEFAULT_CROP.size;
+const train = loadSplit(result, cache, 'Train', size);
+const validation = loadSplit(result, cache, 'Validation', size);
+const test = loadSplit(result, cache, 'Test', size);
+cache.close();
+if (train.n === 0 || validation.n === 0) fail('no usable face crops in Train or Validation');
+
+const males = train.y.reduce((s, v) => s + v, 0);
+// Inverse class frequency: each class carries half the loss, so the 39 % male minority is not under-fitted.
+const classWeights = { female: train.n / (2 * (train.n - males)), male: train.n / (2 * males) };
+
+let state: TrainState;
+let model;
+let restoredOptimizer: NamedTensor[] | undefined;
+if (opts.resume) {
+  const ckpt = await loadCheckpoint(checkpointDir);
+  ({ model, state } = ckpt);
+  restoredOptimizer = ckpt.optimizerWeights;
+  Object.assign(opts, state.options, { resume: true });
+  console.log(`resuming ${runDir} at epoch ${state.epoch + 1}${state.step ? `, batch ${state.step + 1}` : ''}`);
+} else {
+  model = buildModel(opts.arch, { inputSize: size, seed: opts.seed });
+  state = { epoch: 0, step: 0, history: [], bestEpoch: 0, bestValAccuracy: -1, seconds: 0, options: { ...opts } };
+  mkdirSync(runDir, { recursive: true });
+}
+const trainer = createTrainer(model, { lr: opts.lr, classWeights, microBatch: opts.microBatch });
+if (restoredOptimizer) {
+  await trainer.setOptimizerWeights(restoredOptimizer);
+  tf.dispose(restoredOptimizer.map((w) => w.tensor));
+}
+
+console.log(
+  `${opts.arch}: ${countParams(model).toLocaleString('en')} parameters | backend ${backend} | ` +
+    `Train ${train.n} (${males} male), Validation ${validation.n}, Test ${test.n} | batch ${opts.batch} | ` +
+    `class weights female ${classWeights.female.toFixed(2)}, male ${classWeights.male.toFixed(2)}`,
+);
+
+let stopSignal: NodeJS.Signals | null = null;
+const onSignal = (signal: NodeJS.Signals) => {
+  if (stopSignal) process.exit(130);
+  stopSignal = signal;
+  console.log(`\n${signal}: saving a checkpoint after this batch (press again to quit without saving)`);
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+const checkpoint = async () =>
+  saveCheckpoint(checkpointDir, model, await trainer.getOptimizerWeights(), state).then(() => {
+    /* saveCheckpoint took copies; nothing else to release */
+  });
+
+const stepsPerEpoch = opts.stepsPerEpoch ?? Math.ceil(train.n / opts.batch);
+const validationLimit = opts.validationSteps ? opts.validationSteps * opts.batch : validation.n;
+
+for (let epoch = state.epoch; epoch < opts.epochs; epoch++) {
+  const order = shuffled(train.n, mulberry32(opts.seed * 7919 + epoch));
+  const bar = progressBar(`epoch ${epoch + 1}/${opts.epochs}`, 'batches');
+  const started = performance.now();
+  let lossSum = 0;
+  let correct = 0;
+  let seen = 0;
+  bar.start(stepsPerEpoch, state.step, { rate: '-', extra: '' });
+  for (let step = state.step; step < stepsPerEpoch; step++) {
+    const indices = Array.from({ length: opts.batch }, (_, i) => order[(step * opts.batch + i) % train.n]);
+    const { x, y } = batchTensors(train, indices);
+    const augmented = augmentBatch(x, mulberry32((opts.seed * 7919 + epoch) * 100_003 + step));
+    const r = trainer.step(augmented, y);
+    tf.dispose([x, y, augmented]);
+    lossSum += r.loss * indices.length;
+    correct += r.correct;
+    seen += indices.length;
+    const imagesPerSecond = seen / ((performance.now() - started) / 1000);
+    bar.update(step + 1, {
+      rate: (imagesPerSecond / opts.batch).toFixed(2),
+      extra: ` | loss ${(lossSum / seen).toFixed(4)} acc ${(correct / seen).toFixed(4)} | ${imagesPerSecond.toFixed(0)} img/s`,
+    });
+    if (stopSignal) {
+      bar.stop();
+      state.step = step + 1;
+      state.seconds += (performance.now() - started) / 1000;
+      await checkpoint();
+      console.log(`checkpoint saved in ${checkpointDir}; continue with: npm run train -- --resume --run ${opts.run}`);
+      process.exit(130);
+    }
+  }
+  bar.stop();
+  const trainSeconds = (performance.now() - started) / 1000;
+  const probs = await predictSplit((t) => model.predict(t) as tf.Tensor, validation, 256, validationLimit);
+  const labels = validation.y.subarray(0, probs.length);
+  const c = confusion(probs, labels);
+  const record: EpochRecord = {
+    epoch: epoch + 1,
+    loss: seen > 0 ? lossSum / seen : NaN,
+    accuracy: seen > 0 ? correct / seen : NaN,
+    valLoss: logLoss(probs, labels),
+    valAccuracy: accuracy(c),
+    seconds: trainSeconds,
+  };
+  state.history.push(record);
+  state.epoch = epoch + 1;
+  state.step = 0;
+  state.seconds += (performance.now() - started) / 1000;
+  const isBest = record.valAccuracy > state.bestValAccuracy;
+  if (isBest) {
+    state.bestValAccuracy = record.valAccuracy;
+    state.bestEpoch = epoch + 1;
+    await replaceDirAtomically(bestDir, async (tmp) => {
+      await saveModelFiles(model, tmp);
+    });
+  }
+  await checkpoint();
+  writeFileSync(join(runDir, 'history.json'), JSON.stringify(state.history, null, 1));
+  await plotHistory(state.history, join(runDir, 'curves.svg'));
+  console.log(
+    `epoch ${epoch + 1}/${opts.epochs}: loss ${record.loss.toFixed(4)} acc ${record.accuracy.toFixed(4)} | ` +
+      `val_loss ${record.valLoss.toFixed(4)} val_acc ${record.valAccuracy.toFixed(4)} ` +
+      `val_balanced ${balancedAccuracy(c).toFixed(4)} | ${trainSeconds.toFixed(0)} s` +
+      (isBest ? ' | best so far' : ''),
+  );
+}
+
+model.dispose();
+const best = await loadModelFiles(bestDir);
+const metadata = await exportModel({
+  model: best,
+  arch: opts.arch,
+  out: opts.out,
+  quantization: opts.quantize,
+  dataset,
+  validation,
+  test,
+  training: {
+    epochs: opts.epochs,
+    bestEpoch: state.bestEpoch,
+    batch: opts.batch,
+    lr: opts.lr,
+    seed: opts.seed,
+    seconds: Math.round(state.seconds),
+  },
+});
+best.dispose();
+const pct = (x?: number) => (x === undefined ? 'n/a' : `${(100 * x).toFixed(2)} %`);
+const { validation: v, test: t, quantizationDelta } = metadata.metrics;
+console.log(
+  [
+    `exported epoch ${state.bestEpoch} to ${opts.out} (${opts.quantize}, ${(weightsBytes(opts.out, metadata) / 1024).toFixed(0)} KiB of weights)`,
+    `  Validation: accuracy ${pct(v?.accuracy)}, balanced ${pct(v?.balancedAccuracy)} (quantization changed accuracy by ${pct(quantizationDelta)})`,
+    `  Test:       accuracy ${pct(t?.accuracy)}, balanced ${pct(t?.balancedAccuracy)}`,
+    `  curves: ${join(runDir, 'curves.svg')}, history: ${join(runDir, 'history.json')}`,
+  ].join('\n'),
+);
+const skipped = dataset.skipped.length + result.noFace.length + result.unreadable.length;
+process.exit(skipped > 0 ? EXIT.skipped : EXIT.ok);
