@@ -1,0 +1,355 @@
+import { css, html, LitElement, nothing, unsafeCSS } from 'lit';
+import { customElement, query, state } from 'lit/decorators.js';
+import { classMap } from 'lit/directives/class-map.js';
+import { live } from 'lit/directives/live.js';
+import { CameraController } from './camera-controller';
+import type { BackendName, FaceEngine } from './face-engine';
+import './face-overlay';
+import { InstallController } from './install-controller';
+import { PipelineController } from './pipeline-controller';
+import { ServiceWorkerController } from './service-worker-controller';
+
+/** How video and photo fill the stage; the overlay maps boxes with the same value. */
+const FIT = 'contain';
+/** Photos are scaled down to this side before analysis: the detector sees 128×128 and crops are 64×64. */
+const MAX_PHOTO_SIDE = 1920;
+
+type Mode = 'camera' | 'photo';
+type EngineState = { status: 'loading' } | { status: 'ready'; engine: FaceEngine } | { status: 'failed'; message: string };
+
+/** `?backend=webgl|wasm|cpu` forces one backend; by default the best that starts. */
+function backendOrder(): BackendName[] | undefined {
+  const forced = new URLSearchParams(location.search).get('backend');
+  return forced === 'webgl' || forced === 'wasm' || forced === 'cpu' ? [forced] : undefined;
+}
+
+@customElement('facesense-app')
+export class FacesenseApp extends LitElement {
+  static override styles = css`
+    :host {
+      display: grid;
+      grid-template-rows: auto 1fr auto auto;
+      height: 100dvh;
+      color: #eceef2;
+      background: #111318;
+      font: 15px/1.4 system-ui, sans-serif;
+    }
+    header,
+    .bar,
+    footer {
+      display: flex;
+      flex-wrap: wrap;
+      align-items: center;
+      gap: 0.5rem;
+      padding: 0.5rem 0.75rem;
+    }
+    h1 {
+      margin: 0 auto 0 0;
+      font-size: 1.1rem;
+    }
+    .stage {
+      position: relative;
+      min-height: 0;
+      background: #000;
+      overflow: hidden;
+    }
+    .stage.dragging {
+      outline: 3px dashed #4fb3ff;
+      outline-offset: -6px;
+    }
+    video,
+    canvas.photo {
+      position: absolute;
+      inset: 0;
+      width: 100%;
+      height: 100%;
+      object-fit: ${unsafeCSS(FIT)};
+    }
+    .mirrored {
+      transform: scaleX(-1);
+    }
+    .panel {
+      position: absolute;
+      inset: 0;
+      display: grid;
+      place-content: center;
+      justify-items: center;
+      gap: 0.75rem;
+      padding: 1.5rem;
+      text-align: center;
+      background: #111318;
+    }
+    .panel h2 {
+      margin: 0;
+      font-size: 1.2rem;
+    }
+    .panel p {
+      margin: 0;
+      max-width: 34rem;
+      color: #c5c9d3;
+    }
+    button {
+      font: inherit;
+      padding: 0.4rem 0.9rem;
+      border: 1px solid #4a5160;
+      border-radius: 0.4rem;
+      color: inherit;
+      background: #232733;
+      cursor: pointer;
+    }
+    button:hover {
+      background: #2e3443;
+    }
+    button:focus-visible {
+      outline: 3px solid #4fb3ff;
+      outline-offset: 2px;
+    }
+    .stats {
+      margin-left: auto;
+      font-variant-numeric: tabular-nums;
+      color: #c5c9d3;
+    }
+    footer {
+      font-size: 0.85rem;
+      color: #9aa1b0;
+    }
+    .toast {
+      position: fixed;
+      left: 50%;
+      bottom: 1rem;
+      transform: translateX(-50%);
+      display: flex;
+      align-items: center;
+      gap: 0.75rem;
+      padding: 0.6rem 0.9rem;
+      border-radius: 0.5rem;
+      background: #2b3142;
+      box-shadow: 0 4px 16px #0008;
+    }
+    .visually-hidden {
+      position: absolute;
+      width: 1px;
+      height: 1px;
+      overflow: hidden;
+      clip-path: inset(50%);
+      white-space: nowrap;
+    }
+  `;
+
+  private readonly camera = new CameraController(this);
+  private readonly pipeline = new PipelineController(this);
+  private readonly serviceWorker = new ServiceWorkerController(this);
+  private readonly installer = new InstallController(this);
+
+  @state() private mode: Mode = 'camera';
+  @state() private engineState: EngineState = { status: 'loading' };
+  @state() private photoError?: string;
+  @state() private dragging = false;
+  @query('video') private video?: HTMLVideoElement;
+  @query('canvas.photo') private photoCanvas?: HTMLCanvasElement;
+  @query('input[type=file]') private fileInput!: HTMLInputElement;
+  private engineLoading?: Promise<void>;
+
+  override firstUpdated(): void {
+    void this.camera.start();
+    this.engineLoading = this.loadEngine();
+  }
+
+  override updated(): void {
+    const live = this.mode === 'camera' && this.camera.state.status === 'live';
+    if (live && this.video && this.engineState.status === 'ready') this.pipeline.follow(this.video);
+    else if (this.mode === 'camera' && this.pipeline.following) this.pipeline.stop();
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    if (this.engineState.status === 'ready') this.engineState.engine.dispose();
+  }
+
+  override render() {
+    // Lit re-sets object-valued properties on every render, which would restart the video; `live` compares first.
+    const cam = this.camera.state;
+    const mirrored = this.mode === 'camera' && cam.status === 'live' && cam.mirrored;
+    const analysis = this.pipeline.analysis;
+    return html`
+      <header>
+        <h1>FaceSense</h1>
+        ${this.installer.available ? html`<button @click=${() => this.installer.install()}>Install app</button>` : nothing}
+      </header>
+      <main
+        class=${classMap({ stage: true, dragging: this.dragging })}
+        @dragover=${this.onDragOver}
+        @dragleave=${() => (this.dragging = false)}
+        @drop=${this.onDrop}
+      >
+        ${this.mode === 'camera'
+          ? html`<video
+              class=${classMap({ mirrored })}
+              .srcObject=${live(cam.status === 'live' ? cam.stream : null)}
+              autoplay
+              muted
+              playsinline
+              aria-label="Camera picture"
+            ></video>`
+          : html`<canvas class="photo" role="img" aria-label="Opened photo"></canvas>`}
+        <face-overlay
+          .faces=${analysis?.faces ?? []}
+          .sourceWidth=${analysis?.width ?? 0}
+          .sourceHeight=${analysis?.height ?? 0}
+          .fit=${FIT}
+          ?mirrored=${mirrored}
+        ></face-overlay>
+        ${this.renderPanel()}
+      </main>
+      <div class="bar">
+        ${this.mode === 'camera' && cam.status === 'live' && this.camera.cameraCount >= 2
+          ? html`<button @click=${() => this.camera.switchCamera()}>Switch camera</button>`
+          : nothing}
+        <button @click=${() => this.fileInput.click()}>Open photo</button>
+        ${this.mode === 'photo' ? html`<button @click=${this.backToCamera}>Back to camera</button>` : nothing}
+        <input type="file" accept="image/*" hidden @change=${this.onFileChosen} />
+        <span class="stats">${this.statusLine()}</span>
+      </div>
+      <footer>
+        <span>
+          Everything runs on this device: the camera picture and your photos are never uploaded, and the app sends
+          nothing anywhere.
+        </span>
+        ${this.engineState.status === 'ready' ? html`<span>Model ${this.engineState.engine.metadata.version}</span>` : nothing}
+      </footer>
+      <p role="status" aria-live="polite" class="visually-hidden">${this.pipeline.announcement}</p>
+      ${this.renderToast()}
+    `;
+  }
+
+  private renderPanel() {
+    if (this.engineState.status === 'failed') {
+      return html`<section class="panel" role="alert">
+        <h2>The face models could not load</h2>
+        <p>${this.engineState.message}</p>
+        <button @click=${() => location.reload()}>Reload</button>
+      </section>`;
+    }
+    if (this.mode === 'photo') {
+      return this.photoError
+        ? html`<section class="panel" role="alert">
+            <h2>That photo could not be opened</h2>
+            <p>${this.photoError}</p>
+            <button @click=${this.backToCamera}>Back to camera</button>
+          </section>`
+        : nothing;
+    }
+    const cam = this.camera.state;
+    if (cam.status === 'error') {
+      return html`<section class="panel" role="alert" data-problem=${cam.problem.kind}>
+        <h2>${cam.problem.title}</h2>
+        <p>${cam.problem.help}</p>
+        <div>
+          <button @click=${() => this.camera.start()}>Try again</button>
+          <button @click=${() => this.fileInput.click()}>Open a photo instead</button>
+        </div>
+      </section>`;
+    }
+    if (cam.status === 'starting' || this.engineState.status === 'loading') {
+      return html`<section class="panel" aria-busy="true">
+        <p>${cam.status === 'starting' ? 'Starting the camera…' : 'Loading the face models…'}</p>
+      </section>`;
+    }
+    return nothing;
+  }
+
+  private renderToast() {
+    if (this.serviceWorker.needRefresh) {
+      return html`<div class="toast" role="alert">
+        <span>New version available</span>
+        <button @click=${() => this.serviceWorker.reload()}>Reload</button>
+        <button @click=${() => this.serviceWorker.dismiss()}>Later</button>
+      </div>`;
+    }
+    if (this.serviceWorker.offlineReady) {
+      return html`<div class="toast" role="status"><span>Ready to work offline</span></div>`;
+    }
+    return nothing;
+  }
+
+  private statusLine(): string {
+    if (this.engineState.status !== 'ready') return '';
+    const parts: string[] = [];
+    if (this.mode === 'camera') parts.push(`${this.pipeline.stats.fps().toFixed(1)} fps`);
+    for (const stage of ['detect', 'classify']) {
+      const { median } = this.pipeline.stats.summary(stage);
+      parts.push(`${stage} ${Number.isNaN(median) ? '–' : median.toFixed(0)} ms`);
+    }
+    parts.push(this.engineState.engine.backend);
+    const faces = this.pipeline.analysis?.faces.length ?? 0;
+    parts.push(faces === 1 ? '1 face' : `${faces} faces`);
+    return parts.join(' · ');
+  }
+
+  private async loadEngine(): Promise<void> {
+    try {
+      const { FaceEngine } = await import('./face-engine');
+      const engine = await FaceEngine.load(backendOrder());
+      this.pipeline.setEngine(engine);
+      this.engineState = { status: 'ready', engine };
+    } catch (err) {
+      this.engineState = { status: 'failed', message: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  private readonly onDragOver = (event: DragEvent): void => {
+    event.preventDefault();
+    this.dragging = true;
+  };
+
+  private readonly onDrop = (event: DragEvent): void => {
+    event.preventDefault();
+    this.dragging = false;
+    const file = event.dataTransfer?.files[0];
+    if (file) void this.openPhoto(file);
+  };
+
+  private readonly onFileChosen = (): void => {
+    const file = this.fileInput.files?.[0];
+    this.fileInput.value = '';
+    if (file) void this.openPhoto(file);
+  };
+
+  private readonly backToCamera = (): void => {
+    this.mode = 'camera';
+    this.photoError = undefined;
+    this.pipeline.stop();
+    void this.camera.start();
+  };
+
+  private async openPhoto(file: File): Promise<void> {
+    this.mode = 'photo';
+    this.photoError = undefined;
+    this.pipeline.stop();
+    this.camera.stop();
+    let bitmap: ImageBitmap;
+    try {
+      if (!file.type.startsWith('image/')) throw new Error(`${file.name || 'The file'} is not an image.`);
+      bitmap = await createImageBitmap(file);
+    } catch (err) {
+      this.photoError = err instanceof Error ? err.message : String(err);
+      return;
+    }
+    await this.updateComplete;
+    const canvas = this.photoCanvas;
+    if (!canvas) return;
+    const scale = Math.min(1, MAX_PHOTO_SIDE / Math.max(bitmap.width, bitmap.height));
+    canvas.width = Math.round(bitmap.width * scale);
+    canvas.height = Math.round(bitmap.height * scale);
+    canvas.getContext('2d')?.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    bitmap.close();
+    await this.engineLoading;
+    await this.pipeline.analyzeOnce(canvas);
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'facesense-app': FacesenseApp;
+  }
+}
