@@ -4,19 +4,36 @@ import { createHash } from 'node:crypto';
 import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DEFAULT_CROP } from '../src/core/crop';
-import { DEFAULT_POLICY } from '../src/core/labels';
+import { chooseUncertainBand, confidentStats, fitTemperature, temperatureScaled } from '../src/core/calibration';
+import { DEFAULT_POLICY, type LabelPolicy } from '../src/core/labels';
 import { METADATA_FORMAT_VERSION, type ModelMetadata, type SplitMetrics } from '../src/core/metadata';
-import { accuracy, balancedAccuracy, confusion, logLoss } from '../src/core/metrics';
+import { accuracy, auc, balancedAccuracy, confusion, expectedCalibrationError, logLoss } from '../src/core/metrics';
 import { countBy, type Dataset } from './dataset';
 import { loadModelFiles, replaceDirAtomically, saveModelFiles, type Quantization } from './model-files';
 import { countParams } from './models';
 import { REPO_ROOT } from './node-io';
 import { predictSplit, type SplitData } from './splits';
 
+export function probsMetrics(probs: Float32Array, labels: Uint8Array, policy?: LabelPolicy): SplitMetrics {
+  const c = confusion(probs, labels);
+  const metrics: SplitMetrics = {
+    images: labels.length,
+    accuracy: accuracy(c),
+    balancedAccuracy: balancedAccuracy(c),
+    loss: logLoss(probs, labels),
+    auc: auc(probs, labels),
+    ece: expectedCalibrationError(probs, labels),
+  };
+  if (policy) {
+    const confident = confidentStats(probs, labels, policy.threshold, policy.uncertainBand);
+    metrics.coverage = confident.coverage;
+    metrics.confidentAccuracy = confident.accuracy;
+  }
+  return metrics;
+}
+
 export async function splitMetrics(model: tfl.LayersModel, data: SplitData): Promise<SplitMetrics> {
-  const probs = await predictSplit((x) => model.predict(x) as tf.Tensor, data);
-  const c = confusion(probs, data.y);
-  return { images: data.n, accuracy: accuracy(c), balancedAccuracy: balancedAccuracy(c), loss: logLoss(probs, data.y) };
+  return probsMetrics(await predictSplit((x) => model.predict(x) as tf.Tensor, data), data.y);
 }
 
 /** sha256 of the sorted "name label" list: says exactly which files a model was trained and tested on. */
@@ -37,7 +54,8 @@ export interface ExportInput {
 }
 
 /**
- * Quantizes the model, measures what quantization costs on Validation, and writes model.json, weights and
+ * Quantizes the model and measures what that costs on Validation; fits the temperature and the "uncertain" band
+ * on Validation (labels shown ≥ 98 % precise); reports Test with both applied; and writes model.json, weights and
  * metadata.json to `out` atomically. Returns the metadata written.
  */
 export async function exportModel(input: ExportInput): Promise<ModelMetadata> {
@@ -47,8 +65,16 @@ export async function exportModel(input: ExportInput): Promise<ModelMetadata> {
   await saveModelFiles(model, probe, quantization);
   const quantized = await loadModelFiles(probe);
   rmSync(probe, { recursive: true, force: true });
-  const validationMetrics = await splitMetrics(quantized, validation);
-  const testMetrics = test.n > 0 ? await splitMetrics(quantized, test) : undefined;
+  const predict = (x: tf.Tensor4D) => quantized.predict(x) as tf.Tensor;
+  const rawValidation = await predictSplit(predict, validation);
+  const temperature = fitTemperature(rawValidation, validation.y);
+  const calibrate = (probs: Float32Array) => probs.map((p) => temperatureScaled(p, temperature));
+  const calibratedValidation = calibrate(rawValidation);
+  const { band } = chooseUncertainBand(calibratedValidation, validation.y, DEFAULT_POLICY.threshold);
+  const policy: LabelPolicy = { threshold: DEFAULT_POLICY.threshold, uncertainBand: band };
+  const validationMetrics = probsMetrics(calibratedValidation, validation.y, policy);
+  const testMetrics =
+    test.n > 0 ? probsMetrics(calibrate(await predictSplit(predict, test)), test.y, policy) : undefined;
   quantized.dispose();
 
   const created = new Date().toISOString();
@@ -60,8 +86,8 @@ export async function exportModel(input: ExportInput): Promise<ModelMetadata> {
     inputSize: DEFAULT_CROP.size,
     crop: DEFAULT_CROP,
     labels: ['female', 'male'],
-    policy: DEFAULT_POLICY,
-    temperature: 1,
+    policy,
+    temperature,
     quantization,
     metrics: {
       validation: validationMetrics,

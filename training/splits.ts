@@ -23,6 +23,20 @@ export function loadSplit(result: PrepareResult, cache: CropCache, split: Split 
   };
 }
 
+/** The crops at `indices` of a split, as a split of their own. */
+export function subset(data: SplitData, indices: ArrayLike<number>): SplitData {
+  const record = data.size * data.size * 3;
+  const x = new Uint8Array(indices.length * record);
+  for (let i = 0; i < indices.length; i++) x.set(data.x.subarray(indices[i] * record, (indices[i] + 1) * record), i * record);
+  return {
+    x,
+    y: Uint8Array.from({ length: indices.length }, (_, i) => data.y[indices[i]]),
+    n: indices.length,
+    size: data.size,
+    names: Array.from({ length: indices.length }, (_, i) => data.names[indices[i]]),
+  };
+}
+
 /** The crops at `indices` as a float32 [n, size, size, 3] batch in 0–255, and their labels. */
 export function batchTensors(data: SplitData, indices: ArrayLike<number>): { x: tf.Tensor4D; y: tf.Tensor1D } {
   const record = data.size * data.size * 3;
@@ -39,14 +53,13 @@ export function batchTensors(data: SplitData, indices: ArrayLike<number>): { x: 
   };
 }
 
-/** Probability of "male" for every crop of a split (or its first `limit`), in inference mode. */
+/** Probability of "male" for every crop of a split, in inference mode. */
 export async function predictSplit(
   predict: (x: tf.Tensor4D) => tf.Tensor,
   data: SplitData,
   batch = 256,
-  limit = data.n,
 ): Promise<Float32Array> {
-  const n = Math.min(limit, data.n);
+  const n = data.n;
   const out = new Float32Array(n);
   for (let start = 0; start < n; start += batch) {
     const indices = Array.from({ length: Math.min(batch, n - start) }, (_, i) => start + i);

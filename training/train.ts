@@ -14,7 +14,7 @@ import { buildModel, countParams, type Arch } from './models';
 import { REPO_ROOT } from './node-io';
 import type { EpochRecord } from './plot';
 import { plotHistory } from './plot';
-import { batchTensors, loadSplit, predictSplit, shuffled } from './splits';
+import { batchTensors, loadSplit, predictSplit, shuffled, subset } from './splits';
 import { createTrainer } from './trainer';
 import { initTrainingBackend } from './wasm/setup';
 
@@ -180,7 +180,11 @@ const checkpoint = async () =>
   });
 
 const stepsPerEpoch = opts.stepsPerEpoch ?? Math.ceil(train.n / opts.batch);
-const validationLimit = opts.validationSteps ? opts.validationSteps * opts.batch : validation.n;
+// A partial validation pass (--validation-steps) uses a fixed random sample: the split is sorted by class.
+const validationSample =
+  opts.validationSteps && opts.validationSteps * opts.batch < validation.n
+    ? subset(validation, shuffled(validation.n, mulberry32(opts.seed)).subarray(0, opts.validationSteps * opts.batch))
+    : validation;
 
 for (let epoch = state.epoch; epoch < opts.epochs; epoch++) {
   const order = shuffled(train.n, mulberry32(opts.seed * 7919 + epoch));
@@ -215,8 +219,8 @@ for (let epoch = state.epoch; epoch < opts.epochs; epoch++) {
   }
   bar.stop();
   const trainSeconds = (performance.now() - started) / 1000;
-  const probs = await predictSplit((t) => model.predict(t) as tf.Tensor, validation, 256, validationLimit);
-  const labels = validation.y.subarray(0, probs.length);
+  const probs = await predictSplit((t) => model.predict(t) as tf.Tensor, validationSample);
+  const labels = validationSample.y;
   const c = confusion(probs, labels);
   const record: EpochRecord = {
     epoch: epoch + 1,
@@ -275,7 +279,10 @@ console.log(
   [
     `exported epoch ${state.bestEpoch} to ${opts.out} (${opts.quantize}, ${(weightsBytes(opts.out, metadata) / 1024).toFixed(0)} KiB of weights)`,
     `  Validation: accuracy ${pct(v?.accuracy)}, balanced ${pct(v?.balancedAccuracy)} (quantization changed accuracy by ${pct(quantizationDelta)})`,
-    `  Test:       accuracy ${pct(t?.accuracy)}, balanced ${pct(t?.balancedAccuracy)}`,
+    `  Test:       accuracy ${pct(t?.accuracy)}, balanced ${pct(t?.balancedAccuracy)}, AUC ${t?.auc?.toFixed(4) ?? 'n/a'}`,
+    `  calibration (fitted on Validation): temperature ${metadata.temperature.toFixed(3)}, "uncertain" within ` +
+      `${metadata.policy.uncertainBand} of ${metadata.policy.threshold}; Test ECE ${pct(t?.ece)}, ` +
+      `labelled ${pct(t?.coverage)} of faces at ${pct(t?.confidentAccuracy)} accuracy`,
     `  curves: ${join(runDir, 'curves.svg')}, history: ${join(runDir, 'history.json')}`,
   ].join('\n'),
 );

@@ -7,6 +7,13 @@ export interface SplitMetrics {
   accuracy: number;
   balancedAccuracy: number;
   loss?: number;
+  auc?: number;
+  /** Expected calibration error (15 bins) after temperature scaling. */
+  ece?: number;
+  /** Share of faces shown with a label rather than "uncertain". */
+  coverage?: number;
+  /** Accuracy of the labels shown. */
+  confidentAccuracy?: number;
 }
 
 /** What `metadata.json` beside an exported `model.json` says about the model. */
