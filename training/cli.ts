@@ -85,10 +85,7 @@ export function summarisePrepare(dataset: Dataset, result: PrepareResult, cacheD
     lines.push(`no face found: ${result.noFace.length} (not used)`);
     lines.push(formatSkipped(result.noFace.map((n) => ({ name: n.entry.name, reason: n.reason }))));
   }
-  const unreadable = [
-    ...dataset.skipped,
-    ...result.unreadable.map((u) => ({ name: u.entry.name, reason: u.reason })),
-  ];
+  const unreadable = [...dataset.skipped, ...result.unreadable.map((u) => ({ name: u.entry.name, reason: u.reason }))];
   if (unreadable.length > 0) {
     lines.push(`skipped as unreadable: ${unreadable.length}`);
     lines.push(formatSkipped(unreadable));

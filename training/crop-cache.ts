@@ -96,7 +96,8 @@ export class CropCache {
   }
 
   addCrop(key: string, pixels: Uint8Array, meta: Pick<CacheRecord, 'box' | 'score' | 'landmarks'>): void {
-    if (pixels.length !== this.recordBytes) throw new Error(`crop has ${pixels.length} bytes, expected ${this.recordBytes}`);
+    if (pixels.length !== this.recordBytes)
+      throw new Error(`crop has ${pixels.length} bytes, expected ${this.recordBytes}`);
     const slot = this.nextSlot++;
     writeSync(this.binFd, pixels, 0, pixels.length, slot * this.recordBytes);
     this.append({ key, slot, ...meta });

@@ -73,7 +73,10 @@ function listClass(root: string, dir: string, split: Split | null, label: 0 | 1,
     try {
       stat = statSync(path);
     } catch (err) {
-      out.skipped.push({ name, reason: `cannot stat: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+      out.skipped.push({
+        name,
+        reason: `cannot stat: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      });
       continue;
     }
     if (stat.isDirectory()) continue;

@@ -115,7 +115,9 @@ export async function saveModelFiles(
         weightsManifest: [{ paths: [WEIGHTS_FILE], weights: specs }],
       };
       writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: bytes.length } };
+      return {
+        modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: bytes.length },
+      };
     }),
   );
   return hashes;

@@ -69,7 +69,11 @@ for (const file of files) {
     continue;
   }
   const faces = await detector.detect(image);
-  const crops = cropFaces(image, faces.map((f) => f.box), crop);
+  const crops = cropFaces(
+    image,
+    faces.map((f) => f.box),
+    crop,
+  );
   const probs = await classifier.classify(crops);
   tf.dispose([image, crops]);
   results.push({
@@ -98,7 +102,10 @@ if (values.json) {
     else {
       process.stdout.write(`${r.file}: ${r.faces.length} face${r.faces.length > 1 ? 's' : ''}\n`);
       for (const f of r.faces) {
-        const shown = f.label === 'uncertain' ? `uncertain (male ${f.probabilityMale.toFixed(2)})` : `${f.label} ${f.confidence.toFixed(2)}`;
+        const shown =
+          f.label === 'uncertain'
+            ? `uncertain (male ${f.probabilityMale.toFixed(2)})`
+            : `${f.label} ${f.confidence.toFixed(2)}`;
         process.stdout.write(`  [${f.box.join(', ')}] ${shown} (detection ${f.detectionScore.toFixed(2)})\n`);
       }
     }

@@ -32,7 +32,12 @@ await initBackend(['wasm', 'cpu']);
 const { cache, result } = await prepareDataset(dataset);
 console.log(summarisePrepare(dataset, result, cache.dir));
 writeFileSync(join(cache.dir, 'no-face.txt'), result.noFace.map((n) => `${n.entry.path}\t${n.reason}\n`).join(''));
-const skipped = [...dataset.skipped.map((s) => `${s.name}\t${s.reason}`), ...result.unreadable.map((u) => `${u.entry.path}\t${u.reason}`)];
+const skipped = [
+  ...dataset.skipped.map((s) => `${s.name}\t${s.reason}`),
+  ...result.unreadable.map((u) => `${u.entry.path}\t${u.reason}`),
+];
 writeFileSync(join(cache.dir, 'skipped.txt'), skipped.map((l) => l + '\n').join(''));
 cache.close();
-process.exit(result.usable.length === 0 ? EXIT.error : skipped.length + result.noFace.length > 0 ? EXIT.skipped : EXIT.ok);
+process.exit(
+  result.usable.length === 0 ? EXIT.error : skipped.length + result.noFace.length > 0 ? EXIT.skipped : EXIT.ok,
+);

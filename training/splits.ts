@@ -27,7 +27,8 @@ export function loadSplit(result: PrepareResult, cache: CropCache, split: Split 
 export function subset(data: SplitData, indices: ArrayLike<number>): SplitData {
   const record = data.size * data.size * 3;
   const x = new Uint8Array(indices.length * record);
-  for (let i = 0; i < indices.length; i++) x.set(data.x.subarray(indices[i] * record, (indices[i] + 1) * record), i * record);
+  for (let i = 0; i < indices.length; i++)
+    x.set(data.x.subarray(indices[i] * record, (indices[i] + 1) * record), i * record);
   return {
     x,
     y: Uint8Array.from({ length: indices.length }, (_, i) => data.y[indices[i]]),

@@ -7,7 +7,15 @@ import { mulberry32 } from '../src/core/augment';
 import { accuracy, balancedAccuracy, confusion, logLoss } from '../src/core/metrics';
 import { augmentBatch } from './augment';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type NamedTensor, type TrainState } from './checkpoint';
-import { assertBlazeFaceInstalled, EXIT, fail, openDataset, prepareDataset, progressBar, summarisePrepare } from './cli';
+import {
+  assertBlazeFaceInstalled,
+  EXIT,
+  fail,
+  openDataset,
+  prepareDataset,
+  progressBar,
+  summarisePrepare,
+} from './cli';
 import { exportModel, weightsBytes } from './exporter';
 import { loadModelFiles, replaceDirAtomically, saveModelFiles, type Quantization } from './model-files';
 import { buildModel, countParams, type Arch } from './models';

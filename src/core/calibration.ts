@@ -15,7 +15,10 @@ export function temperatureScaled(p: number, temperature: number): number {
 export function fitTemperature(probs: ArrayLike<number>, labels: ArrayLike<number>): number {
   const loss = (logT: number) => {
     const t = Math.exp(logT);
-    return logLoss(Array.from(probs, (p) => temperatureScaled(p, t)), labels);
+    return logLoss(
+      Array.from(probs, (p) => temperatureScaled(p, t)),
+      labels,
+    );
   };
   const phi = (Math.sqrt(5) - 1) / 2;
   let lo = Math.log(0.05);
@@ -64,7 +67,11 @@ export function confidentStats(probs: ArrayLike<number>, labels: ArrayLike<numbe
     if (predicted === labels[i]) right[predicted]++;
   }
   const precision = Math.min(...[0, 1].map((c) => (called[c] > 0 ? right[c] / called[c] : 1)));
-  return { coverage: labels.length > 0 ? shown / labels.length : 0, precision, accuracy: shown > 0 ? (right[0] + right[1]) / shown : 0 };
+  return {
+    coverage: labels.length > 0 ? shown / labels.length : 0,
+    precision,
+    accuracy: shown > 0 ? (right[0] + right[1]) / shown : 0,
+  };
 }
 
 /** The narrowest band (in steps of 0.01, at most 0.49) whose shown labels reach `targetPrecision` for both classes. */

@@ -12,7 +12,12 @@ export type Point = [x: number, y: number];
 export type NormalizedBox = [y1: number, x1: number, y2: number, x2: number];
 
 export function toNormalizedBox(box: Box, imageWidth: number, imageHeight: number): NormalizedBox {
-  return [box.y / imageHeight, box.x / imageWidth, (box.y + box.height) / imageHeight, (box.x + box.width) / imageWidth];
+  return [
+    box.y / imageHeight,
+    box.x / imageWidth,
+    (box.y + box.height) / imageHeight,
+    (box.x + box.width) / imageWidth,
+  ];
 }
 
 /**

@@ -16,8 +16,11 @@ export function confusion(probs: ArrayLike<number>, labels: ArrayLike<number>, t
   const c: Confusion = { tp: 0, fp: 0, tn: 0, fn: 0 };
   for (let i = 0; i < labels.length; i++) {
     const predicted = probs[i] >= threshold;
-    if (labels[i] === 1) predicted ? c.tp++ : c.fn++;
-    else predicted ? c.fp++ : c.tn++;
+    if (labels[i] === 1) {
+      if (predicted) c.tp++;
+      else c.fn++;
+    } else if (predicted) c.fp++;
+    else c.tn++;
   }
   return c;
 }
@@ -45,7 +48,7 @@ export function auc(probs: ArrayLike<number>, labels: ArrayLike<number>): number
   const order = Array.from({ length: labels.length }, (_, i) => i).sort((a, b) => probs[a] - probs[b]);
   let rankSumPositive = 0;
   let positives = 0;
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j + 1 < order.length && probs[order[j + 1]] === probs[order[i]]) j++;
     const meanRank = (i + j) / 2 + 1;

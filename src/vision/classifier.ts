@@ -29,7 +29,7 @@ export function createGenderClassifier(model: tfl.LayersModel, metadata: ModelMe
   const predict = (crops: tf.Tensor4D): tf.Tensor1D =>
     tf.tidy(() => {
       if (crops.shape[0] === 0) return tf.zeros([0]) as tf.Tensor1D;
-      const p = (model.predict(crops) as tf.Tensor).reshape([-1]);
+      const p = tf.reshape(model.predict(crops) as tf.Tensor, [-1]);
       return applyTemperature(p, metadata.temperature) as tf.Tensor1D;
     });
   tf.tidy(() => {

@@ -68,7 +68,8 @@ export async function loadBlazeFace(
           const [x2, y2] = fromSquare(f.bottomRight as Point, square, INPUT_SIZE);
           return {
             box: { x: x1, y: y1, width: x2 - x1, height: y2 - y1 },
-            score: (f.probability as number[])[0],
+            // With returnTensors = false, 0.1.0 returns the probability as a one-element array despite its typing.
+            score: (f.probability as unknown as number[])[0],
             landmarks: (f.landmarks as number[][]).map((p) => fromSquare(p as Point, square, INPUT_SIZE)),
           };
         })
