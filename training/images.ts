@@ -29,3 +29,21 @@ export async function decodeImage(path: string): Promise<RgbImage> {
 export function imageTensor(image: RgbImage): tf.Tensor3D {
   return tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
 }
+
+/**
+ * Decodes files in order, keeping `ahead` decodes running on libuv's thread pool while the caller works on the
+ * current image (detection holds the main thread). Yields the image or the decoder's error for each path.
+ */
+export async function* decodeInOrder(paths: readonly string[], ahead = 4): AsyncGenerator<RgbImage | Error> {
+  const pending: Promise<RgbImage | Error>[] = [];
+  const start = (i: number) => {
+    if (i < paths.length) pending[i] = decodeImage(paths[i]).catch((err: Error) => err);
+  };
+  for (let i = 0; i < ahead; i++) start(i);
+  for (let i = 0; i < paths.length; i++) {
+    start(i + ahead);
+    const result = await pending[i];
+    delete pending[i];
+    yield result;
+  }
+}

@@ -58,6 +58,11 @@ export async function historySvg(history: readonly EpochRecord[]): Promise<strin
     })),
     config: { legend: { orient: 'bottom' }, font: 'DejaVu Sans, sans-serif' },
   };
+  return renderSvg(spec);
+}
+
+/** Renders a vega-lite chart to a standalone SVG document. */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   // The 'none' renderer lays out and draws to SVG text without a DOM or canvas.
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {

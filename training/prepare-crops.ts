@@ -4,10 +4,7 @@ import { cropFaces } from '../src/vision/crop';
 import type { DetectorOptions, FaceDetector } from '../src/vision/detector';
 import { CropCache, entryKey, type CacheRecord } from './crop-cache';
 import type { DatasetEntry } from './dataset';
-import { decodeImage, imageTensor, type RgbImage } from './images';
-
-/** Decodes run on libuv's thread pool ahead of detection, which holds the main thread. */
-const DECODE_AHEAD = 4;
+import { decodeInOrder, imageTensor, type RgbImage } from './images';
 
 export interface PrepareResult {
   /** Entries with a crop, each with its cache slot. */
@@ -34,22 +31,15 @@ export async function prepareCrops(
   onProgress?: (done: number, total: number) => void,
 ): Promise<PrepareResult> {
   const todo = entries.filter((e) => !cache.get(entryKey(e)));
-  const decodes: Promise<RgbImage | Error>[] = [];
-  const decodeAt = (i: number) => {
-    if (i < todo.length) decodes[i] = decodeImage(todo[i].path).catch((err: Error) => err);
-  };
-  for (let i = 0; i < DECODE_AHEAD; i++) decodeAt(i);
-  for (let i = 0; i < todo.length; i++) {
-    decodeAt(i + DECODE_AHEAD);
-    const decoded = await decodes[i];
-    delete decodes[i];
+  let i = 0;
+  for await (const decoded of decodeInOrder(todo.map((e) => e.path))) {
     const key = entryKey(todo[i]);
     if (decoded instanceof Error) {
       cache.addFailure(key, 'unreadable', decoded.message.split('\n')[0]);
     } else {
       await cropOne(decoded, key, cache, detector, settings);
     }
-    onProgress?.(i + 1, todo.length);
+    onProgress?.(++i, todo.length);
   }
   return collect(entries, cache, todo.length);
 }

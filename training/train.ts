@@ -208,6 +208,8 @@ for (let epoch = state.epoch; epoch < opts.epochs; epoch++) {
     const augmented = augmentBatch(x, mulberry32((opts.seed * 7919 + epoch) * 100_003 + step));
     const r = trainer.step(augmented, y);
     tf.dispose([x, y, augmented]);
+    // The step is synchronous: yield so the progress timer and signal handlers get to run.
+    await new Promise((done) => setImmediate(done));
     lossSum += r.loss * indices.length;
     correct += r.correct;
     seen += indices.length;

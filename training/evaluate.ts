@@ -1,0 +1,299 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { confidentStats } from '../src/core/calibration';
+import { verdict } from '../src/core/labels';
+import { accuracy, auc, balancedAccuracy, confusion, expectedCalibrationError, perClass } from '../src/core/metrics';
+import { cropFaces } from '../src/vision/crop';
+import { loadBlazeFace } from '../src/vision/detector';
+import {
+  assertBlazeFaceInstalled,
+  DEFAULT_MODEL_DIR,
+  EXIT,
+  fail,
+  formatSkipped,
+  loadClassifierDir,
+  openDataset,
+  progressBar,
+} from './cli';
+import { SPLITS, type DatasetEntry, type Split } from './dataset';
+import { decodeInOrder, imageTensor } from './images';
+import { BLAZEFACE_MODEL, fileModelHandler } from './node-io';
+import type { TopLevelSpec } from 'vega-lite';
+import { renderSvg } from './plot';
+import { initTrainingBackend } from './wasm/setup';
+
+const HELP = `Usage: npm run evaluate -- --data <dir> [options]
+
+Runs the app's pipeline (BlazeFace, the shared face crop, the classifier with its calibration) on every image of
+a labelled folder and reports how well it does.
+
+  --data <dir>      Kaggle layout {Train,Validation,Test}/{Male,Female}/*.jpg, or a plain {Male,Female}/ folder
+  --split <name>    Test, Validation or Train, for the Kaggle layout (default Test)
+  --model <dir>     exported model folder (default public/models/gender)
+  --report <dir>    also write index.html (plots, most confident mistakes), summary.md and report.json there
+  --json            print the JSON report on stdout (progress goes to stderr)
+  -h, --help        this text
+
+The face with the highest detection score in each image is the one evaluated. "accuracy" counts images with a
+face found; "accuracyAll" counts an image without one as wrong.
+Exit codes: 0 done, every image had a face; 3 done, some images had no face or could not be read (listed);
+1 error (no dataset or model at that path); 2 bad arguments.`;
+
+interface Outcome {
+  entry: DatasetEntry;
+  probabilityMale: number;
+  crop: Uint8Array;
+}
+
+function parse() {
+  try {
+    const { values } = parseArgs({
+      options: {
+        data: { type: 'string' },
+        split: { type: 'string', default: 'Test' },
+        model: { type: 'string', default: DEFAULT_MODEL_DIR },
+        report: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      console.log(HELP);
+      process.exit(EXIT.ok);
+    }
+    const split = SPLITS.find((s) => s.toLowerCase() === values.split.toLowerCase());
+    if (!split) fail(`--split must be one of ${SPLITS.join(', ')}, got "${values.split}"`, EXIT.usage);
+    if (!values.data) fail('--data <dir> is required (see --help)', EXIT.usage);
+    return { ...values, data: values.data, split: split as Split };
+  } catch (err) {
+    fail(`${(err as Error).message} (see --help)`, EXIT.usage);
+  }
+}
+
+const opts = parse();
+if (opts.json) console.log = console.error;
+assertBlazeFaceInstalled();
+const dataset = openDataset(opts.data);
+const entries = dataset.layout === 'kaggle' ? dataset.entries.filter((e) => e.split === opts.split) : dataset.entries;
+if (entries.length === 0) fail(`no images in the ${opts.split} split of ${dataset.root}`);
+const backend = await initTrainingBackend();
+const detector = await loadBlazeFace(fileModelHandler(BLAZEFACE_MODEL));
+const classifier = await loadClassifierDir(resolve(opts.model));
+const { metadata } = classifier;
+
+const outcomes: Outcome[] = [];
+const noFace: DatasetEntry[] = [];
+const unreadable = [...dataset.skipped];
+const bar = progressBar(`evaluate ${dataset.layout === 'kaggle' ? opts.split : dataset.root}`, 'img');
+bar.start(entries.length, 0, { rate: '-', extra: '' });
+const started = performance.now();
+let i = 0;
+for await (const decoded of decodeInOrder(entries.map((e) => e.path))) {
+  const entry = entries[i++];
+  if (decoded instanceof Error) {
+    unreadable.push({ name: entry.name, reason: decoded.message.split('\n')[0] });
+  } else {
+    const image = imageTensor(decoded);
+    const [face] = await detector.detect(image);
+    if (!face) noFace.push(entry);
+    else {
+      const crops = cropFaces(image, [face.box], metadata.crop);
+      const [probabilityMale] = await classifier.classify(crops);
+      const pixels = tf.tidy(() => tf.cast(tf.clipByValue(tf.round(crops), 0, 255), 'int32'));
+      outcomes.push({ entry, probabilityMale, crop: Uint8Array.from(await pixels.data()) });
+      tf.dispose([crops, pixels]);
+    }
+    image.dispose();
+  }
+  bar.update(i, { rate: (i / ((performance.now() - started) / 1000)).toFixed(1), extra: '' });
+}
+bar.stop();
+const seconds = (performance.now() - started) / 1000;
+detector.dispose();
+classifier.dispose();
+
+const probs = Float32Array.from(outcomes, (o) => o.probabilityMale);
+const labels = Uint8Array.from(outcomes, (o) => o.entry.label);
+const c = confusion(probs, labels, metadata.policy.threshold);
+const confident = confidentStats(probs, labels, metadata.policy.threshold, metadata.policy.uncertainBand);
+const images = entries.length + dataset.skipped.length;
+const report = {
+  data: dataset.layout === 'kaggle' ? join(dataset.root, opts.split) : dataset.root,
+  model: { dir: resolve(opts.model), version: metadata.version, arch: metadata.arch },
+  backend,
+  images,
+  facesFound: outcomes.length,
+  noFace: noFace.length,
+  skipped: unreadable.length,
+  accuracy: accuracy(c),
+  accuracyAll: images > 0 ? (c.tp + c.tn) / images : 0,
+  balancedAccuracy: balancedAccuracy(c),
+  perClass: perClass(c),
+  confusion: { actualMale: { male: c.tp, female: c.fn }, actualFemale: { male: c.fp, female: c.tn } },
+  auc: auc(probs, labels),
+  ece: expectedCalibrationError(probs, labels),
+  coverage: confident.coverage,
+  confidentAccuracy: confident.accuracy,
+  policy: metadata.policy,
+  temperature: metadata.temperature,
+  imagesPerSecond: entries.length / seconds,
+  noFaceFiles: noFace.map((e) => e.name),
+  skippedFiles: unreadable,
+};
+
+const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
+const summary = [
+  `# Evaluation of ${metadata.arch} model ${metadata.version}`,
+  '',
+  `Data: \`${report.data}\` — ${images} images, faces found in ${outcomes.length}, no face in ${noFace.length}, ` +
+    `unreadable ${unreadable.length}. Backend ${backend}, ${report.imagesPerSecond.toFixed(1)} images/s end to end.`,
+  '',
+  '| metric | value |',
+  '|---|---|',
+  `| accuracy (images with a face) | ${pct(report.accuracy)} |`,
+  `| accuracy (all images; no face = wrong) | ${pct(report.accuracyAll)} |`,
+  `| balanced accuracy | ${pct(report.balancedAccuracy)} |`,
+  `| male precision / recall (n) | ${pct(report.perClass.male.precision)} / ${pct(report.perClass.male.recall)} (${report.perClass.male.n}) |`,
+  `| female precision / recall (n) | ${pct(report.perClass.female.precision)} / ${pct(report.perClass.female.recall)} (${report.perClass.female.n}) |`,
+  `| ROC AUC | ${report.auc.toFixed(4)} |`,
+  `| expected calibration error (15 bins) | ${pct(report.ece)} |`,
+  `| coverage (labelled, not "uncertain") | ${pct(report.coverage)} |`,
+  `| accuracy of the labels shown | ${pct(report.confidentAccuracy)} |`,
+  '',
+  '| actual \\ predicted | male | female |',
+  '|---|---|---|',
+  `| male | ${c.tp} | ${c.fn} |`,
+  `| female | ${c.fp} | ${c.tn} |`,
+].join('\n');
+
+console.log(summary);
+if (noFace.length > 0)
+  console.log(
+    `\nno face found (${noFace.length}):\n${formatSkipped(noFace.map((e) => ({ name: e.name, reason: 'no face found' })))}`,
+  );
+if (unreadable.length > 0) console.log(`\nskipped as unreadable (${unreadable.length}):\n${formatSkipped(unreadable)}`);
+
+if (opts.report) await writeReport(resolve(opts.report));
+if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+process.exit(noFace.length + unreadable.length > 0 ? EXIT.skipped : EXIT.ok);
+
+async function writeReport(dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(join(dir, 'summary.md'), summary + '\n');
+  const [roc, reliability] = await Promise.all([renderSvg(rocSpec()), renderSvg(reliabilitySpec())]);
+  const mistakes = await mistakeTiles(24);
+  const escape = (s: string) => s.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>FaceSense evaluation</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}
+.plots{display:flex;flex-wrap:wrap;gap:1em}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(140px,1fr));gap:.8em}
+figure{margin:0}figure img{width:128px;height:128px;image-rendering:pixelated}figcaption{font-size:12px}</style></head>
+<body><pre style="white-space:pre-wrap">${escape(summary)}</pre>
+<h2>ROC curve and reliability</h2><div class="plots">${roc}${reliability}</div>
+<h2>Most confident mistakes</h2><div class="grid">${mistakes
+    .map(
+      (m) =>
+        `<figure><img alt="${escape(m.caption)}" src="data:image/png;base64,${m.png}"><figcaption>${escape(m.caption)}</figcaption></figure>`,
+    )
+    .join('')}</div></body></html>`;
+  writeFileSync(join(dir, 'index.html'), html);
+  console.log(`\nreport written to ${dir}/index.html, summary.md and report.json`);
+}
+
+function rocSpec() {
+  const order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a]);
+  const positives = labels.reduce((s, v) => s + v, 0);
+  const negatives = labels.length - positives;
+  const points = [{ fpr: 0, tpr: 0 }];
+  let tp = 0;
+  let fp = 0;
+  order.forEach((k, i) => {
+    if (labels[k] === 1) tp++;
+    else fp++;
+    if (i === order.length - 1 || probs[order[i + 1]] !== probs[k]) {
+      points.push({ fpr: fp / Math.max(1, negatives), tpr: tp / Math.max(1, positives) });
+    }
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: `ROC (AUC ${report.auc.toFixed(4)}), male as positive`,
+    width: 320,
+    height: 320,
+    background: 'white',
+    data: { values: points },
+    mark: { type: 'line' },
+    encoding: {
+      x: { field: 'fpr', type: 'quantitative', title: 'false positive rate' },
+      y: { field: 'tpr', type: 'quantitative', title: 'true positive rate' },
+    },
+  } satisfies TopLevelSpec;
+}
+
+function reliabilitySpec() {
+  const bins = 15;
+  const rows = Array.from({ length: bins }, (_, b) => ({ bin: (b + 0.5) / bins, n: 0, conf: 0, right: 0 }));
+  probs.forEach((p, k) => {
+    const conf = Math.max(p, 1 - p);
+    const row = rows[Math.min(bins - 1, Math.floor(conf * bins))];
+    row.n++;
+    row.conf += conf;
+    row.right += (p >= 0.5 ? 1 : 0) === labels[k] ? 1 : 0;
+  });
+  const values = rows
+    .filter((r) => r.n > 0)
+    .map((r) => ({ confidence: r.conf / r.n, accuracy: r.right / r.n, n: r.n }));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: `Reliability (ECE ${pct(report.ece)})`,
+    width: 320,
+    height: 320,
+    background: 'white',
+    layer: [
+      {
+        data: { values: [{ x: 0.5 }, { x: 1 }] },
+        mark: { type: 'line', strokeDash: [4, 4], color: '#999' },
+        encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'x', type: 'quantitative' } },
+      },
+      {
+        data: { values },
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: {
+            field: 'confidence',
+            type: 'quantitative',
+            title: 'confidence of the label',
+            scale: { domain: [0.5, 1] },
+          },
+          y: { field: 'accuracy', type: 'quantitative', title: 'accuracy', scale: { domain: [0, 1] } },
+          tooltip: [{ field: 'n', type: 'quantitative' }],
+        },
+      },
+    ],
+  } satisfies TopLevelSpec;
+}
+
+async function mistakeTiles(max: number): Promise<{ png: string; caption: string }[]> {
+  const wrong = outcomes
+    .filter((o) => (o.probabilityMale >= metadata.policy.threshold ? 1 : 0) !== o.entry.label)
+    .sort((a, b) => Math.abs(b.probabilityMale - 0.5) - Math.abs(a.probabilityMale - 0.5))
+    .slice(0, max);
+  const size = metadata.inputSize;
+  return Promise.all(
+    wrong.map(async (o) => {
+      const v = verdict(o.probabilityMale, metadata.policy);
+      const png = await sharp(Buffer.from(o.crop), { raw: { width: size, height: size, channels: 3 } })
+        .png()
+        .toBuffer();
+      const truth = o.entry.label === 1 ? 'male' : 'female';
+      return {
+        png: png.toString('base64'),
+        caption: `${o.entry.name}: is ${truth}, shown ${v.label} (${Math.round(100 * v.confidence)}%)`,
+      };
+    }),
+  );
+}
