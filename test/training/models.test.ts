@@ -1,0 +1,102 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { initTrainingBackend } from '../../training/wasm/setup';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { buildModel, countParams } from '../../training/models';
+
+beforeAll(async () => {
+  await initTrainingBackend('wasm');
+});
+
+describe('compact', () => {
+  let model: LayersModel;
+  beforeAll(() => {
+    model = buildModel('compact', { inputSize: 64 });
+  });
+
+  it('stays within the browser parameter budget', () => {
+    const params = countParams(model);
+    expect(params).toBeGreaterThanOrEqual(150_000);
+    expect(params).toBeLessThanOrEqual(250_000);
+  });
+
+  it('maps [n, 64, 64, 3] to one probability per image', () => {
+    expect(model.inputs[0].shape).toEqual([null, 64, 64, 3]);
+    expect(model.outputs[0].shape).toEqual([null, 1]);
+  });
+
+  it('takes raw 0–255 pixels and normalises them itself', () => {
+    const [first] = model.layers;
+    expect(first.getClassName()).toBe('Rescaling');
+    expect(first.getConfig()).toMatchObject({ scale: 1 / 127.5, offset: -1 });
+    const p = tf.tidy(() => {
+      const x = tf.randomUniform([4, 64, 64, 3], 0, 255, 'float32', 1);
+      return Array.from((model.predict(x) as tf.Tensor).dataSync());
+    });
+    for (const v of p) {
+      expect(v).toBeGreaterThan(0.001);
+      expect(v).toBeLessThan(0.999);
+    }
+  });
+
+  it('is deterministic for a given seed', () => {
+    const a = buildModel('compact', { inputSize: 32, seed: 5 });
+    const b = buildModel('compact', { inputSize: 32, seed: 5 });
+    const same = tf.tidy(() => a.getWeights().every((w, i) => tf.all(tf.equal(w, b.getWeights()[i])).dataSync()[0] === 1));
+    expect(same).toBe(true);
+    a.dispose();
+    b.dispose();
+  });
+});
+
+describe('seed', () => {
+  let model: LayersModel;
+  beforeAll(() => {
+    model = buildModel('seed', { inputSize: 64 });
+  });
+
+  it('is the tutorial network, layer for layer', () => {
+    const summary = model.layers.map((layer) => {
+      const c = layer.getConfig();
+      switch (layer.getClassName()) {
+        case 'Conv2D':
+          return `Conv ${c.filters} ${(c.kernelSize as number[]).join('×')} s${(c.strides as number[])[0]} ${c.padding} ${c.activation}`;
+        case 'MaxPooling2D':
+          return `MaxPool ${(c.poolSize as number[])[0]} s${(c.strides as number[])[0]}`;
+        case 'Dense':
+          return `Dense ${c.units} ${c.activation}`;
+        case 'Dropout':
+          return `Dropout ${c.rate}`;
+        default:
+          return layer.getClassName();
+      }
+    });
+    expect(summary).toEqual([
+      'Rescaling',
+      'Conv 96 11×11 s4 valid relu',
+      'BatchNormalization',
+      'MaxPool 2 s2',
+      'Conv 256 11×11 s1 same relu',
+      'BatchNormalization',
+      'Conv 384 3×3 s1 same relu',
+      'BatchNormalization',
+      'Conv 384 3×3 s1 same relu',
+      'BatchNormalization',
+      'Conv 256 3×3 s1 same relu',
+      'BatchNormalization',
+      'MaxPool 2 s2',
+      'Flatten',
+      'Dense 4096 relu',
+      'Dropout 0.5',
+      'Dense 4096 relu',
+      'Dropout 0.5',
+      'Dense 1 sigmoid',
+    ]);
+  });
+
+  it('builds at 64×64 with a 3×3×256 feature map before the head', () => {
+    expect(model.getLayer('flatten').outputShape).toEqual([null, 2304]);
+    expect(model.outputs[0].shape).toEqual([null, 1]);
+    expect(countParams(model)).toBeGreaterThan(32_000_000);
+  });
+});

@@ -1,0 +1,130 @@
+import * as tf from '@tensorflow/tfjs-layers';
+
+export type Arch = 'compact' | 'seed';
+
+export interface ModelOptions {
+  /** Side of the square RGB input, in pixels. */
+  inputSize: number;
+  /**
+   * Seeds every initializer, so a given seed builds identical weights. Dropout stays unseeded: tfjs reuses a seeded
+   * mask on every call, which would drop the same units for the whole training run.
+   */
+  seed?: number;
+}
+
+type LayerFactory = (seed: number) => tf.layers.Layer;
+
+/**
+ * Builds the classifier. Contract: input is RAW 0–255 RGB [n, size, size, 3] (normalised to [−1, 1] inside the model
+ * by its first layer), output [n, 1] is the probability of "male".
+ */
+export function buildModel(arch: Arch = 'compact', opts: ModelOptions = { inputSize: 64 }): tf.LayersModel {
+  const { inputSize, seed = 1 } = opts;
+  const layers = arch === 'seed' ? seedLayers() : compactLayers();
+  const model = tf.sequential({ name: arch });
+  model.add(tf.layers.rescaling({ scale: 1 / 127.5, offset: -1, inputShape: [inputSize, inputSize, 3], name: 'rescale' }));
+  layers.forEach((make, i) => model.add(make(seed * 1000 + i)));
+  return model;
+}
+
+/**
+ * The tutorial network (AlexNet-like, ReLU inside each conv, BatchNorm after it). Its input was 227-ish; at the
+ * default 64×64 the first conv keeps the tutorial's 'valid' padding (64 → 14), pools are 2×2 stride 2 'valid'
+ * (14 → 7, 7 → 3), the 11×11 conv and the 3×3 convs are 'same', so the head flattens 3×3×256 = 2304 features.
+ */
+function seedLayers(): LayerFactory[] {
+  const conv = (filters: number, kernelSize: number, strides: number, padding: 'same' | 'valid', name: string) =>
+    (seed: number) =>
+      tf.layers.conv2d({
+        filters,
+        kernelSize,
+        strides,
+        padding,
+        activation: 'relu',
+        kernelInitializer: tf.initializers.glorotUniform({ seed }),
+        name,
+      });
+  const bn = (name: string) => () => tf.layers.batchNormalization({ name });
+  const pool = (name: string) => () => tf.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: 'valid', name });
+  const dense = (units: number, activation: 'relu' | 'sigmoid', name: string) => (seed: number) =>
+    tf.layers.dense({ units, activation, kernelInitializer: tf.initializers.glorotUniform({ seed }), name });
+  const dropout = (name: string) => () => tf.layers.dropout({ rate: 0.5, name });
+  return [
+    conv(96, 11, 4, 'valid', 'conv1'),
+    bn('bn1'),
+    pool('pool1'),
+    conv(256, 11, 1, 'same', 'conv2'),
+    bn('bn2'),
+    conv(384, 3, 1, 'same', 'conv3'),
+    bn('bn3'),
+    conv(384, 3, 1, 'same', 'conv4'),
+    bn('bn4'),
+    conv(256, 3, 1, 'same', 'conv5'),
+    bn('bn5'),
+    pool('pool5'),
+    () => tf.layers.flatten({ name: 'flatten' }),
+    dense(4096, 'relu', 'fc6'),
+    dropout('drop6'),
+    dense(4096, 'relu', 'fc7'),
+    dropout('drop7'),
+    dense(1, 'sigmoid', 'prob'),
+  ];
+}
+
+/** Depthwise-separable stages of the compact net: [output channels, stride]. */
+const COMPACT_BLOCKS: ReadonlyArray<[number, number]> = [
+  [64, 1],
+  [128, 2],
+  [128, 1],
+  [256, 2],
+  [256, 1],
+  [384, 2],
+];
+
+/**
+ * A MobileNet-style net for 64×64 faces: a 3×3 stride-2 stem, then depthwise-separable blocks (conv → BN → ReLU for
+ * both the depthwise 3×3 and the pointwise 1×1; convs carry no bias since BN follows) down to 4×4×384, global average
+ * pooling, dropout, and a sigmoid unit. ~238k parameters, ~19M multiply-adds per image.
+ */
+function compactLayers(): LayerFactory[] {
+  const he = (seed: number) => tf.initializers.heNormal({ seed });
+  const bnRelu = (name: string): LayerFactory[] => [
+    () => tf.layers.batchNormalization({ name: `${name}_bn` }),
+    () => tf.layers.reLU({ name: `${name}_relu` }),
+  ];
+  const out: LayerFactory[] = [
+    (seed) =>
+      tf.layers.conv2d({ filters: 32, kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: he(seed), name: 'stem' }),
+    ...bnRelu('stem'),
+  ];
+  COMPACT_BLOCKS.forEach(([filters, strides], i) => {
+    const name = `block${i + 1}`;
+    out.push(
+      (seed) =>
+        tf.layers.depthwiseConv2d({
+          kernelSize: 3,
+          strides,
+          padding: 'same',
+          useBias: false,
+          depthwiseInitializer: he(seed),
+          name: `${name}_dw`,
+        }),
+      ...bnRelu(`${name}_dw`),
+      (seed) =>
+        tf.layers.conv2d({ filters, kernelSize: 1, useBias: false, kernelInitializer: he(seed), name: `${name}_pw` }),
+      ...bnRelu(`${name}_pw`),
+    );
+  });
+  out.push(
+    () => tf.layers.globalAveragePooling2d({ name: 'gap' }),
+    () => tf.layers.dropout({ rate: 0.2, name: 'dropout' }),
+    (seed) =>
+      tf.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed }), name: 'prob' }),
+  );
+  return out;
+}
+
+/** Total number of weights, trainable or not (BatchNorm moving statistics included), as Keras counts them. */
+export function countParams(model: tf.LayersModel): number {
+  return model.countParams();
+}
