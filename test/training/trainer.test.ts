@@ -1,0 +1,132 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { initTrainingBackend } from '../../training/wasm/setup';
+import { buildModel } from '../../training/models';
+import { createTrainer } from '../../training/trainer';
+
+const SIZE = 16;
+
+/** A separable toy problem: "male" images are bright, "female" ones dark, both noisy. */
+function toyBatch(n: number, seed: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  return tf.tidy(() => {
+    const y = tf.tensor1d(Array.from({ length: n }, (_, i) => i % 2));
+    const level = tf.reshape(tf.add(70, tf.mul(y, 110)), [n, 1, 1, 1]);
+    const x = tf.clipByValue(tf.add(level, tf.randomNormal([n, SIZE, SIZE, 3], 0, 30, 'float32', seed)), 0, 255);
+    return { x: x as tf.Tensor4D, y };
+  });
+}
+
+beforeAll(async () => {
+  await initTrainingBackend('wasm');
+});
+
+describe('createTrainer', () => {
+  it('reduces the loss on a separable problem and learns it', () => {
+    const model = buildModel('compact', { inputSize: SIZE, seed: 2 });
+    const trainer = createTrainer(model, { lr: 3e-3 });
+    const { x, y } = toyBatch(32, 1);
+    const first = trainer.step(x, y);
+    let last = first;
+    for (let i = 0; i < 14; i++) last = trainer.step(x, y);
+    expect(last.loss).toBeLessThan(first.loss * 0.5);
+    expect(last.correct).toBe(32);
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
+  it('updates BatchNorm moving statistics in training steps only', () => {
+    const model = buildModel('compact', { inputSize: SIZE, seed: 2 });
+    const trainer = createTrainer(model);
+    const movingMean = model.getLayer('stem_bn').weights[2];
+    const read = () => Array.from(movingMean.read().dataSync());
+    expect(movingMean.name).toContain('moving_mean');
+    const initial = read();
+    const { x, y } = toyBatch(8, 2);
+    trainer.evaluate(x, y);
+    expect(read()).toEqual(initial);
+    trainer.step(x, y);
+    const afterStep = read();
+    expect(afterStep).not.toEqual(initial);
+    trainer.evaluate(x, y);
+    expect(read()).toEqual(afterStep);
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
+  it('is deterministic in inference mode (dropout off) and weights classes', () => {
+    const model = buildModel('compact', { inputSize: SIZE, seed: 2 });
+    const { x, y } = toyBatch(8, 3);
+    expect(createTrainer(model).evaluate(x, y)).toEqual(createTrainer(model).evaluate(x, y));
+    const plain = createTrainer(model).evaluate(x, y);
+    // evaluate reports the unweighted loss; the weighted one shows up in training steps.
+    const weighted = createTrainer(model, { lr: 0, classWeights: { female: 0, male: 0 } }).step(x, y);
+    expect(weighted.loss).toBe(0);
+    expect(plain.loss).toBeGreaterThan(0);
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
+  it('leaks no tensors across steps, with and without micro-batches', () => {
+    const model = buildModel('compact', { inputSize: SIZE, seed: 2 });
+    const { x, y } = toyBatch(12, 4);
+    for (const microBatch of [undefined, 5]) {
+      const trainer = createTrainer(model, { microBatch });
+      trainer.step(x, y); // creates the optimizer's moment variables
+      const before = tf.memory().numTensors;
+      const buffers = tf.engine().backend.numDataIds();
+      trainer.step(x, y);
+      trainer.step(x, y);
+      trainer.evaluate(x, y);
+      expect(tf.memory().numTensors).toBe(before);
+      expect(tf.engine().backend.numDataIds()).toBe(buffers);
+      trainer.optimizer.dispose();
+    }
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
+  it('sums micro-batch gradients into one full-batch update', () => {
+    // BatchNorm would normalise each micro-batch differently, so compare on a model without it.
+    const make = () =>
+      tfl.sequential({
+        layers: [
+          tfl.layers.flatten({ inputShape: [SIZE, SIZE, 3] }),
+          tfl.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }),
+        ],
+      });
+    const { x, y } = toyBatch(8, 5);
+    const full = make();
+    const split = make();
+    const a = createTrainer(full, { lr: 1e-3, classWeights: { female: 1, male: 3 } }).step(x, y);
+    const b = createTrainer(split, { lr: 1e-3, classWeights: { female: 1, male: 3 }, microBatch: 3 }).step(x, y);
+    expect(b.correct).toBe(a.correct);
+    expect(b.loss).toBeCloseTo(a.loss, 5);
+    const [wa, wb] = [full, split].map((m) => m.getWeights()[0].dataSync());
+    let diff = 0;
+    for (let i = 0; i < wa.length; i++) diff = Math.max(diff, Math.abs(wa[i] - wb[i]));
+    expect(diff).toBeLessThan(1e-6);
+    tf.dispose([x, y]);
+    full.dispose();
+    split.dispose();
+  });
+
+  it('round-trips optimizer state for checkpoints', async () => {
+    const model = buildModel('compact', { inputSize: SIZE, seed: 2 });
+    const { x, y } = toyBatch(8, 6);
+    const trainer = createTrainer(model);
+    trainer.step(x, y);
+    const saved = await trainer.getOptimizerWeights();
+    expect(saved.length).toBe(1 + 2 * model.trainableWeights.length);
+    const restored = createTrainer(model);
+    await restored.setOptimizerWeights(saved);
+    const again = await restored.getOptimizerWeights();
+    expect(again.map((w) => w.name)).toEqual(saved.map((w) => w.name));
+    for (let i = 0; i < saved.length; i++) {
+      expect(Array.from(again[i].tensor.dataSync())).toEqual(Array.from(saved[i].tensor.dataSync()));
+    }
+    restored.step(x, y);
+    tf.dispose([x, y, ...saved.map((w) => w.tensor), ...again.map((w) => w.tensor)]);
+    model.dispose();
+  });
+});

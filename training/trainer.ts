@@ -1,0 +1,142 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+
+type NamedTensor = Awaited<ReturnType<tf.Optimizer['getWeights']>>[number];
+
+export interface TrainerOptions {
+  /** Adam learning rate (default 1e-3). */
+  lr?: number;
+  /** Loss weight per class (default 1 each), e.g. inverse class frequencies for an unbalanced set. */
+  classWeights?: { female: number; male: number };
+  /**
+   * Largest number of images pushed through the model at once (default: the whole batch). Bigger batches are split and
+   * their gradients summed before one optimizer update, which bounds activation memory (the wasm heap is capped at
+   * 4 GiB). BatchNorm normalises, and updates its moving statistics, per micro-batch.
+   */
+  microBatch?: number;
+}
+
+export interface StepResult {
+  /** Mean class-weighted binary cross-entropy over the batch. */
+  loss: number;
+  /** Images whose thresholded prediction (p > 0.5 → male) matched the label. */
+  correct: number;
+}
+
+export interface Trainer {
+  /** One optimizer update on a batch of RAW 0–255 images; labels are 0 female, 1 male. Reads back once. */
+  step(x: tf.Tensor4D, y: tf.Tensor1D): StepResult;
+  /** Loss (unweighted) and correct count in inference mode: BatchNorm uses moving statistics, dropout is off. */
+  evaluate(x: tf.Tensor4D, y: tf.Tensor1D): StepResult;
+  readonly optimizer: tf.AdamOptimizer;
+  /** Copies of the optimizer state (step count and Adam moments) that the caller owns, for checkpoints. */
+  getOptimizerWeights(): Promise<NamedTensor[]>;
+  /** Restores state from `getOptimizerWeights`, for the same model; the caller keeps ownership of the tensors. */
+  setOptimizerWeights(weights: NamedTensor[]): Promise<void>;
+}
+
+/** Keras' clipping for probabilities fed to log, so a saturated sigmoid gives a large but finite loss. */
+const EPSILON = 1e-7;
+
+/**
+ * Training without tfjs-layers' `fit`: one `variableGrads` over `model.apply(x, {training: true})` per micro-batch and
+ * one Adam update per step. In training mode tfjs-layers' BatchNormalization normalises with batch statistics and
+ * updates its moving mean and variance itself (inside `call`), and Dropout is active; in `evaluate` neither happens.
+ */
+export function createTrainer(model: LayersModel, opts: TrainerOptions = {}): Trainer {
+  const { lr = 1e-3, classWeights = { female: 1, male: 1 }, microBatch } = opts;
+  const optimizer = tf.train.adam(lr);
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+
+  /** Sums of per-image loss (weighted by `weights(y)`) and of correct predictions for one forward pass. */
+  function lossAndCorrect(x: tf.Tensor4D, y: tf.Tensor1D, training: boolean, weighted: boolean) {
+    const p = tf.reshape(model.apply(x, { training }) as tf.Tensor, [-1]);
+    const pc = tf.clipByValue(p, EPSILON, 1 - EPSILON);
+    const perImage = tf.neg(tf.add(tf.mul(y, tf.log(pc)), tf.mul(tf.sub(1, y), tf.log1p(tf.neg(pc)))));
+    const w = weighted ? tf.add(classWeights.female, tf.mul(y, classWeights.male - classWeights.female)) : null;
+    const lossSum = tf.sum(w ? tf.mul(perImage, w) : perImage);
+    const correct = tf.sum(tf.cast(tf.equal(tf.greater(p, 0.5), tf.cast(y, 'bool')), 'float32'));
+    return { lossSum, correct };
+  }
+
+  function chunks(n: number): Array<[number, number]> {
+    const size = microBatch && microBatch < n ? microBatch : n;
+    const out: Array<[number, number]> = [];
+    for (let begin = 0; begin < n; begin += size) out.push([begin, Math.min(size, n - begin)]);
+    return out;
+  }
+
+  function slice<T extends tf.Tensor>(t: T, [begin, size]: [number, number]): T {
+    return size === t.shape[0] ? t : (tf.slice(t, begin, size) as T);
+  }
+
+  /** Runs `f` over micro-batches, summing the scalars it returns, and reads the sums back once. */
+  function reduce(x: tf.Tensor4D, y: tf.Tensor1D, f: (x: tf.Tensor4D, y: tf.Tensor1D) => tf.Tensor[]): number[] {
+    let totals: tf.Tensor[] | null = null;
+    for (const range of chunks(x.shape[0])) {
+      const parts = tf.tidy(() => f(slice(x, range), slice(y, range)));
+      if (totals) {
+        const prev: tf.Tensor[] = totals;
+        totals = parts.map((t, i) => tf.add(prev[i], t));
+        tf.dispose([...prev, ...parts]);
+      } else {
+        totals = parts;
+      }
+    }
+    const packed = tf.stack(totals!);
+    const values = Array.from(packed.dataSync());
+    tf.dispose([packed, ...totals!]);
+    return values;
+  }
+
+  function step(x: tf.Tensor4D, y: tf.Tensor1D): StepResult {
+    const n = x.shape[0];
+    let grads: tf.NamedTensorMap | null = null;
+    const [lossSum, correct] = reduce(x, y, (xs, ys) => {
+      let stats!: { lossSum: tf.Tensor; correct: tf.Tensor };
+      // Scaled by the full batch size so that summing micro-batch gradients gives the batch-mean gradient.
+      const { value, grads: g } = tf.variableGrads(() => {
+        // Kept: variableGrads frees everything but its result when it returns.
+        stats = lossAndCorrect(xs, ys, true, true);
+        tf.keep(stats.lossSum);
+        tf.keep(stats.correct);
+        return tf.div(stats.lossSum, n) as tf.Scalar;
+      }, variables);
+      value.dispose();
+      if (grads) {
+        const prev: tf.NamedTensorMap = grads;
+        grads = Object.fromEntries(Object.entries(g).map(([name, t]) => [name, tf.add(prev[name], t)]));
+        tf.dispose([...Object.values(prev), ...Object.values(g)]);
+      } else {
+        grads = g;
+      }
+      Object.values(grads).forEach((t) => tf.keep(t));
+      return [stats.lossSum, stats.correct];
+    });
+    optimizer.applyGradients(Object.entries(grads!).map(([name, tensor]) => ({ name, tensor })));
+    tf.dispose(Object.values(grads!));
+    return { loss: lossSum / n, correct };
+  }
+
+  function evaluate(x: tf.Tensor4D, y: tf.Tensor1D): StepResult {
+    const [lossSum, correct] = reduce(x, y, (xs, ys) => {
+      const { lossSum, correct } = lossAndCorrect(xs, ys, false, false);
+      return [lossSum, correct];
+    });
+    return { loss: lossSum / x.shape[0], correct };
+  }
+
+  return {
+    step,
+    evaluate,
+    optimizer,
+    async getOptimizerWeights() {
+      const weights = await optimizer.getWeights();
+      // The moments are the optimizer's live variables; the step count is already a fresh tensor.
+      return weights.map(({ name, tensor }) => ({ name, tensor: tensor instanceof tf.Variable ? tf.clone(tensor) : tensor }));
+    },
+    async setOptimizerWeights(weights) {
+      await optimizer.setWeights(weights);
+    },
+  };
+}
