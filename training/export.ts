@@ -1,0 +1,95 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_CROP } from '../src/core/crop';
+import type { TrainState } from './checkpoint';
+import { assertBlazeFaceInstalled, DEFAULT_MODEL_DIR, EXIT, fail, openDataset, prepareDataset } from './cli';
+import { exportModel, weightsBytes } from './exporter';
+import { loadModelFiles, type Quantization } from './model-files';
+import { REPO_ROOT } from './node-io';
+import { loadSplit } from './splits';
+import { initTrainingBackend } from './wasm/setup';
+
+const HELP = `Usage: npm run export -- --run <name> [options]
+
+Exports the best epoch of a training run (training/runs/<name>/best) as the web model, with its metadata:
+quantized weights, temperature and "uncertain" band fitted on Validation, metrics on Validation and Test.
+'npm run train' does this at its end; use this to export a run that was stopped early or to re-quantize.
+
+  --run <name>        run folder under training/runs (required)
+  --data <dir>        the dataset the run was trained on (default: the one recorded in the run)
+  --out <dir>         destination (default public/models/gender); replaced atomically
+  --quantize <q>      uint8, float16 or float32 (default: the run's choice)
+  -h, --help          this text`;
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      run: { type: 'string' },
+      data: { type: 'string' },
+      out: { type: 'string', default: DEFAULT_MODEL_DIR },
+      quantize: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }));
+} catch (err) {
+  fail(`${(err as Error).message} (see --help)`, EXIT.usage);
+}
+if (values.help) {
+  console.log(HELP);
+  process.exit(EXIT.ok);
+}
+if (!values.run) fail('--run <name> is required (see --help)', EXIT.usage);
+const runDir = join(REPO_ROOT, 'training', 'runs', values.run);
+let state: TrainState;
+try {
+  state = JSON.parse(readFileSync(join(runDir, 'checkpoint', 'state.json'), 'utf8')) as TrainState;
+} catch {
+  fail(`no training run in ${runDir} (expected checkpoint/state.json)`);
+}
+const options = state.options as {
+  data?: string;
+  arch: string;
+  batch: number;
+  lr: number;
+  seed: number;
+  epochs: number;
+  quantize: Quantization;
+};
+const quantization = (values.quantize ?? options.quantize) as Quantization;
+if (!['uint8', 'float16', 'float32'].includes(quantization))
+  fail(`--quantize must be uint8, float16 or float32`, EXIT.usage);
+
+assertBlazeFaceInstalled();
+const dataset = openDataset(values.data ?? options.data);
+await initTrainingBackend();
+const { cache, result } = await prepareDataset(dataset);
+const validation = loadSplit(result, cache, 'Validation', DEFAULT_CROP.size);
+const test = loadSplit(result, cache, 'Test', DEFAULT_CROP.size);
+cache.close();
+const model = await loadModelFiles(join(runDir, 'best'));
+const out = resolve(values.out);
+const metadata = await exportModel({
+  model,
+  arch: options.arch,
+  out,
+  quantization,
+  dataset,
+  validation,
+  test,
+  training: {
+    epochs: state.epoch,
+    bestEpoch: state.bestEpoch,
+    batch: options.batch,
+    lr: options.lr,
+    seed: options.seed,
+    seconds: Math.round(state.seconds),
+  },
+});
+const { validation: v, test: t } = metadata.metrics;
+console.log(
+  `exported epoch ${state.bestEpoch} of ${values.run} to ${out} (${quantization}, ` +
+    `${(weightsBytes(out, metadata) / 1024).toFixed(0)} KiB): Validation ${(100 * (v?.accuracy ?? 0)).toFixed(2)} %, ` +
+    `Test ${(100 * (t?.accuracy ?? 0)).toFixed(2)} % (balanced ${(100 * (t?.balancedAccuracy ?? 0)).toFixed(2)} %)`,
+);
