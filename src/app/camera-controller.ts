@@ -79,7 +79,10 @@ export class CameraController implements ReactiveController {
 
   private async open(facing: Facing): Promise<MediaStream> {
     try {
-      return await navigator.mediaDevices.getUserMedia({ audio: false, video: { ...PREFERRED, facingMode: { ideal: facing } } });
+      return await navigator.mediaDevices.getUserMedia({
+        audio: false,
+        video: { ...PREFERRED, facingMode: { ideal: facing } },
+      });
     } catch (err) {
       if ((err as Error).name !== 'OverconstrainedError') throw err;
       return navigator.mediaDevices.getUserMedia({ audio: false, video: true });

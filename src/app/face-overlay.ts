@@ -64,7 +64,12 @@ export class FaceOverlay extends LitElement {
     if (!ctx) return;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, width, height);
-    const t = viewTransform({ width: this.sourceWidth, height: this.sourceHeight }, { width, height }, this.fit, this.mirrored);
+    const t = viewTransform(
+      { width: this.sourceWidth, height: this.sourceHeight },
+      { width, height },
+      this.fit,
+      this.mirrored,
+    );
     const fontSize = Math.max(12, Math.min(20, width / 40));
     ctx.font = `600 ${fontSize}px system-ui, sans-serif`;
     ctx.textBaseline = 'bottom';

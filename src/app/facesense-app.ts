@@ -15,7 +15,8 @@ const FIT = 'contain';
 const MAX_PHOTO_SIDE = 1920;
 
 type Mode = 'camera' | 'photo';
-type EngineState = { status: 'loading' } | { status: 'ready'; engine: FaceEngine } | { status: 'failed'; message: string };
+type EngineState =
+  { status: 'loading' } | { status: 'ready'; engine: FaceEngine } | { status: 'failed'; message: string };
 
 /** `?backend=webgl|wasm|cpu` forces one backend; by default the best that starts. */
 function backendOrder(): BackendName[] | undefined {
@@ -32,7 +33,9 @@ export class FacesenseApp extends LitElement {
       height: 100dvh;
       color: #eceef2;
       background: #111318;
-      font: 15px/1.4 system-ui, sans-serif;
+      font:
+        15px/1.4 system-ui,
+        sans-serif;
     }
     header,
     .bar,
@@ -155,7 +158,8 @@ export class FacesenseApp extends LitElement {
     this.engineLoading = this.loadEngine();
   }
 
-  override updated(): void {
+  // In willUpdate, not updated: starting or stopping the pipeline changes state this same update renders.
+  override willUpdate(): void {
     const live = this.mode === 'camera' && this.camera.state.status === 'live';
     if (live && this.video && this.engineState.status === 'ready') this.pipeline.follow(this.video);
     else if (this.mode === 'camera' && this.pipeline.following) this.pipeline.stop();
@@ -182,16 +186,18 @@ export class FacesenseApp extends LitElement {
         @dragleave=${() => (this.dragging = false)}
         @drop=${this.onDrop}
       >
-        ${this.mode === 'camera'
-          ? html`<video
-              class=${classMap({ mirrored })}
-              .srcObject=${live(cam.status === 'live' ? cam.stream : null)}
-              autoplay
-              muted
-              playsinline
-              aria-label="Camera picture"
-            ></video>`
-          : html`<canvas class="photo" role="img" aria-label="Opened photo"></canvas>`}
+        ${
+          this.mode === 'camera'
+            ? html`<video
+                class=${classMap({ mirrored })}
+                .srcObject=${live(cam.status === 'live' ? cam.stream : null)}
+                autoplay
+                muted
+                playsinline
+                aria-label="Camera picture"
+              ></video>`
+            : html`<canvas class="photo" role="img" aria-label="Opened photo"></canvas>`
+        }
         <face-overlay
           .faces=${analysis?.faces ?? []}
           .sourceWidth=${analysis?.width ?? 0}
@@ -202,9 +208,11 @@ export class FacesenseApp extends LitElement {
         ${this.renderPanel()}
       </main>
       <div class="bar">
-        ${this.mode === 'camera' && cam.status === 'live' && this.camera.cameraCount >= 2
-          ? html`<button @click=${() => this.camera.switchCamera()}>Switch camera</button>`
-          : nothing}
+        ${
+          this.mode === 'camera' && cam.status === 'live' && this.camera.cameraCount >= 2
+            ? html`<button @click=${() => this.camera.switchCamera()}>Switch camera</button>`
+            : nothing
+        }
         <button @click=${() => this.fileInput.click()}>Open photo</button>
         ${this.mode === 'photo' ? html`<button @click=${this.backToCamera}>Back to camera</button>` : nothing}
         <input type="file" accept="image/*" hidden @change=${this.onFileChosen} />

@@ -43,8 +43,10 @@ export class PipelineController implements ReactiveController {
 
   constructor(private readonly host: ReactiveControllerHost) {
     host.addController(this);
-    this.loop = new FrameLoopController(host, (video) => this.process(video, this.generation, false), (err) =>
-      this.fail(err),
+    this.loop = new FrameLoopController(
+      host,
+      (video) => this.process(video, this.generation, false),
+      (err) => this.fail(err),
     );
   }
 
@@ -111,7 +113,8 @@ export class PipelineController implements ReactiveController {
     this.analysis = analysis;
     this.error = undefined;
     const now = performance.now();
-    this.stats.add(analysis.timings, now);
+    const { capture, detect, classify } = analysis.timings;
+    this.stats.add({ capture, detect, classify, total: capture + detect + classify }, now);
     const sentence = describeFaces(analysis.faces.map((f) => f.text));
     if (sentence !== this.announcement && (announceNow || now - this.lastAnnounced >= ANNOUNCE_INTERVAL_MS)) {
       this.announcement = sentence;

@@ -22,7 +22,11 @@ describe('viewTransform', () => {
   });
 
   it('none keeps the size and centres; scale-down never enlarges', () => {
-    expect(viewTransform(VIDEO, { width: 800, height: 600 }, 'none')).toMatchObject({ scaleX: 1, offsetX: 80, offsetY: 60 });
+    expect(viewTransform(VIDEO, { width: 800, height: 600 }, 'none')).toMatchObject({
+      scaleX: 1,
+      offsetX: 80,
+      offsetY: 60,
+    });
     expect(viewTransform(VIDEO, { width: 1280, height: 960 }, 'scale-down').scaleX).toBe(1);
     expect(viewTransform(VIDEO, { width: 320, height: 480 }, 'scale-down').scaleX).toBe(0.5);
   });

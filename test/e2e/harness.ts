@@ -1,0 +1,137 @@
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { preview, type PreviewServer } from 'vite';
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Screenshots and figures of the last run; `test-results/` is not committed. */
+export const ARTIFACTS = join(REPO, 'test-results', 'e2e');
+export const DATA = resolve(REPO, process.env.FACESENSE_DATA ?? '../shared/data');
+export const SCENES = join(DATA, 'scenes');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Photos BlazeFace finds every face in at 640×480: one face, and three faces all well above its threshold. */
+export const ONE_FACE = 'single_facerec_obama-720p.jpg';
+export const THREE_FACES = 'group_dlib_2008_002506.jpg';
+/** Two faces, for photo mode. */
+export const TWO_FACES = 'pair_facerec_two_people.jpg';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The production build, served by `vite preview` for the whole run. */
+    baseUrl: string;
+    /** Fake camera videos (y4m) made from the photos above. */
+    oneFaceVideo: string;
+    threeFacesVideo: string;
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const { port } = server.address() as { port: number };
+  await new Promise((ok) => server.close(ok));
+  return port;
+}
+
+/** Serves a production build (`dist/` by default) on a free port of 127.0.0.1, a secure context like https. */
+export async function servePreview(outDir = join(REPO, 'dist')): Promise<{ server: PreviewServer; url: string }> {
+  const port = await freePort();
+  const server = await preview({
+    root: REPO,
+    logLevel: 'warn',
+    build: { outDir },
+    preview: { host: '127.0.0.1', port, strictPort: true, open: false },
+  });
+  return { server, url: `http://127.0.0.1:${port}` };
+}
+
+export interface LaunchOptions {
+  /** y4m file the fake camera plays. */
+  video?: string;
+  /** Use Chromium's software WebGL (SwiftShader) instead of disabling the GPU. */
+  webgl?: boolean;
+}
+
+export function launchChromium({ video, webgl = false }: LaunchOptions = {}): Promise<Browser> {
+  const args = [
+    '--no-sandbox',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--use-fake-device-for-media-stream',
+    ...(webgl
+      ? ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist']
+      : ['--disable-gpu']),
+    ...(video ? [`--use-file-for-fake-video-capture=${video}`] : []),
+  ];
+  return chromium.launch({ executablePath: CHROMIUM, args });
+}
+
+export interface Session {
+  context: BrowserContext;
+  page: Page;
+  /** Every request the pages and the service worker made. */
+  requests: string[];
+  /** Console errors and uncaught exceptions, CSP violations included. */
+  errors: string[];
+}
+
+export interface SessionOptions {
+  /** Grant the camera; without it Chromium denies `getUserMedia` (headless has no one to ask). */
+  camera?: boolean;
+  /** Script run in the page before the app, e.g. to replace a browser API. */
+  initScript?: string;
+}
+
+export async function newSession(
+  browser: Browser,
+  { camera = true, initScript }: SessionOptions = {},
+): Promise<Session> {
+  const context = await browser.newContext({
+    permissions: camera ? ['camera'] : [],
+    viewport: { width: 1000, height: 720 },
+  });
+  const requests: string[] = [];
+  const errors: string[] = [];
+  context.on('request', (r) => requests.push(r.url()));
+  if (initScript) await context.addInitScript(initScript);
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(e.message));
+  return { context, page, requests, errors };
+}
+
+/** The live region's sentence, e.g. "2 faces: female 93%, male 88%". */
+export const liveRegion = (page: Page) => page.locator('facesense-app p[role=status]');
+
+/** Waits until the live region reports `count` faces; returns each face's label. */
+export async function waitForFaces(page: Page, count: number, timeout = 90_000): Promise<string[]> {
+  const prefix = count === 1 ? '1 face: ' : `${count} faces: `;
+  await page.waitForFunction(
+    (p) =>
+      document.querySelector('facesense-app')?.shadowRoot?.querySelector('p[role=status]')?.textContent?.startsWith(p),
+    prefix,
+    { timeout, polling: 200 },
+  );
+  const text = (await liveRegion(page).textContent()) ?? '';
+  return text.slice(prefix.length).split(', ');
+}
+
+export const LABEL = /^(female \d{1,3}%|male \d{1,3}%|uncertain)$/;
+
+export function screenshotPath(name: string): string {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return join(ARTIFACTS, `${name}.png`);
+}
+
+/** Requests to anything but `origin` (data: and blob: URLs never leave the page). */
+export function foreignRequests(requests: readonly string[], origin: string): string[] {
+  return requests.filter((u) => !u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== origin);
+}

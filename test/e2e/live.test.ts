@@ -1,0 +1,129 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  ARTIFACTS,
+  foreignRequests,
+  LABEL,
+  launchChromium,
+  newSession,
+  SCENES,
+  screenshotPath,
+  TWO_FACES,
+  waitForFaces,
+  type Session,
+} from './harness';
+
+const baseUrl = inject('baseUrl');
+
+describe('live camera with one face (wasm)', () => {
+  let browser: Browser;
+  let session: Session;
+  let page: Page;
+
+  beforeAll(async () => {
+    browser = await launchChromium({ video: inject('oneFaceVideo') });
+    session = await newSession(browser);
+    page = session.page;
+    await page.goto(`${baseUrl}/?backend=wasm`);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('labels the face and shows frame rate, stage times, backend and face count', async () => {
+    const labels = await waitForFaces(page, 1);
+    expect(labels).toHaveLength(1);
+    expect(labels[0]).toMatch(LABEL);
+    const stats = await page.locator('facesense-app .stats').textContent();
+    expect(stats).toMatch(/^\d+\.\d fps · detect \d+ ms · classify \d+ ms · wasm · 1 face$/);
+    await page.screenshot({ path: screenshotPath('one-face') });
+  });
+
+  it('releases every tensor: the count after 300 frames equals the count after the first', async () => {
+    await page.waitForFunction(() => (window.__facesense?.frames ?? 0) >= 301, undefined, {
+      timeout: 150_000,
+      polling: 500,
+    });
+    const hook = await page.evaluate(() => {
+      const h = window.__facesense!;
+      return {
+        frames: h.frames,
+        skipped: h.skipped,
+        first: h.tensorsAfterFirstFrame,
+        last: h.tensors,
+        stages: h.stages(),
+      };
+    });
+    expect(hook.first).toBeGreaterThan(0);
+    expect(hook.last).toBe(hook.first);
+    // Frame times for the README: the last 300 frames, wasm, one face, 640×480.
+    writeFileSync(join(ARTIFACTS, 'frame-times.json'), `${JSON.stringify(hook, null, 2)}\n`);
+    console.log('frame times (ms):', JSON.stringify(hook.stages));
+  });
+
+  it('sends no request to any other origin and breaks no content security rule', async () => {
+    expect(session.requests.length).toBeGreaterThan(0);
+    expect(foreignRequests(session.requests, baseUrl)).toEqual([]);
+    expect(session.errors).toEqual([]);
+  });
+
+  it('reaches every control from the keyboard', async () => {
+    const focused: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await page.keyboard.press('Tab');
+      focused.push(
+        await page.evaluate(
+          () => document.querySelector('facesense-app')?.shadowRoot?.activeElement?.textContent?.trim() ?? '',
+        ),
+      );
+    }
+    expect(focused).toContain('Open photo');
+  });
+
+  it('photo mode labels a dropped photo', async () => {
+    const photo = readFileSync(join(SCENES, TWO_FACES)).toString('base64');
+    await page.evaluate(async (base64) => {
+      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      const data = new DataTransfer();
+      data.items.add(new File([bytes], 'two-people.jpg', { type: 'image/jpeg' }));
+      const stage = document.querySelector('facesense-app')!.shadowRoot!.querySelector('main')!;
+      for (const type of ['dragover', 'drop']) {
+        stage.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }));
+      }
+    }, photo);
+    const labels = await waitForFaces(page, 2);
+    expect(labels.every((l) => LABEL.test(l))).toBe(true);
+    await expect(page.locator('facesense-app canvas.photo').count()).resolves.toBe(1);
+    await page.screenshot({ path: screenshotPath('photo-mode') });
+    expect(foreignRequests(session.requests, baseUrl)).toEqual([]);
+  });
+
+  describe('camera errors each have their own state with a retry', () => {
+    const problem = (s: Session) => s.page.locator('facesense-app section[role=alert]');
+
+    it('permission denied says how to allow the camera', async () => {
+      const denied = await newSession(browser, { camera: false });
+      await denied.page.goto(`${baseUrl}/?backend=wasm`);
+      await expect(problem(denied).getAttribute('data-problem')).resolves.toBe('denied');
+      await expect(problem(denied).textContent()).resolves.toMatch(/denied[\s\S]*Allow/);
+      await expect(problem(denied).getByRole('button', { name: 'Try again' }).count()).resolves.toBe(1);
+      await denied.page.screenshot({ path: screenshotPath('camera-denied') });
+      await denied.context.close();
+    });
+
+    it.each([
+      ['NotFoundError', 'no-camera', /No camera found/],
+      ['NotReadableError', 'busy', /busy/],
+    ])('%s shows the %s state', async (name, kind, text) => {
+      const initScript = `navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('fake', '${name}'));`;
+      const s = await newSession(browser, { initScript });
+      await s.page.goto(`${baseUrl}/?backend=wasm`);
+      await expect(problem(s).getAttribute('data-problem')).resolves.toBe(kind);
+      await expect(problem(s).textContent()).resolves.toMatch(text);
+      await s.context.close();
+    });
+  });
+});
