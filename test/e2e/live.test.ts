@@ -114,6 +114,38 @@ describe('live camera with one face (wasm)', () => {
       await denied.context.close();
     });
 
+    it('a camera that ends mid-stream shows its state, and "Try again" brings the faces back', async () => {
+      // Keeps the stream where the test can end it; a real unplug fires `ended` on the track the same way.
+      const initScript = `{
+        const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+        navigator.mediaDevices.getUserMedia = async (c) => (window.__stream = await open(c));
+      }`;
+      const s = await newSession(browser, { initScript });
+      await s.page.goto(`${baseUrl}/?backend=wasm`);
+      await waitForFaces(s.page, 1);
+      await s.page.evaluate(() => {
+        const track = (window as unknown as { __stream: MediaStream }).__stream.getVideoTracks()[0];
+        track.stop();
+        track.dispatchEvent(new Event('ended'));
+      });
+      await expect(problem(s).getAttribute('data-problem')).resolves.toBe('ended');
+      await problem(s).getByRole('button', { name: 'Try again' }).click();
+      await waitForFaces(s.page, 1);
+      await s.context.close();
+    });
+
+    it('impossible constraints are relaxed and the camera starts anyway', async () => {
+      const initScript = `{
+        const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+        navigator.mediaDevices.getUserMedia = (c) =>
+          c.video === true ? open(c) : Promise.reject(new DOMException('fake', 'OverconstrainedError'));
+      }`;
+      const s = await newSession(browser, { initScript });
+      await s.page.goto(`${baseUrl}/?backend=wasm`);
+      await waitForFaces(s.page, 1);
+      await s.context.close();
+    });
+
     it.each([
       ['NotFoundError', 'no-camera', /No camera found/],
       ['NotReadableError', 'busy', /busy/],
