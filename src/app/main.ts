@@ -1,2 +1,1 @@
-import './global.css';
 import './facesense-app';

@@ -99,6 +99,9 @@ export async function newSession(
   const requests: string[] = [];
   const errors: string[] = [];
   context.on('request', (r) => requests.push(r.url()));
+  // Chromium logs most CSP refusals itself; this makes sure each one reaches `errors`.
+  await context.addInitScript(`document.addEventListener('securitypolicyviolation', (e) =>
+    console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));`);
   if (initScript) await context.addInitScript(initScript);
   const page = await context.newPage();
   page.on('console', (m) => {
