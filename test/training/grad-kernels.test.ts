@@ -169,6 +169,15 @@ describe('layout and reduction kernels on wasm match cpu', () => {
     expect(maxRelError(onBoth(() => tf.mean(randn([5, 7, 3, 6], 6), -1, true)))).toBeLessThan(TOL);
   });
 
+  it('FusedBatchNorm with per-channel parameters, with and without scale/offset, and 4-D ones (stock path)', () => {
+    const x = () => randn([3, 5, 4, 6], 9);
+    const v = () => tf.add(tf.square(randn([6], 10)), 0.1);
+    expect(maxRelError(onBoth(() => tf.batchNorm(x(), randn([6], 11), v(), randn([6], 12), randn([6], 13), 1e-3)))).toBeLessThan(TOL);
+    expect(maxRelError(onBoth(() => tf.batchNorm(x(), randn([6], 11), v())))).toBeLessThan(TOL);
+    const v4 = () => tf.reshape(v(), [1, 1, 1, 6]);
+    expect(maxRelError(onBoth(() => tf.batchNorm(x(), tf.reshape(randn([6], 11), [1, 1, 1, 6]), v4())))).toBeLessThan(TOL);
+  });
+
   it('Tile of a broadcast row, and a general tile (stock path)', () => {
     expect(maxRelError(onBoth(() => tf.tile(randn([1, 1, 1, 5], 7), [3, 4, 2, 1])))).toBeLessThan(TOL);
     expect(maxRelError(onBoth(() => tf.tile(randn([2, 3], 7), [2, 3])))).toBeLessThan(TOL);
@@ -184,6 +193,8 @@ describe('training kernels free what they allocate', () => {
     const filter = randn([3, 3, 4, 8], 3);
     const dwFilter = randn([3, 3, 4, 1], 3);
     const pooled = tf.maxPool(x, 2, 2, 'valid');
+    const zeros4 = tf.zeros([4]);
+    const ones4 = tf.ones([4]);
     const conv = { strides: 2, pad: 'same', dataFormat: 'NHWC' };
     const dw = { strides: 2, pad: 'same', dilations: 1 };
     const calls: Array<() => tf.Tensor> = [
@@ -195,6 +206,7 @@ describe('training kernels free what they allocate', () => {
       () => run('MaxPoolGrad', { dy: pooled, input: x, output: pooled }, { filterSize: 2, strides: 2, pad: 'valid' }),
       () => tf.sum(x, [0, 1, 2]),
       () => tf.tile(dwFilter, [1, 1, 1, 3]),
+      () => tf.batchNorm(x, zeros4, ones4, ones4, zeros4),
     ];
     const backend = tf.engine().backend;
     for (const call of calls) {
@@ -202,7 +214,7 @@ describe('training kernels free what they allocate', () => {
       call().dispose();
       expect({ tensors: tf.memory().numTensors, buffers: backend.numDataIds() }).toEqual(before);
     }
-    tf.dispose([x, dy, dyPointwise, dyDw, filter, dwFilter, pooled]);
+    tf.dispose([x, dy, dyPointwise, dyDw, filter, dwFilter, pooled, zeros4, ones4]);
   });
 });
 
@@ -243,7 +255,7 @@ describe('whole-model gradients on wasm match cpu', () => {
   }
 
   it('compact', () => {
-    expect(worstGradError('compact', 32, 4)).toBeLessThan(1e-4);
+    expect(worstGradError('compact', 32, 2)).toBeLessThan(1e-4);
   });
 
   // At 27×27 the seed net keeps every layer (conv1 → 5×5, pools → 2×2 → 1×1) at a cost the cpu backend's

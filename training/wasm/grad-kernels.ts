@@ -343,7 +343,16 @@ function reduceLeading(kernel: 'Sum' | 'Mean') {
     const dst = backend.typedArrayFromHeap(out) as Float32Array;
     const src = backend.typedArrayFromHeap(x) as Float32Array;
     const acc = new Float64Array(inner);
-    for (let r = 0; r < outer; r++) {
+    let r = 0;
+    // Four rows per accumulator update: the loop is bound by loads and stores of `acc`, not by additions.
+    for (; r + 4 <= outer; r += 4) {
+      const a = r * inner;
+      const b = a + inner;
+      const c2 = b + inner;
+      const d = c2 + inner;
+      for (let c = 0; c < inner; c++) acc[c] += src[a + c] + src[b + c] + (src[c2 + c] + src[d + c]);
+    }
+    for (; r < outer; r++) {
       const at = r * inner;
       for (let c = 0; c < inner; c++) acc[c] += src[at + c];
     }
@@ -374,6 +383,37 @@ function tile(args: KernelArgs): TensorInfo {
   return out;
 }
 
+/**
+ * FusedBatchNorm as a per-channel affine map: the [C] coefficients in JS, then wasm's broadcasting Multiply and Add
+ * (XNNPACK), about 4× faster than the stock kernel's scalar loop. Other parameter layouts take the stock kernel.
+ */
+function batchNorm(args: KernelArgs): TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const { x, mean, variance, offset, scale } = args.inputs as Record<string, TensorInfo | undefined> & {
+    x: TensorInfo;
+    mean: TensorInfo;
+    variance: TensorInfo;
+  };
+  const { varianceEpsilon } = args.attrs as { varianceEpsilon: number };
+  const channels = x.shape[x.shape.length - 1];
+  const perChannel = (t: TensorInfo | undefined) =>
+    t === undefined || (t.dtype === 'float32' && t.shape.length === 1 && t.shape[0] === channels);
+  if (x.dtype !== 'float32' || ![mean, variance, offset, scale].every(perChannel)) return fallback('FusedBatchNorm', args);
+  const s = new Scope(backend);
+  const k = s.own(backend.makeOutput([channels], 'float32'));
+  const b = s.own(backend.makeOutput([channels], 'float32'));
+  const read = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+  const [kv, bv, mv, vv] = [k, b, mean, variance].map(read);
+  const ov = offset && read(offset);
+  const sv = scale && read(scale);
+  for (let c = 0; c < channels; c++) {
+    kv[c] = (sv ? sv[c] : 1) / Math.sqrt(vv[c] + varianceEpsilon);
+    bv[c] = (ov ? ov[c] : 0) - mv[c] * kv[c];
+  }
+  const scaled = s.run('Multiply', { a: x, b: k });
+  return s.finish(s.run('Add', { a: scaled, b }));
+}
+
 const kernels: Array<{ kernelName: string; kernelFunc: (args: KernelArgs) => TensorInfo }> = [
   { kernelName: tf.Conv2DBackpropFilter, kernelFunc: conv2DBackpropFilter },
   { kernelName: tf.Conv2DBackpropInput, kernelFunc: conv2DBackpropInput },
@@ -383,6 +423,7 @@ const kernels: Array<{ kernelName: string; kernelFunc: (args: KernelArgs) => Ten
   { kernelName: tf.Sum, kernelFunc: reduceLeading('Sum') },
   { kernelName: tf.Mean, kernelFunc: reduceLeading('Mean') },
   { kernelName: tf.Tile, kernelFunc: tile },
+  { kernelName: tf.FusedBatchNorm, kernelFunc: batchNorm },
 ];
 
 /** Registers the training kernels on 'wasm', replacing upstream ones. Idempotent; call before or after init. */
