@@ -1,3 +1,4 @@
+import * as tfc from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-layers';
 
 export type Arch = 'compact' | 'seed';
@@ -13,6 +14,85 @@ export interface ModelOptions {
 }
 
 type LayerFactory = (seed: number) => tf.layers.Layer;
+
+type BatchNormArgs = Parameters<typeof tf.layers.batchNormalization>[0];
+type BatchNorm = ReturnType<typeof tf.layers.batchNormalization>;
+/** tfjs-layers exports the layer's factory, not its class. */
+const StockBatchNorm = tf.layers.batchNormalization().constructor as (new (args?: BatchNormArgs) => BatchNorm) &
+  Pick<typeof tfc.serialization.Serializable, 'fromConfig'>;
+
+/**
+ * tfjs-layers' BatchNormalization with a faster training-mode pass: batch statistics and normalisation run as one
+ * custom-gradient op whose backward pass is the closed form
+ *   dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂)),  dγ = Σ dy · x̂,  dβ = Σ dy
+ * (about 5 passes over the activation) instead of autodiff through moments and FusedBatchNorm (about 25 kernels, a
+ * third of a training step on wasm). Inference, weights, and the moving-average update are unchanged, and it
+ * serialises as a plain BatchNormalization, so saved models load anywhere.
+ */
+export class FastBatchNorm extends StockBatchNorm {
+  static readonly className = 'BatchNormalization';
+
+  override call(inputs: tfc.Tensor | tfc.Tensor[], kwargs: { [key: string]: unknown }): tfc.Tensor | tfc.Tensor[] {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    const { axis, momentum, epsilon, center, scale } = this.getConfig() as {
+      axis: number;
+      momentum: number;
+      epsilon: number;
+      center: boolean;
+      scale: boolean;
+    };
+    if (!kwargs['training'] || !center || !scale || (axis !== -1 && axis !== x.rank - 1)) return super.call(inputs, kwargs);
+    const weight = (name: string) => {
+      const w = this.weights.find((v) => v.originalName.endsWith(`/${name}`));
+      if (!w) throw new Error(`${this.name}: no ${name} weight`);
+      return w;
+    };
+    const [gamma, beta, movingMean, movingVariance] = ['gamma', 'beta', 'moving_mean', 'moving_variance'].map(weight);
+    return tfc.tidy(() => {
+      const axes = [...Array(x.rank - 1).keys()];
+      let stats: [tfc.Tensor, tfc.Tensor] | null = null;
+      const normalize = tfc.customGrad((...args: Array<tfc.Tensor | tfc.GradSaveFunc>) => {
+        const [input, g, b, save] = args as [tfc.Tensor, tfc.Tensor, tfc.Tensor, tfc.GradSaveFunc];
+        const mean = tfc.mean(input, axes);
+        const variance = tfc.mean(tfc.squaredDifference(input, mean), axes);
+        stats = [tfc.keep(mean), tfc.keep(variance)];
+        save([input, mean, variance, g]);
+        return {
+          value: tfc.batchNorm(input, mean, variance, b, g, epsilon),
+          gradFunc: (dy: tfc.Tensor, [xs, m, v, gs]: tfc.Tensor[]) => {
+            const count = xs.size / m.size;
+            const xhat = tfc.batchNorm(xs, m, v, undefined, undefined, epsilon);
+            const dBeta = tfc.sum(dy, axes);
+            const dGamma = tfc.sum(tfc.mul(dy, xhat), axes);
+            const a = tfc.mul(gs, tfc.rsqrt(tfc.add(v, epsilon)));
+            // dx = a·dy + (−a·dγ/n)·x̂ + (−a·dβ/n): the second and third terms as one affine batchNorm of x̂.
+            const affine = tfc.batchNorm(
+              xhat,
+              tfc.zerosLike(m),
+              tfc.onesLike(v),
+              tfc.mul(a, tfc.div(dBeta, -count)),
+              tfc.mul(a, tfc.div(dGamma, -count)),
+              0,
+            );
+            return [tfc.add(tfc.mul(dy, a), affine), dGamma, dBeta];
+          },
+        };
+      });
+      const y = normalize(x, gamma.read(), beta.read());
+      const [mean, variance] = stats!;
+      for (const [v, value] of [
+        [movingMean, mean],
+        [movingVariance, variance],
+      ] as const) {
+        v.write(tfc.sub(v.read(), tfc.mul(tfc.sub(v.read(), value), 1 - momentum)));
+      }
+      tfc.dispose([mean, variance]);
+      return y;
+    });
+  }
+}
+// Models rebuilt from JSON in this (training) process get the fast training pass too.
+tfc.serialization.registerClass(FastBatchNorm);
 
 /**
  * Builds the classifier. Contract: input is RAW 0–255 RGB [n, size, size, 3] (normalised to [−1, 1] inside the model
@@ -44,7 +124,7 @@ function seedLayers(): LayerFactory[] {
         kernelInitializer: tf.initializers.glorotUniform({ seed }),
         name,
       });
-  const bn = (name: string) => () => tf.layers.batchNormalization({ name });
+  const bn = (name: string) => () => new FastBatchNorm({ name });
   const pool = (name: string) => () => tf.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: 'valid', name });
   const dense = (units: number, activation: 'relu' | 'sigmoid', name: string) => (seed: number) =>
     tf.layers.dense({ units, activation, kernelInitializer: tf.initializers.glorotUniform({ seed }), name });
@@ -89,7 +169,7 @@ const COMPACT_BLOCKS: ReadonlyArray<[number, number]> = [
 function compactLayers(): LayerFactory[] {
   const he = (seed: number) => tf.initializers.heNormal({ seed });
   const bnRelu = (name: string): LayerFactory[] => [
-    () => tf.layers.batchNormalization({ name: `${name}_bn` }),
+    () => new FastBatchNorm({ name: `${name}_bn` }),
     () => tf.layers.reLU({ name: `${name}_relu` }),
   ];
   const out: LayerFactory[] = [

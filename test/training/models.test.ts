@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { initTrainingBackend } from '../../training/wasm/setup';
+import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { buildModel, countParams } from '../../training/models';
+import { FastBatchNorm, buildModel, countParams } from '../../training/models';
 
 beforeAll(async () => {
   await initTrainingBackend('wasm');
@@ -98,5 +99,40 @@ describe('seed', () => {
     expect(model.getLayer('flatten').outputShape).toEqual([null, 2304]);
     expect(model.outputs[0].shape).toEqual([null, 1]);
     expect(countParams(model)).toBeGreaterThan(32_000_000);
+  });
+});
+
+describe('fast BatchNorm training pass', () => {
+  /** Output, input and parameter gradients, and moving statistics after one training-mode call. */
+  function trainOnce(fast: boolean): Float32Array[] {
+    const layer = fast ? new FastBatchNorm({ momentum: 0.9 }) : tfl.layers.batchNormalization({ momentum: 0.9 });
+    const model = tfl.sequential({ layers: [tfl.layers.inputLayer({ inputShape: [5, 4, 32] }), layer] });
+    return tf.tidy(() => {
+      const x = tf.randomNormal([3, 5, 4, 32], 2, 3, 'float32', 1);
+      const dy = tf.randomNormal([3, 5, 4, 32], 0, 1, 'float32', 2);
+      const gamma = layer.trainableWeights[0].read() as tf.Variable;
+      gamma.assign(tf.randomNormal([32], 1, 0.5, 'float32', 3));
+      const f = (input: tf.Tensor) => tf.sum(tf.mul(model.apply(input, { training: true }) as tf.Tensor, dy));
+      const { value, grads } = tf.variableGrads(() => f(x) as tf.Scalar);
+      const dx = tf.grad(f)(x);
+      return [value, dx, ...Object.values(grads), ...layer.getWeights().slice(2)].map((t) => t.dataSync() as Float32Array);
+    });
+  }
+
+  it('matches tfjs-layers BatchNormalization: output, gradients and moving statistics', () => {
+    const fast = trainOnce(true);
+    const stock = trainOnce(false);
+    expect(fast.length).toBe(stock.length);
+    fast.forEach((values, i) => {
+      const scale = Math.max(...stock[i].map(Math.abs));
+      const err = Math.max(...values.map((v, j) => Math.abs(v - stock[i][j])));
+      expect(err / scale).toBeLessThan(1e-4);
+    });
+  });
+
+  it('serialises as a plain BatchNormalization', () => {
+    const model = buildModel('compact', { inputSize: 8 });
+    expect(model.getLayer('stem_bn').getClassName()).toBe('BatchNormalization');
+    expect(JSON.stringify(model.toJSON())).not.toContain('Fast');
   });
 });
