@@ -178,6 +178,20 @@ describe('layout and reduction kernels on wasm match cpu', () => {
     expect(maxRelError(onBoth(() => tf.batchNorm(x(), tf.reshape(randn([6], 11), [1, 1, 1, 6]), v4())))).toBeLessThan(TOL);
   });
 
+  it('BatchMatMul with transposed operands, single and batched', () => {
+    for (const batch of [[], [3]]) {
+      for (const [ta, tb] of [
+        [true, false],
+        [false, true],
+        [true, true],
+      ]) {
+        const a = () => randn([...batch, ...(ta ? [7, 5] : [5, 7])], 14);
+        const b = () => randn([...batch, ...(tb ? [6, 7] : [7, 6])], 15);
+        expect(maxRelError(onBoth(() => tf.matMul(a(), b(), ta, tb)))).toBeLessThan(TOL);
+      }
+    }
+  });
+
   it('Tile of a broadcast row, and a general tile (stock path)', () => {
     expect(maxRelError(onBoth(() => tf.tile(randn([1, 1, 1, 5], 7), [3, 4, 2, 1])))).toBeLessThan(TOL);
     expect(maxRelError(onBoth(() => tf.tile(randn([2, 3], 7), [2, 3])))).toBeLessThan(TOL);
@@ -207,6 +221,7 @@ describe('training kernels free what they allocate', () => {
       () => tf.sum(x, [0, 1, 2]),
       () => tf.tile(dwFilter, [1, 1, 1, 3]),
       () => tf.batchNorm(x, zeros4, ones4, ones4, zeros4),
+      () => tf.matMul(filter, filter, true, false),
     ];
     const backend = tf.engine().backend;
     for (const call of calls) {
