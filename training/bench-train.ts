@@ -84,12 +84,18 @@ async function profileCompactStep(): Promise<void> {
     byKernel.set(k.name, entry);
   }
   const total = [...byKernel.values()].reduce((sum, e) => sum + e.ms, 0);
-  console.log(`\nProfile of one compact training step on wasm (batch 64): ${wall.toFixed(0)} ms wall under tf.profile,`);
-  console.log(`${total.toFixed(0)} ms in ${info.kernels.length} kernel calls; the rest is JS (engine, tape, optimizer).`);
+  console.log(
+    `\nProfile of one compact training step on wasm (batch 64): ${wall.toFixed(0)} ms wall under tf.profile,`,
+  );
+  console.log(
+    `${total.toFixed(0)} ms in ${info.kernels.length} kernel calls; the rest is JS (engine, tape, optimizer).`,
+  );
   console.log(`${'kernel'.padEnd(38)}${'ms'.padStart(8)}${'%'.padStart(7)}${'calls'.padStart(7)}`);
   for (const [name, e] of [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms)) {
     if (e.ms < total * 0.005) continue;
-    console.log(`${name.padEnd(38)}${e.ms.toFixed(1).padStart(8)}${((100 * e.ms) / total).toFixed(1).padStart(7)}${String(e.calls).padStart(7)}`);
+    console.log(
+      `${name.padEnd(38)}${e.ms.toFixed(1).padStart(8)}${((100 * e.ms) / total).toFixed(1).padStart(7)}${String(e.calls).padStart(7)}`,
+    );
   }
   tf.dispose([x, y]);
   trainer.optimizer.dispose();

@@ -41,7 +41,8 @@ export class FastBatchNorm extends StockBatchNorm {
       center: boolean;
       scale: boolean;
     };
-    if (!kwargs['training'] || !center || !scale || (axis !== -1 && axis !== x.rank - 1)) return super.call(inputs, kwargs);
+    if (!kwargs['training'] || !center || !scale || (axis !== -1 && axis !== x.rank - 1))
+      return super.call(inputs, kwargs);
     const weight = (name: string) => {
       const w = this.weights.find((v) => v.originalName.endsWith(`/${name}`));
       if (!w) throw new Error(`${this.name}: no ${name} weight`);
@@ -102,7 +103,9 @@ export function buildModel(arch: Arch = 'compact', opts: ModelOptions = { inputS
   const { inputSize, seed = 1 } = opts;
   const layers = arch === 'seed' ? seedLayers() : compactLayers();
   const model = tf.sequential({ name: arch });
-  model.add(tf.layers.rescaling({ scale: 1 / 127.5, offset: -1, inputShape: [inputSize, inputSize, 3], name: 'rescale' }));
+  model.add(
+    tf.layers.rescaling({ scale: 1 / 127.5, offset: -1, inputShape: [inputSize, inputSize, 3], name: 'rescale' }),
+  );
   layers.forEach((make, i) => model.add(make(seed * 1000 + i)));
   return model;
 }
@@ -113,8 +116,8 @@ export function buildModel(arch: Arch = 'compact', opts: ModelOptions = { inputS
  * (14 → 7, 7 → 3), the 11×11 conv and the 3×3 convs are 'same', so the head flattens 3×3×256 = 2304 features.
  */
 function seedLayers(): LayerFactory[] {
-  const conv = (filters: number, kernelSize: number, strides: number, padding: 'same' | 'valid', name: string) =>
-    (seed: number) =>
+  const conv =
+    (filters: number, kernelSize: number, strides: number, padding: 'same' | 'valid', name: string) => (seed: number) =>
       tf.layers.conv2d({
         filters,
         kernelSize,
@@ -174,7 +177,15 @@ function compactLayers(): LayerFactory[] {
   ];
   const out: LayerFactory[] = [
     (seed) =>
-      tf.layers.conv2d({ filters: 32, kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: he(seed), name: 'stem' }),
+      tf.layers.conv2d({
+        filters: 32,
+        kernelSize: 3,
+        strides: 2,
+        padding: 'same',
+        useBias: false,
+        kernelInitializer: he(seed),
+        name: 'stem',
+      }),
     ...bnRelu('stem'),
   ];
   COMPACT_BLOCKS.forEach(([filters, strides], i) => {
@@ -199,7 +210,12 @@ function compactLayers(): LayerFactory[] {
     () => tf.layers.globalAveragePooling2d({ name: 'gap' }),
     () => tf.layers.dropout({ rate: 0.2, name: 'dropout' }),
     (seed) =>
-      tf.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed }), name: 'prob' }),
+      tf.layers.dense({
+        units: 1,
+        activation: 'sigmoid',
+        kernelInitializer: tf.initializers.glorotUniform({ seed }),
+        name: 'prob',
+      }),
   );
   return out;
 }

@@ -133,7 +133,10 @@ export function createTrainer(model: LayersModel, opts: TrainerOptions = {}): Tr
     async getOptimizerWeights() {
       const weights = await optimizer.getWeights();
       // The moments are the optimizer's live variables; the step count is already a fresh tensor.
-      return weights.map(({ name, tensor }) => ({ name, tensor: tensor instanceof tf.Variable ? tf.clone(tensor) : tensor }));
+      return weights.map(({ name, tensor }) => ({
+        name,
+        tensor: tensor instanceof tf.Variable ? tf.clone(tensor) : tensor,
+      }));
     },
     async setOptimizerWeights(weights) {
       await optimizer.setWeights(weights);

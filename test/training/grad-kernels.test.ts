@@ -48,7 +48,12 @@ interface ConvCase {
   out: number;
 }
 
-const explicit: Pad = [[0, 0], [1, 2], [2, 0], [0, 0]];
+const explicit: Pad = [
+  [0, 0],
+  [1, 2],
+  [2, 0],
+  [0, 0],
+];
 
 const convCases: ConvCase[] = [
   { name: '3×3 s1 same', x: [2, 9, 9, 5], k: 3, s: 1, pad: 'same', out: 7 },
@@ -79,7 +84,9 @@ describe('Conv2D gradient kernels on wasm match cpu', () => {
     it(`Conv2DBackpropFilter ${c.name}`, () => {
       const filterShape = [c.k, c.k, ci, c.out];
       const err = maxRelError(
-        onBoth(() => run('Conv2DBackpropFilter', { x: randn(c.x, 1), dy: randn(dyShape, 2) }, { ...attrs, filterShape })),
+        onBoth(() =>
+          run('Conv2DBackpropFilter', { x: randn(c.x, 1), dy: randn(dyShape, 2) }, { ...attrs, filterShape }),
+        ),
       );
       expect(err).toBeLessThan(TOL);
     });
@@ -87,7 +94,9 @@ describe('Conv2D gradient kernels on wasm match cpu', () => {
     it(`Conv2DBackpropInput ${c.name}`, () => {
       const filter = () => randn([c.k, c.k, ci, c.out], 3);
       const err = maxRelError(
-        onBoth(() => run('Conv2DBackpropInput', { dy: randn(dyShape, 2), filter: filter() }, { ...attrs, inputShape: c.x })),
+        onBoth(() =>
+          run('Conv2DBackpropInput', { dy: randn(dyShape, 2), filter: filter() }, { ...attrs, inputShape: c.x }),
+        ),
       );
       expect(err).toBeLessThan(TOL);
     });
@@ -112,7 +121,11 @@ describe('depthwise gradient kernels on wasm match cpu', () => {
       const filterShape = [c.k, c.k, ch, c.mult];
       const err = maxRelError(
         onBoth(() =>
-          run('DepthwiseConv2dNativeBackpropFilter', { x: randn(c.x, 1), dy: randn(dyShape, 2) }, { ...attrs, filterShape }),
+          run(
+            'DepthwiseConv2dNativeBackpropFilter',
+            { x: randn(c.x, 1), dy: randn(dyShape, 2) },
+            { ...attrs, filterShape },
+          ),
         ),
       );
       expect(err).toBeLessThan(TOL);
@@ -122,7 +135,11 @@ describe('depthwise gradient kernels on wasm match cpu', () => {
       const filter = () => randn([c.k, c.k, ch, c.mult], 3);
       const err = maxRelError(
         onBoth(() =>
-          run('DepthwiseConv2dNativeBackpropInput', { dy: randn(dyShape, 2), filter: filter() }, { ...attrs, inputShape: c.x }),
+          run(
+            'DepthwiseConv2dNativeBackpropInput',
+            { dy: randn(dyShape, 2), filter: filter() },
+            { ...attrs, inputShape: c.x },
+          ),
         ),
       );
       expect(err).toBeLessThan(TOL);
@@ -172,10 +189,14 @@ describe('layout and reduction kernels on wasm match cpu', () => {
   it('FusedBatchNorm with per-channel parameters, with and without scale/offset, and 4-D ones (stock path)', () => {
     const x = () => randn([3, 5, 4, 6], 9);
     const v = () => tf.add(tf.square(randn([6], 10)), 0.1);
-    expect(maxRelError(onBoth(() => tf.batchNorm(x(), randn([6], 11), v(), randn([6], 12), randn([6], 13), 1e-3)))).toBeLessThan(TOL);
+    expect(
+      maxRelError(onBoth(() => tf.batchNorm(x(), randn([6], 11), v(), randn([6], 12), randn([6], 13), 1e-3))),
+    ).toBeLessThan(TOL);
     expect(maxRelError(onBoth(() => tf.batchNorm(x(), randn([6], 11), v())))).toBeLessThan(TOL);
     const v4 = () => tf.reshape(v(), [1, 1, 1, 6]);
-    expect(maxRelError(onBoth(() => tf.batchNorm(x(), tf.reshape(randn([6], 11), [1, 1, 1, 6]), v4())))).toBeLessThan(TOL);
+    expect(maxRelError(onBoth(() => tf.batchNorm(x(), tf.reshape(randn([6], 11), [1, 1, 1, 6]), v4())))).toBeLessThan(
+      TOL,
+    );
   });
 
   it('BatchMatMul with transposed operands, single and batched', () => {

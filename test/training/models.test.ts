@@ -43,7 +43,9 @@ describe('compact', () => {
   it('is deterministic for a given seed', () => {
     const a = buildModel('compact', { inputSize: 32, seed: 5 });
     const b = buildModel('compact', { inputSize: 32, seed: 5 });
-    const same = tf.tidy(() => a.getWeights().every((w, i) => tf.all(tf.equal(w, b.getWeights()[i])).dataSync()[0] === 1));
+    const same = tf.tidy(() =>
+      a.getWeights().every((w, i) => tf.all(tf.equal(w, b.getWeights()[i])).dataSync()[0] === 1),
+    );
     expect(same).toBe(true);
     a.dispose();
     b.dispose();
@@ -115,7 +117,9 @@ describe('fast BatchNorm training pass', () => {
       const f = (input: tf.Tensor) => tf.sum(tf.mul(model.apply(input, { training: true }) as tf.Tensor, dy));
       const { value, grads } = tf.variableGrads(() => f(x) as tf.Scalar);
       const dx = tf.grad(f)(x);
-      return [value, dx, ...Object.values(grads), ...layer.getWeights().slice(2)].map((t) => t.dataSync() as Float32Array);
+      return [value, dx, ...Object.values(grads), ...layer.getWeights().slice(2)].map(
+        (t) => t.dataSync() as Float32Array,
+      );
     });
   }
 

@@ -92,7 +92,11 @@ describe('createTrainer', () => {
       tfl.sequential({
         layers: [
           tfl.layers.flatten({ inputShape: [SIZE, SIZE, 3] }),
-          tfl.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }),
+          tfl.layers.dense({
+            units: 1,
+            activation: 'sigmoid',
+            kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }),
+          }),
         ],
       });
     const { x, y } = toyBatch(8, 5);

@@ -13,9 +13,11 @@ import type {
 } from '@tensorflow/tfjs-core';
 
 /*
- * Training kernels for the tfjs 4.22 wasm backend. The gradient kernels are rewritten as the forward convolutions
- * wasm already runs through XNNPACK (plus cheap layout kernels), called directly as backend kernels so that nothing
- * reaches the engine's tape or tensor tracking: every intermediate is freed before the kernel returns.
+ * Training kernels for the tfjs 4.22 wasm backend: the convolution gradients it lacks, a correct MaxPoolGrad, and
+ * faster versions of the kernels a training step leans on (Sum/Mean/Tile from BatchNorm and bias gradients,
+ * FusedBatchNorm, transposed BatchMatMul). Gradients are rewritten as the forward convolutions and plain matrix
+ * products wasm runs through XNNPACK, calling wasm kernels directly so that nothing reaches the engine's tape or
+ * tensor tracking: every intermediate is freed before the kernel returns.
  */
 
 type KernelArgs = { inputs: NamedTensorInfoMap; backend: unknown; attrs: NamedAttrMap };
@@ -90,7 +92,17 @@ function upsampleForTranspose(
     const padded = s.run(
       'PadV2',
       { x: Scope.reshape(dy, [n, oh, 1, ow, 1, c]) },
-      { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 },
+      {
+        paddings: [
+          [0, 0],
+          [0, 0],
+          [0, sh - 1],
+          [0, 0],
+          [0, sw - 1],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
     );
     u = Scope.reshape(padded, [n, oh * sh, ow * sw, c]);
   }
@@ -125,10 +137,15 @@ function conv2DBackpropFilter(args: KernelArgs) {
   const [n, h, w] = x.shape;
   const s = new Scope(backend);
   const p = info.padInfo;
-  if (kh === 1 && kw === 1 && info.strideHeight === 1 && info.strideWidth === 1 && p.top + p.bottom + p.left + p.right === 0) {
+  if (
+    kh === 1 &&
+    kw === 1 &&
+    info.strideHeight === 1 &&
+    info.strideWidth === 1 &&
+    p.top + p.bottom + p.left + p.right === 0
+  ) {
     const rows = n * h * w;
-    const xt = transpose2D(backend, x, rows, ci);
-    s.own(xt);
+    const xt = s.run('Transpose', { x: Scope.reshape(x, [rows, ci]) }, { perm: [1, 0] });
     const dw = s.run('BatchMatMul', { a: Scope.reshape(xt, [1, ci, rows]), b: Scope.reshape(dy, [1, rows, co]) });
     return s.finish(Scope.reshape(dw, filterShape));
   }
@@ -138,10 +155,19 @@ function conv2DBackpropFilter(args: KernelArgs) {
   const right = kw + (ow - 1) * info.strideWidth - w - p.left;
   let xt = s.run('Transpose', { x }, { perm: [3, 1, 2, 0] });
   if (bottom < 0 || right < 0) {
-    xt = s.run('Slice', { x: xt }, { begin: [0, 0, 0, 0], size: [ci, h + Math.min(0, bottom), w + Math.min(0, right), n] });
+    xt = s.run(
+      'Slice',
+      { x: xt },
+      { begin: [0, 0, 0, 0], size: [ci, h + Math.min(0, bottom), w + Math.min(0, right), n] },
+    );
   }
   const dyt = s.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
-  const pads: Explicit = [[0, 0], [p.top, Math.max(0, bottom)], [p.left, Math.max(0, right)], [0, 0]];
+  const pads: Explicit = [
+    [0, 0],
+    [p.top, Math.max(0, bottom)],
+    [p.left, Math.max(0, right)],
+    [0, 0],
+  ];
   const dwt = s.run(
     'Conv2D',
     { x: xt, filter: dyt },
@@ -163,7 +189,13 @@ function conv2DBackpropInput(args: KernelArgs) {
   const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as Shape4, strides, 1, pad, dimRoundingMode);
   const s = new Scope(backend);
   const p = info.padInfo;
-  if (kh === 1 && kw === 1 && info.strideHeight === 1 && info.strideWidth === 1 && p.top + p.bottom + p.left + p.right === 0) {
+  if (
+    kh === 1 &&
+    kw === 1 &&
+    info.strideHeight === 1 &&
+    info.strideWidth === 1 &&
+    p.top + p.bottom + p.left + p.right === 0
+  ) {
     const rows = inputShape[0] * inputShape[1] * inputShape[2];
     const wt = s.run('Transpose', { x: Scope.reshape(filter, [ci, co]) }, { perm: [1, 0] });
     const dx = s.run('BatchMatMul', { a: Scope.reshape(dy, [1, rows, co]), b: Scope.reshape(wt, [1, co, ci]) });
@@ -172,7 +204,9 @@ function conv2DBackpropInput(args: KernelArgs) {
   const flipped = s.run('Reverse', { x: filter }, { dims: [0, 1] });
   const swapped = s.run('Transpose', { x: flipped }, { perm: [0, 1, 3, 2] });
   const { u, pads } = upsampleForTranspose(s, dy, [info.strideHeight, info.strideWidth], inputShape, [kh, kw], p);
-  return s.finish(s.run('Conv2D', { x: u, filter: swapped }, { strides: 1, pad: pads, dataFormat: 'NHWC', dilations: 1 }));
+  return s.finish(
+    s.run('Conv2D', { x: u, filter: swapped }, { strides: 1, pad: pads, dataFormat: 'NHWC', dilations: 1 }),
+  );
 }
 
 function assertUndilated(kernel: string, dilations: number | [number, number]): void {
@@ -191,7 +225,15 @@ function depthwiseBackpropFilter(args: KernelArgs) {
   const { strides, dilations, pad, dimRoundingMode, filterShape } =
     args.attrs as unknown as DepthwiseConv2dNativeBackpropFilterAttrs;
   assertUndilated('DepthwiseConv2dNativeBackpropFilter', dilations);
-  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filterShape, strides, 1, pad, dimRoundingMode, true);
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as Shape4,
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    true,
+  );
   const [kh, kw, c, m] = filterShape;
   const [n, h, w] = x.shape;
   const [oh, ow] = [info.outHeight, info.outWidth];
@@ -201,7 +243,11 @@ function depthwiseBackpropFilter(args: KernelArgs) {
   const right = kw + (ow - 1) * info.strideWidth - w - p.left;
   let xt = s.run('Transpose', { x }, { perm: [1, 2, 0, 3] });
   if (bottom < 0 || right < 0) {
-    xt = s.run('Slice', { x: xt }, { begin: [0, 0, 0, 0], size: [h + Math.min(0, bottom), w + Math.min(0, right), n, c] });
+    xt = s.run(
+      'Slice',
+      { x: xt },
+      { begin: [0, 0, 0, 0], size: [h + Math.min(0, bottom), w + Math.min(0, right), n, c] },
+    );
   }
   const dyt = s.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
   const perImage = s.run(
@@ -209,7 +255,12 @@ function depthwiseBackpropFilter(args: KernelArgs) {
     { x: Scope.reshape(xt, [1, xt.shape[0], xt.shape[1], n * c]), filter: Scope.reshape(dyt, [oh, ow, n * c, m]) },
     {
       strides: 1,
-      pad: [[0, 0], [p.top, Math.max(0, bottom)], [p.left, Math.max(0, right)], [0, 0]],
+      pad: [
+        [0, 0],
+        [p.top, Math.max(0, bottom)],
+        [p.left, Math.max(0, right)],
+        [0, 0],
+      ],
       dilations: [info.strideHeight, info.strideWidth],
     },
   );
@@ -228,10 +279,25 @@ function depthwiseBackpropInput(args: KernelArgs) {
     args.attrs as unknown as DepthwiseConv2dNativeBackpropInputAttrs;
   assertUndilated('DepthwiseConv2dNativeBackpropInput', dilations);
   const [kh, kw, c, m] = filter.shape;
-  const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as Shape4, strides, 1, pad, dimRoundingMode, true);
+  const info = tf.backend_util.computeConv2DInfo(
+    inputShape,
+    filter.shape as Shape4,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    true,
+  );
   const s = new Scope(backend);
   const flipped = s.run('Reverse', { x: filter }, { dims: [0, 1] });
-  const { u, pads } = upsampleForTranspose(s, dy, [info.strideHeight, info.strideWidth], inputShape, [kh, kw], info.padInfo);
+  const { u, pads } = upsampleForTranspose(
+    s,
+    dy,
+    [info.strideHeight, info.strideWidth],
+    inputShape,
+    [kh, kw],
+    info.padInfo,
+  );
   const dx = s.run(
     'DepthwiseConv2dNative',
     { x: u, filter: Scope.reshape(flipped, [kh, kw, c * m, 1]) },
@@ -291,9 +357,9 @@ function maxPoolGrad(args: KernelArgs) {
 }
 
 /*
- * Layout and reduction kernels in JS over the wasm heap. wasm's generic Transpose, Tile and leading-axis Sum/Mean
- * (which transposes the reduced axes innermost first) take several times longer than one cache-friendly JS pass, and
- * BatchNorm's gradient runs all three on every activation.
+ * Reduction and layout kernels in JS over the wasm heap. wasm's leading-axis Sum/Mean (which first transposes the
+ * reduced axes innermost) and Tile take several times longer than one JS pass, and BatchNorm's gradient runs them on
+ * every activation.
  */
 
 /** The stock wasm kernels the replacements fall back to outside their fast paths. */
@@ -306,25 +372,6 @@ function fallback(kernel: string, args: KernelArgs): TensorInfo {
 }
 
 const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
-
-/** [rows, cols] → [cols, rows], in 32×32 tiles to stay in cache. */
-function transpose2D(backend: BackendWasm, x: TensorInfo, rows: number, cols: number): TensorInfo {
-  const out = backend.makeOutput([cols, rows], 'float32');
-  const dst = backend.typedArrayFromHeap(out) as Float32Array;
-  const src = backend.typedArrayFromHeap(x) as Float32Array;
-  const T = 32;
-  for (let r0 = 0; r0 < rows; r0 += T) {
-    const r1 = Math.min(rows, r0 + T);
-    for (let c0 = 0; c0 < cols; c0 += T) {
-      const c1 = Math.min(cols, c0 + T);
-      for (let r = r0; r < r1; r++) {
-        const at = r * cols;
-        for (let c = c0; c < c1; c++) dst[c * rows + r] = src[at + c];
-      }
-    }
-  }
-  return out;
-}
 
 /** Sum or Mean over leading axes (as BatchNorm and bias gradients reduce NHWC over N, H, W), in float64. */
 function reduceLeading(kernel: 'Sum' | 'Mean') {
@@ -391,14 +438,12 @@ function batchMatMul(args: KernelArgs): TensorInfo {
   const backend = args.backend as BackendWasm;
   const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
   const { transposeA, transposeB } = args.attrs as { transposeA?: boolean; transposeB?: boolean };
-  if ((!transposeA && !transposeB) || a.dtype !== 'float32' || b.dtype !== 'float32') return fallback('BatchMatMul', args);
+  if ((!transposeA && !transposeB) || a.dtype !== 'float32' || b.dtype !== 'float32')
+    return fallback('BatchMatMul', args);
   const s = new Scope(backend);
   const transposed = (t: TensorInfo): TensorInfo => {
     const rank = t.shape.length;
-    const [rows, cols] = t.shape.slice(-2);
-    const batch = t.shape.slice(0, -2);
-    if (product(batch) === 1) return Scope.reshape(s.own(transpose2D(backend, t, rows, cols)), [...batch, cols, rows]);
-    return s.run('Transpose', { x: t }, { perm: [...batch.keys(), rank - 1, rank - 2] });
+    return s.run('Transpose', { x: t }, { perm: [...Array(rank - 2).keys(), rank - 1, rank - 2] });
   };
   const inputs = { a: transposeA ? transposed(a) : a, b: transposeB ? transposed(b) : b };
   const attrs = { ...args.attrs, transposeA: false, transposeB: false };
@@ -420,7 +465,8 @@ function batchNorm(args: KernelArgs): TensorInfo {
   const channels = x.shape[x.shape.length - 1];
   const perChannel = (t: TensorInfo | undefined) =>
     t === undefined || (t.dtype === 'float32' && t.shape.length === 1 && t.shape[0] === channels);
-  if (x.dtype !== 'float32' || ![mean, variance, offset, scale].every(perChannel)) return fallback('FusedBatchNorm', args);
+  if (x.dtype !== 'float32' || ![mean, variance, offset, scale].every(perChannel))
+    return fallback('FusedBatchNorm', args);
   const s = new Scope(backend);
   const k = s.own(backend.makeOutput([channels], 'float32'));
   const b = s.own(backend.makeOutput([channels], 'float32'));
@@ -459,6 +505,11 @@ export function registerWasmTrainingKernels(): void {
       tf.unregisterKernel(kernelName, 'wasm');
     }
     // The stock setup (binding the wasm export) still runs at backend init, for the fallbacks.
-    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as KernelFunc, setupFunc: current?.setupFunc });
+    tf.registerKernel({
+      kernelName,
+      backendName: 'wasm',
+      kernelFunc: kernelFunc as KernelFunc,
+      setupFunc: current?.setupFunc,
+    });
   }
 }
