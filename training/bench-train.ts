@@ -123,4 +123,9 @@ async function main(): Promise<void> {
   await profileCompactStep();
 }
 
-await main();
+if (process.argv.includes('--help')) {
+  console.log('npm run bench:train: training/inference images/s for compact and seed on wasm and cpu, then a wasm');
+  console.log('per-kernel profile of one compact training step. Takes no options; runs for a few minutes.');
+} else {
+  await main();
+}

@@ -167,7 +167,7 @@ const COMPACT_BLOCKS: ReadonlyArray<[number, number]> = [
 /**
  * A MobileNet-style net for 64×64 faces: a 3×3 stride-2 stem, then depthwise-separable blocks (conv → BN → ReLU for
  * both the depthwise 3×3 and the pointwise 1×1; convs carry no bias since BN follows) down to 4×4×384, global average
- * pooling, dropout, and a sigmoid unit. ~238k parameters, ~19M multiply-adds per image.
+ * pooling, dropout, and a sigmoid unit: 240,705 weights (236,481 trainable), ~18M multiply-adds per image.
  */
 function compactLayers(): LayerFactory[] {
   const he = (seed: number) => tf.initializers.heNormal({ seed });
