@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CROP } from '../src/core/crop';
@@ -23,6 +24,7 @@ import { REPO_ROOT } from './node-io';
 import type { EpochRecord } from './plot';
 import { plotHistory } from './plot';
 import { batchTensors, loadSplit, predictSplit, shuffled, subset } from './splits';
+import { createDataParallelStep } from './data-parallel';
 import { createTrainer } from './trainer';
 import { initTrainingBackend } from './wasm/setup';
 
@@ -42,6 +44,8 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
   --steps-per-epoch <n>     batches per epoch (default: one full pass over Train; the tutorial used 256)
   --validation-steps <n>    validation batches per epoch (default: all of Validation; the tutorial used 256)
   --lr <x>                  Adam learning rate (default 0.001)
+  --lr-schedule <s>         cosine: decay the rate to 0 over the run (default); constant: the tutorial's fixed rate
+  --workers <n>             threads that share each batch, 1 or 2 (default: 2 where there are 2 cores)
   --seed <n>                seed for initialisation, shuffling and augmentation (default 42)
   --out <dir>               where the best epoch's model is exported (default public/models/gender)
   --quantize uint8|float16|float32   weight encoding of the export (default uint8)
@@ -67,6 +71,8 @@ function parse() {
         'steps-per-epoch': { type: 'string' },
         'validation-steps': { type: 'string' },
         lr: { type: 'string', default: '0.001' },
+        'lr-schedule': { type: 'string', default: 'cosine' },
+        workers: { type: 'string', default: String(Math.min(2, availableParallelism())) },
         seed: { type: 'string', default: '42' },
         out: { type: 'string', default: join(REPO_ROOT, 'public', 'models', 'gender') },
         quantize: { type: 'string', default: 'uint8' },
@@ -106,6 +112,8 @@ function parse() {
     stepsPerEpoch: int('steps-per-epoch', values['steps-per-epoch']),
     validationSteps: int('validation-steps', values['validation-steps']),
     lr,
+    lrSchedule: oneOf('lr-schedule', values['lr-schedule'], ['cosine', 'constant'] as const),
+    workers: Math.min(2, int('workers', values.workers) as number),
     seed: int('seed', values.seed, 0) as number,
     out: resolve(values.out),
     quantize: oneOf<Quantization>('quantize', values.quantize, ['uint8', 'float16', 'float32']),
@@ -154,7 +162,7 @@ if (opts.resume) {
   const ckpt = await loadCheckpoint(checkpointDir);
   ({ model, state } = ckpt);
   restoredOptimizer = ckpt.optimizerWeights;
-  Object.assign(opts, state.options, { resume: true });
+  Object.assign(opts, state.options, { resume: true, workers: opts.workers });
   console.log(`resuming ${runDir} at epoch ${state.epoch + 1}${state.step ? `, batch ${state.step + 1}` : ''}`);
 } else {
   model = buildModel(opts.arch, { inputSize: size, seed: opts.seed });
@@ -167,8 +175,19 @@ if (restoredOptimizer) {
   tf.dispose(restoredOptimizer.map((w) => w.tensor));
 }
 
+const parallel =
+  opts.workers > 1
+    ? await createDataParallelStep(model, trainer, {
+        arch: opts.arch,
+        inputSize: size,
+        classWeights,
+        microBatch: opts.microBatch,
+      })
+    : null;
+const trainStep = (x: tf.Tensor4D, y: tf.Tensor1D) => (parallel ? parallel.step(x, y) : trainer.step(x, y));
+
 console.log(
-  `${opts.arch}: ${countParams(model).toLocaleString('en')} parameters | backend ${backend} | ` +
+  `${opts.arch}: ${countParams(model).toLocaleString('en')} parameters | backend ${backend} ×${opts.workers} | ` +
     `Train ${train.n} (${males} male), Validation ${validation.n}, Test ${test.n} | batch ${opts.batch} | ` +
     `class weights female ${classWeights.female.toFixed(2)}, male ${classWeights.male.toFixed(2)}`,
 );
@@ -206,9 +225,13 @@ for (let epoch = state.epoch; epoch < opts.epochs; epoch++) {
     const indices = Array.from({ length: opts.batch }, (_, i) => order[(step * opts.batch + i) % train.n]);
     const { x, y } = batchTensors(train, indices);
     const augmented = augmentBatch(x, mulberry32((opts.seed * 7919 + epoch) * 100_003 + step));
-    const r = trainer.step(augmented, y);
+    if (opts.lrSchedule === 'cosine') {
+      const progress = (epoch * stepsPerEpoch + step) / (opts.epochs * stepsPerEpoch);
+      trainer.setLearningRate((opts.lr * (1 + Math.cos(Math.PI * progress))) / 2);
+    }
+    const r = await trainStep(augmented, y);
     tf.dispose([x, y, augmented]);
-    // The step is synchronous: yield so the progress timer and signal handlers get to run.
+    // A single-thread step is synchronous: yield so the progress timer and signal handlers get to run.
     await new Promise((done) => setImmediate(done));
     lossSum += r.loss * indices.length;
     correct += r.correct;
@@ -223,6 +246,7 @@ for (let epoch = state.epoch; epoch < opts.epochs; epoch++) {
       state.step = step + 1;
       state.seconds += (performance.now() - started) / 1000;
       await checkpoint();
+      await parallel?.close();
       console.log(`checkpoint saved in ${checkpointDir}; continue with: npm run train -- --resume --run ${opts.run}`);
       process.exit(130);
     }
@@ -263,6 +287,7 @@ for (let epoch = state.epoch; epoch < opts.epochs; epoch++) {
   );
 }
 
+await parallel?.close();
 model.dispose();
 const best = await loadModelFiles(bestDir);
 const metadata = await exportModel({

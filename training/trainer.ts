@@ -23,9 +23,21 @@ export interface StepResult {
   correct: number;
 }
 
+export interface Gradients {
+  /** One per trainable weight, in `model.trainableWeights` order. */
+  grads: tf.Tensor[];
+  lossSum: number;
+  correct: number;
+}
+
 export interface Trainer {
   /** One optimizer update on a batch of RAW 0–255 images; labels are 0 female, 1 male. Reads back once. */
   step(x: tf.Tensor4D, y: tf.Tensor1D): StepResult;
+  /** The gradient half of `step`, for splitting a batch across workers. */
+  gradients(x: tf.Tensor4D, y: tf.Tensor1D, scale: number): Gradients;
+  /** The update half of `step`; releases the gradients. */
+  applyGradients(grads: tf.Tensor[]): void;
+  setLearningRate(rate: number): void;
   /** Loss (unweighted) and correct count in inference mode: BatchNorm uses moving statistics, dropout is off. */
   evaluate(x: tf.Tensor4D, y: tf.Tensor1D): StepResult;
   readonly optimizer: tf.AdamOptimizer;
@@ -89,32 +101,47 @@ export function createTrainer(model: LayersModel, opts: TrainerOptions = {}): Tr
     return values;
   }
 
-  function step(x: tf.Tensor4D, y: tf.Tensor1D): StepResult {
-    const n = x.shape[0];
-    let grads: tf.NamedTensorMap | null = null;
+  /**
+   * Gradients of the class-weighted loss summed over `x` and divided by `scale` (the whole batch's size, so that the
+   * gradients of the parts of a batch add up to the batch-mean gradient), in `model.trainableWeights` order. The
+   * caller owns the returned tensors.
+   */
+  function gradients(x: tf.Tensor4D, y: tf.Tensor1D, scale: number): Gradients {
+    let grads: tf.Tensor[] | null = null;
     const [lossSum, correct] = reduce(x, y, (xs, ys) => {
       let stats!: { lossSum: tf.Tensor; correct: tf.Tensor };
-      // Scaled by the full batch size so that summing micro-batch gradients gives the batch-mean gradient.
       const { value, grads: g } = tf.variableGrads(() => {
         // Kept: variableGrads frees everything but its result when it returns.
         stats = lossAndCorrect(xs, ys, true, true);
         tf.keep(stats.lossSum);
         tf.keep(stats.correct);
-        return tf.div(stats.lossSum, n) as tf.Scalar;
+        return tf.div(stats.lossSum, scale) as tf.Scalar;
       }, variables);
       value.dispose();
+      const ordered = variables.map((v) => g[v.name]);
       if (grads) {
-        const prev: tf.NamedTensorMap = grads;
-        grads = Object.fromEntries(Object.entries(g).map(([name, t]) => [name, tf.add(prev[name], t)]));
-        tf.dispose([...Object.values(prev), ...Object.values(g)]);
+        const prev: tf.Tensor[] = grads;
+        grads = ordered.map((t, i) => tf.add(prev[i], t));
+        tf.dispose([...prev, ...ordered]);
       } else {
-        grads = g;
+        grads = ordered;
       }
-      Object.values(grads).forEach((t) => tf.keep(t));
+      grads.forEach((t) => tf.keep(t));
       return [stats.lossSum, stats.correct];
     });
-    optimizer.applyGradients(Object.entries(grads!).map(([name, tensor]) => ({ name, tensor })));
-    tf.dispose(Object.values(grads!));
+    return { grads: grads!, lossSum, correct };
+  }
+
+  /** One Adam update; releases `grads`. */
+  function applyGradients(grads: tf.Tensor[]): void {
+    optimizer.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: grads[i] })));
+    tf.dispose(grads);
+  }
+
+  function step(x: tf.Tensor4D, y: tf.Tensor1D): StepResult {
+    const n = x.shape[0];
+    const { grads, lossSum, correct } = gradients(x, y, n);
+    applyGradients(grads);
     return { loss: lossSum / n, correct };
   }
 
@@ -128,8 +155,14 @@ export function createTrainer(model: LayersModel, opts: TrainerOptions = {}): Tr
 
   return {
     step,
+    gradients,
+    applyGradients,
     evaluate,
     optimizer,
+    setLearningRate(rate) {
+      // Adam reads its rate on every update; tfjs offers no setter.
+      (optimizer as unknown as { learningRate: number }).learningRate = rate;
+    },
     async getOptimizerWeights() {
       const weights = await optimizer.getWeights();
       // The moments are the optimizer's live variables; the step count is already a fresh tensor.
