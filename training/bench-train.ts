@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initTrainingBackend } from './wasm/setup';
 import { buildModel, type Arch } from './models';
+import { createDataParallelStep } from './data-parallel';
 import { createTrainer } from './trainer';
 
 const SIZE = 64;
@@ -62,6 +63,31 @@ function measure(plan: Plan): Result {
   return { ...plan, train, infer };
 }
 
+/** `compact` on wasm with each batch split between this thread and a worker thread, as `npm run train` does. */
+async function measureParallel(single: Result): Promise<void> {
+  await tf.setBackend('wasm');
+  const model = buildModel('compact', { inputSize: SIZE });
+  const trainer = createTrainer(model);
+  const parallel = await createDataParallelStep(model, trainer, {
+    arch: 'compact',
+    inputSize: SIZE,
+    classWeights: { female: 1, male: 1 },
+  });
+  const { x, y } = randomBatch(single.batch);
+  for (let i = 0; i < single.warmup; i++) await parallel.step(x, y);
+  const start = performance.now();
+  for (let i = 0; i < single.steps; i++) await parallel.step(x, y);
+  const train = perSecond(single.batch * single.steps, performance.now() - start);
+  console.log(
+    `wasm  compact  batch ${String(single.batch).padStart(3)}, 2 threads: train ${train.toFixed(2).padStart(7)} img/s, ` +
+      `×${(train / single.train).toFixed(2)} one thread`,
+  );
+  await parallel.close();
+  tf.dispose([x, y]);
+  trainer.optimizer.dispose();
+  model.dispose();
+}
+
 async function profileCompactStep(): Promise<void> {
   await tf.setBackend('wasm');
   const model = buildModel('compact', { inputSize: SIZE });
@@ -115,6 +141,7 @@ async function main(): Promise<void> {
         `train/infer ${(r.train / r.infer).toFixed(3)}`,
     );
   }
+  await measureParallel(results.find((r) => r.backend === 'wasm' && r.arch === 'compact')!);
   console.log('\nwasm / cpu');
   for (const arch of ['compact', 'seed'] as const) {
     const [w, c] = (['wasm', 'cpu'] as const).map((b) => results.find((r) => r.arch === arch && r.backend === b)!);
@@ -124,7 +151,8 @@ async function main(): Promise<void> {
 }
 
 if (process.argv.includes('--help')) {
-  console.log('npm run bench:train: training/inference images/s for compact and seed on wasm and cpu, then a wasm');
+  console.log('npm run bench:train: training/inference images/s for compact and seed on wasm and cpu (and compact');
+  console.log('on wasm with a second thread, as training runs), then a wasm');
   console.log('per-kernel profile of one compact training step. Takes no options; runs for a few minutes.');
 } else {
   await main();
