@@ -6,7 +6,6 @@ import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import type { Box } from '../core/geometry';
-import { formatVerdict, verdict, type Verdict } from '../core/labels';
 import { parseMetadata, type ModelMetadata } from '../core/metadata';
 import { initBackend } from '../vision/backend';
 import { loadGenderClassifier, type GenderClassifier } from '../vision/classifier';
@@ -23,21 +22,23 @@ setWasmPaths({
 export const BACKENDS = ['webgl', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
-export interface LabelledFace {
+export interface FaceResult {
   /** In pixels of the analysed image. */
   box: Box;
-  verdict: Verdict;
-  /** "female 93%", "male 88%" or "uncertain". */
-  text: string;
+  /** Probability of "male", temperature applied; undefined for a face the caller chose not to classify. */
+  probability?: number;
 }
 
 export interface Analysis {
-  faces: LabelledFace[];
+  faces: FaceResult[];
   width: number;
   height: number;
   /** Milliseconds: reading the pixels, finding the faces, labelling them. */
   timings: { capture: number; detect: number; classify: number };
 }
+
+/** Given the boxes found in a frame, says for each whether to classify it. */
+export type ClassifySelector = (boxes: readonly Box[]) => readonly boolean[];
 
 export type ImageInput = HTMLVideoElement | HTMLImageElement | HTMLCanvasElement | ImageBitmap;
 
@@ -67,29 +68,31 @@ export class FaceEngine {
     return engine;
   }
 
-  async analyze(image: ImageInput): Promise<Analysis> {
+  /** Finds the faces in `image` and classifies those `select` picks (all by default), in one batch. */
+  async analyze(image: ImageInput, select?: ClassifySelector): Promise<Analysis> {
     const t0 = performance.now();
     const pixels = tf.browser.fromPixels(image);
     try {
       const t1 = performance.now();
       const detections = await this.detector.detect(pixels);
       const t2 = performance.now();
-      const boxes = detections.map((d) => d.box);
-      let probabilities: ArrayLike<number> = [];
-      if (boxes.length > 0) {
-        // All faces of the frame in one batched crop and one classifier call.
-        const crops = cropFaces(pixels, boxes, this.metadata.crop);
+      const faces: FaceResult[] = detections.map((d) => ({ box: d.box }));
+      const chosen = select?.(faces.map((f) => f.box)) ?? faces.map(() => true);
+      const picked = faces.filter((_, i) => chosen[i]);
+      if (picked.length > 0) {
+        const crops = cropFaces(
+          pixels,
+          picked.map((f) => f.box),
+          this.metadata.crop,
+        );
         try {
-          probabilities = await this.classifier.classify(crops);
+          const probabilities = await this.classifier.classify(crops);
+          picked.forEach((f, i) => (f.probability = probabilities[i]));
         } finally {
           crops.dispose();
         }
       }
       const t3 = performance.now();
-      const faces = boxes.map((box, i) => {
-        const v = verdict(probabilities[i], this.metadata.policy);
-        return { box, verdict: v, text: formatVerdict(v) };
-      });
       const [height, width] = pixels.shape;
       return { faces, width, height, timings: { capture: t1 - t0, detect: t2 - t1, classify: t3 - t2 } };
     } finally {
@@ -107,13 +110,18 @@ export class FaceEngine {
     this.classifier.dispose();
   }
 
-  /** One blank pass compiles the detector's kernels (shaders on WebGL) before the first live frame. */
+  /**
+   * One blank pass through detection, crop and classification at a common camera size compiles the kernels
+   * (shaders on WebGL, wasm on first call) at load rather than on the first live frame.
+   */
   private async warmUp(): Promise<void> {
-    const blank = tf.zeros([128, 128, 3], 'int32') as tf.Tensor3D;
+    const blank = tf.zeros([480, 640, 3], 'int32') as tf.Tensor3D;
+    const crops = cropFaces(blank, [{ x: 240, y: 160, width: 160, height: 160 }], this.metadata.crop);
     try {
-      await this.detector.detect(blank);
+      await Promise.all([this.detector.detect(blank), this.classifier.classify(crops)]);
     } finally {
       blank.dispose();
+      crops.dispose();
     }
   }
 }

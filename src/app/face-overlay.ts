@@ -2,7 +2,7 @@ import { css, html, LitElement } from 'lit';
 import { customElement, property, query } from 'lit/decorators.js';
 import type { GenderLabel } from '../core/labels';
 import { mapBox, viewTransform, type ObjectFit } from '../core/viewport';
-import type { LabelledFace } from './face-engine';
+import type { LabelledFace } from './pipeline-controller';
 
 const COLOURS: Record<GenderLabel, string> = { female: '#ff6fb5', male: '#4fb3ff', uncertain: '#d0d0d0' };
 

@@ -2,6 +2,7 @@ import { css, html, LitElement, nothing, unsafeCSS } from 'lit';
 import { customElement, query, state } from 'lit/decorators.js';
 import { classMap } from 'lit/directives/class-map.js';
 import { live } from 'lit/directives/live.js';
+import type { TrackerOptions } from '../core/tracking';
 import { CameraController } from './camera-controller';
 import type { BackendName, FaceEngine } from './face-engine';
 import './face-overlay';
@@ -22,6 +23,14 @@ type EngineState =
 function backendOrder(): BackendName[] | undefined {
   const forced = new URLSearchParams(location.search).get('backend');
   return forced === 'webgl' || forced === 'wasm' || forced === 'cpu' ? [forced] : undefined;
+}
+
+/**
+ * `?reclassify=always` classifies every face on every frame instead of only when its box changed or its result
+ * aged: for measuring what that scheduling saves.
+ */
+function trackerOptions(): Partial<TrackerOptions> {
+  return new URLSearchParams(location.search).get('reclassify') === 'always' ? { reclassifyMs: 0 } : {};
 }
 
 @customElement('facesense-app')
@@ -140,7 +149,7 @@ export class FacesenseApp extends LitElement {
   `;
 
   private readonly camera = new CameraController(this);
-  private readonly pipeline = new PipelineController(this);
+  private readonly pipeline = new PipelineController(this, trackerOptions());
   private readonly serviceWorker = new ServiceWorkerController(this);
   private readonly installer = new InstallController(this);
 

@@ -1,11 +1,34 @@
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import { describeFaces } from '../core/announce';
+import type { Box } from '../core/geometry';
+import { formatVerdict, verdict, type GenderLabel, type Verdict } from '../core/labels';
 import { FrameStats, type StageSummary } from '../core/stats';
-import type { Analysis, FaceEngine, ImageInput } from './face-engine';
+import { FaceTracker, type TrackedFace, type TrackerOptions } from '../core/tracking';
+import type { FaceEngine, ImageInput } from './face-engine';
 import { FrameLoopController } from './frame-loop-controller';
 
 /** The live region is re-read by screen readers on every change; faster than this is noise. */
 const ANNOUNCE_INTERVAL_MS = 500;
+
+/** Frames of labels kept for the debug hook: enough for a test to read its first 300 frames. */
+const LABEL_LOG_FRAMES = 1000;
+
+export interface LabelledFace {
+  /** In pixels of the analysed image. */
+  box: Box;
+  verdict: Verdict;
+  /** "female 93%", "male 88%" or "uncertain". */
+  text: string;
+  /** The same number for the same face from frame to frame (live only). */
+  track?: number;
+}
+
+/** What the view shows of one analysed frame or photo. */
+export interface LabelledFrame {
+  faces: LabelledFace[];
+  width: number;
+  height: number;
+}
 
 /** What end-to-end tests read from `window.__facesense`; nothing else is exposed. */
 export interface DebugHook {
@@ -16,6 +39,13 @@ export interface DebugHook {
   /** Live tensors after the first analysed frame and after the latest one. */
   tensorsAfterFirstFrame: number;
   tensors: number;
+  /** Faces detected and faces classified since the page loaded: their ratio is the work tracking saves. */
+  detected: number;
+  classified: number;
+  /** `performance.now()` when the first face with a classifier result was shown. */
+  firstLabelAt: number;
+  /** The labels shown on each of the latest frames, by track. */
+  labelLog: { frame: number; faces: { track: number; label: GenderLabel }[] }[];
   stages(): Record<string, StageSummary>;
 }
 
@@ -31,7 +61,7 @@ declare global {
  */
 export class PipelineController implements ReactiveController {
   engine?: FaceEngine;
-  analysis?: Analysis;
+  analysis?: LabelledFrame;
   announcement = '';
   error?: string;
   readonly stats = new FrameStats();
@@ -40,8 +70,14 @@ export class PipelineController implements ReactiveController {
   private hook?: DebugHook;
   /** Bumped when the source changes, so a result for the previous source is dropped. */
   private generation = 0;
+  /** Replaced when the source changes, so a frame still in flight cannot touch the new source's tracks. */
+  private tracker?: FaceTracker;
 
-  constructor(private readonly host: ReactiveControllerHost) {
+  /** `trackerOptions` tune how live faces are followed and how often they are classified again. */
+  constructor(
+    private readonly host: ReactiveControllerHost,
+    private readonly trackerOptions: Partial<TrackerOptions> = {},
+  ) {
     host.addController(this);
     this.loop = new FrameLoopController(
       host,
@@ -65,6 +101,10 @@ export class PipelineController implements ReactiveController {
       skipped: 0,
       tensorsAfterFirstFrame: -1,
       tensors: -1,
+      detected: 0,
+      classified: 0,
+      firstLabelAt: -1,
+      labelLog: [],
       stages: () => Object.fromEntries(stats.stageNames().map((s) => [s, stats.summary(s)])),
     };
     window.__facesense = this.hook;
@@ -95,32 +135,72 @@ export class PipelineController implements ReactiveController {
 
   private reset(): void {
     this.generation++;
+    this.tracker = this.engine && new FaceTracker(this.engine.metadata.policy, this.trackerOptions);
     this.analysis = undefined;
     this.stats.clear();
     this.host.requestUpdate();
   }
 
-  private async process(image: ImageInput, generation: number, announceNow: boolean): Promise<void> {
-    if (!this.engine) return;
-    const analysis = await this.engine.analyze(image);
-    if (generation !== this.generation) return;
-    if (this.hook) {
-      this.hook.frames++;
-      this.hook.skipped = this.loop.skipped;
-      this.hook.tensors = this.engine.numTensors();
-      if (this.hook.tensorsAfterFirstFrame < 0) this.hook.tensorsAfterFirstFrame = this.hook.tensors;
-    }
-    this.analysis = analysis;
-    this.error = undefined;
+  /**
+   * Live frames go through the tracker, which picks the faces to classify and smooths each face's label; a photo
+   * (`still`) gets every face classified and labelled from that result alone.
+   */
+  private async process(image: ImageInput, generation: number, still: boolean): Promise<void> {
+    const engine = this.engine;
+    if (!engine) return;
+    const tracker = still ? undefined : this.tracker;
     const now = performance.now();
+    let tracked: TrackedFace[] = [];
+    const analysis = await engine.analyze(
+      image,
+      tracker && ((boxes) => (tracked = tracker.update(boxes, now)).map((f) => f.classify)),
+    );
+    if (generation !== this.generation) return;
+    const probabilities = analysis.faces.map((f) => f.probability);
+    const verdicts = tracker
+      ? tracker.label(tracked, probabilities, now)
+      : // Every face of a photo is classified.
+        probabilities.map((p) => verdict(p as number, engine.metadata.policy));
+    const faces = analysis.faces.map(({ box }, i) => ({
+      box,
+      verdict: verdicts[i],
+      text: formatVerdict(verdicts[i]),
+      track: tracked[i]?.track,
+    }));
+    this.analysis = { faces, width: analysis.width, height: analysis.height };
+    this.error = undefined;
+    const done = performance.now();
+    if (this.hook) this.record(this.hook, engine, faces, probabilities, done);
     const { capture, detect, classify } = analysis.timings;
-    this.stats.add({ capture, detect, classify, total: capture + detect + classify }, now);
-    const sentence = describeFaces(analysis.faces.map((f) => f.text));
-    if (sentence !== this.announcement && (announceNow || now - this.lastAnnounced >= ANNOUNCE_INTERVAL_MS)) {
+    this.stats.add({ capture, detect, classify, total: capture + detect + classify }, done);
+    const sentence = describeFaces(faces.map((f) => f.text));
+    if (sentence !== this.announcement && (still || done - this.lastAnnounced >= ANNOUNCE_INTERVAL_MS)) {
       this.announcement = sentence;
-      this.lastAnnounced = now;
+      this.lastAnnounced = done;
     }
     this.host.requestUpdate();
+  }
+
+  private record(
+    hook: DebugHook,
+    engine: FaceEngine,
+    faces: readonly LabelledFace[],
+    probabilities: readonly (number | undefined)[],
+    now: number,
+  ): void {
+    hook.frames++;
+    hook.skipped = this.loop.skipped;
+    hook.tensors = engine.numTensors();
+    if (hook.tensorsAfterFirstFrame < 0) hook.tensorsAfterFirstFrame = hook.tensors;
+    const classified = probabilities.filter((p) => p !== undefined).length;
+    hook.detected += faces.length;
+    hook.classified += classified;
+    if (hook.firstLabelAt < 0 && classified > 0) hook.firstLabelAt = now;
+    hook.labelLog.push({
+      frame: hook.frames,
+      faces: faces.map((f) => ({ track: f.track ?? -1, label: f.verdict.label })),
+    });
+    if (hook.labelLog.length > LABEL_LOG_FRAMES) hook.labelLog.shift();
   }
 
   private fail(err: unknown): void {
