@@ -27,15 +27,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const videos = mkdtempSync(join(tmpdir(), 'facesense-e2e-'));
   const oneFaceVideo = join(videos, 'one-face.y4m');
   const threeFacesVideo = join(videos, 'three-faces.y4m');
+  const noisyFaceVideo = join(videos, 'noisy-face.y4m');
   await Promise.all([
     buildApp(),
     writeY4m(join(SCENES, ONE_FACE), oneFaceVideo),
     writeY4m(join(SCENES, THREE_FACES), threeFacesVideo),
+    writeY4m(join(SCENES, ONE_FACE), noisyFaceVideo, { frames: 30, noise: 6 }),
   ]);
   const { server, url } = await servePreview();
   project.provide('baseUrl', url);
   project.provide('oneFaceVideo', oneFaceVideo);
   project.provide('threeFacesVideo', threeFacesVideo);
+  project.provide('noisyFaceVideo', noisyFaceVideo);
   return async () => {
     await server.close();
     rmSync(videos, { recursive: true, force: true });

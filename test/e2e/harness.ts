@@ -25,6 +25,8 @@ declare module 'vitest' {
     /** Fake camera videos (y4m) made from the photos above. */
     oneFaceVideo: string;
     threeFacesVideo: string;
+    /** The one-face photo held still in front of a noisy sensor: 30 frames, each with its own noise. */
+    noisyFaceVideo: string;
   }
 }
 
