@@ -6,11 +6,12 @@ import { parseMetadata } from '../src/core/metadata';
 import { loadGenderClassifier, type GenderClassifier } from '../src/vision/classifier';
 import { DEFAULT_DETECTOR_OPTIONS, loadBlazeFace } from '../src/vision/detector';
 import { CropCache } from './crop-cache';
-import { DataError, DEFAULT_DATA_DIR, listDataset, type Dataset, type SkippedFile } from './dataset';
+import { countBy, DataError, DEFAULT_DATA_DIR, listDataset, type Dataset, type SkippedFile } from './dataset';
 import { BLAZEFACE_MODEL, fileModelHandler, REPO_ROOT } from './node-io';
 import { detectorKey, prepareCrops, type PrepareResult } from './prepare-crops';
 
-export const CACHE_DIR = join(REPO_ROOT, 'training', '.cache', 'crops');
+/** The crop cache; $FACESENSE_CROP_CACHE moves it (the tests use their own, never the one a training run reads). */
+export const CACHE_DIR = resolve(process.env.FACESENSE_CROP_CACHE ?? join(REPO_ROOT, 'training', '.cache', 'crops'));
 
 /** Exit codes the CLIs document in --help. */
 export const EXIT = { ok: 0, error: 1, usage: 2, skipped: 3 } as const;
@@ -42,7 +43,7 @@ export function openDataset(dir: string | undefined): Dataset {
   }
 }
 
-export function formatSkipped(list: readonly SkippedFile[], max = 10): string {
+export function formatSkipped(list: readonly SkippedFile[], max = 20): string {
   const lines = list.slice(0, max).map((s) => `  ${s.name}: ${s.reason}`);
   if (list.length > max) lines.push(`  … and ${list.length - max} more`);
   return lines.join('\n');
@@ -76,19 +77,23 @@ export async function prepareDataset(
 }
 
 export function summarisePrepare(dataset: Dataset, result: PrepareResult, cacheDir: string): string {
+  const used = Object.entries(countBy(result.usable.map((u) => u.entry)))
+    .map(([split, n]) => `${split} ${n.Female} female + ${n.Male} male`)
+    .join(', ');
   const lines = [
     `${dataset.entries.length} images in ${dataset.root} (${dataset.layout} layout); ` +
       `${result.processed} newly processed, the rest from the crop cache ${resolve(cacheDir)}`,
-    `faces cropped: ${result.usable.length} (${((100 * result.usable.length) / dataset.entries.length).toFixed(2)} %)`,
+    `faces cropped: ${result.usable.length} (${((100 * result.usable.length) / dataset.entries.length).toFixed(2)} %)` +
+      (used ? `: ${used}` : ''),
   ];
   if (result.noFace.length > 0) {
     lines.push(`no face found: ${result.noFace.length} (not used)`);
     lines.push(formatSkipped(result.noFace.map((n) => ({ name: n.entry.name, reason: n.reason }))));
   }
-  const unreadable = [...dataset.skipped, ...result.unreadable.map((u) => ({ name: u.entry.name, reason: u.reason }))];
-  if (unreadable.length > 0) {
-    lines.push(`skipped as unreadable: ${unreadable.length}`);
-    lines.push(formatSkipped(unreadable));
+  const skipped = [...dataset.skipped, ...result.unreadable.map((u) => ({ name: u.entry.name, reason: u.reason }))];
+  if (skipped.length > 0) {
+    lines.push(`skipped: ${skipped.length} (not used)`);
+    lines.push(formatSkipped(skipped));
   }
   if (dataset.missingSplits.length > 0) lines.push(`missing split folders: ${dataset.missingSplits.join(', ')}`);
   return lines.join('\n');

@@ -25,6 +25,8 @@ export interface DatasetEntry {
 export interface SkippedFile {
   name: string;
   reason: string;
+  /** The split folder it lies in; null in the flat layout. */
+  split?: Split | null;
 }
 
 export interface Dataset {
@@ -64,31 +66,43 @@ function subdir(parent: string, name: string): string | null {
   }
 }
 
+/** Why a directory entry cannot be read, in words (symlink loops and dangling links included). */
+function statProblem(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ELOOP') return 'symbolic link loop';
+  if (code === 'ENOENT') return 'broken symbolic link';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  return `cannot read: ${code ?? (err as Error).message}`;
+}
+
 function listClass(root: string, dir: string, split: Split | null, label: 0 | 1, out: Dataset): void {
-  for (const d of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+  const skip = (name: string, reason: string) => out.skipped.push({ name, reason, split });
+  let dirents: Dirent[];
+  try {
+    dirents = readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    skip(relative(root, dir), statProblem(err));
+    return;
+  }
+  for (const d of dirents.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const path = join(dir, d.name);
     const name = relative(root, path);
-    if (d.name.startsWith('.')) continue;
+    // Hidden files are OS or editor droppings (.DS_Store, ._x.jpg resource forks), never photos: listed, not read.
+    if (d.name.startsWith('.')) {
+      skip(name, 'hidden file');
+      continue;
+    }
     let stat;
     try {
       stat = statSync(path);
     } catch (err) {
-      out.skipped.push({
-        name,
-        reason: `cannot stat: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      });
+      skip(name, statProblem(err));
       continue;
     }
-    if (stat.isDirectory()) continue;
-    if (!IMAGE_EXTENSIONS.test(d.name)) {
-      out.skipped.push({ name, reason: 'not an image file name' });
-      continue;
-    }
-    if (stat.size === 0) {
-      out.skipped.push({ name, reason: 'empty file' });
-      continue;
-    }
-    out.entries.push({ path, name, split, label, size: stat.size, mtimeMs: Math.floor(stat.mtimeMs) });
+    if (stat.isDirectory()) skip(name, 'a folder (class folders are not searched recursively)');
+    else if (!IMAGE_EXTENSIONS.test(d.name)) skip(name, 'not an image file name');
+    else if (stat.size === 0) skip(name, 'empty file');
+    else out.entries.push({ path, name, split, label, size: stat.size, mtimeMs: Math.floor(stat.mtimeMs) });
   }
 }
 
@@ -123,8 +137,12 @@ export function listDataset(dir: string): Dataset {
     });
   }
   if (out.entries.length === 0) {
+    const skipped =
+      out.skipped.length > 0
+        ? ` (${out.skipped.length} files skipped, e.g. ${out.skipped[0].name}: ${out.skipped[0].reason})`
+        : '';
     throw new DataError(
-      `No images in ${root}: expected {Train,Validation,Test}/{Male,Female}/*.jpg (or {Male,Female}/*.jpg).`,
+      `No images in ${root}${skipped}: expected {Train,Validation,Test}/{Male,Female}/*.jpg (or {Male,Female}/*.jpg).`,
     );
   }
   return out;

@@ -39,8 +39,11 @@ a labelled folder and reports how well it does.
 
 The face with the highest detection score in each image is the one evaluated. "accuracy" counts images with a
 face found; "accuracyAll" counts an image without one as wrong.
-Exit codes: 0 done, every image had a face; 3 done, some images had no face or could not be read (listed);
-1 error (no dataset or model at that path); 2 bad arguments.`;
+Files that cannot be used (unreadable or not an image, empty, hidden, broken links, no face found) are skipped,
+counted and listed with the reason.
+
+Exit codes: 0 done, every image had a face; 3 done, but some files were skipped (listed); 1 error (no dataset,
+model or face at that path); 2 bad arguments.`;
 
 interface Outcome {
   entry: DatasetEntry;
@@ -77,8 +80,10 @@ const opts = parse();
 if (opts.json) console.log = console.error;
 assertBlazeFaceInstalled();
 const dataset = openDataset(opts.data);
-const entries = dataset.layout === 'kaggle' ? dataset.entries.filter((e) => e.split === opts.split) : dataset.entries;
-if (entries.length === 0) fail(`no images in the ${opts.split} split of ${dataset.root}`);
+const inSplit = (f: { split?: Split | null }) => dataset.layout !== 'kaggle' || f.split === opts.split;
+const entries = dataset.entries.filter(inSplit);
+const dataPath = dataset.layout === 'kaggle' ? join(dataset.root, opts.split) : dataset.root;
+if (entries.length === 0) fail(`no images in ${dataPath}: expected {Male,Female}/*.jpg there`);
 const backend = await initTrainingBackend();
 const detector = await loadBlazeFace(fileModelHandler(BLAZEFACE_MODEL));
 const classifier = await loadClassifierDir(resolve(opts.model));
@@ -86,7 +91,8 @@ const { metadata } = classifier;
 
 const outcomes: Outcome[] = [];
 const noFace: DatasetEntry[] = [];
-const unreadable = [...dataset.skipped];
+const skipped = dataset.skipped.filter(inSplit);
+const images = entries.length + skipped.length;
 const bar = progressBar(`evaluate ${dataset.layout === 'kaggle' ? opts.split : dataset.root}`, 'img');
 bar.start(entries.length, 0, { rate: '-', extra: '' });
 const started = performance.now();
@@ -94,7 +100,7 @@ let i = 0;
 for await (const decoded of decodeInOrder(entries.map((e) => e.path))) {
   const entry = entries[i++];
   if (decoded instanceof Error) {
-    unreadable.push({ name: entry.name, reason: decoded.message.split('\n')[0] });
+    skipped.push({ name: entry.name, reason: decoded.message.split('\n')[0] });
   } else {
     const image = imageTensor(decoded);
     const [face] = await detector.detect(image);
@@ -114,20 +120,23 @@ bar.stop();
 const seconds = (performance.now() - started) / 1000;
 detector.dispose();
 classifier.dispose();
+if (outcomes.length === 0) {
+  printSkipped();
+  fail(`no face found in any of the ${images} images of ${dataPath}: expected photos of faces`);
+}
 
 const probs = Float32Array.from(outcomes, (o) => o.probabilityMale);
 const labels = Uint8Array.from(outcomes, (o) => o.entry.label);
 const c = confusion(probs, labels, metadata.policy.threshold);
 const confident = confidentStats(probs, labels, metadata.policy.threshold, metadata.policy.uncertainBand);
-const images = entries.length + dataset.skipped.length;
 const report = {
-  data: dataset.layout === 'kaggle' ? join(dataset.root, opts.split) : dataset.root,
+  data: dataPath,
   model: { dir: resolve(opts.model), version: metadata.version, arch: metadata.arch },
   backend,
   images,
   facesFound: outcomes.length,
   noFace: noFace.length,
-  skipped: unreadable.length,
+  skipped: skipped.length,
   accuracy: accuracy(c),
   accuracyAll: images > 0 ? (c.tp + c.tn) / images : 0,
   balancedAccuracy: balancedAccuracy(c),
@@ -141,7 +150,7 @@ const report = {
   temperature: metadata.temperature,
   imagesPerSecond: entries.length / seconds,
   noFaceFiles: noFace.map((e) => e.name),
-  skippedFiles: unreadable,
+  skippedFiles: skipped,
 };
 
 const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
@@ -149,7 +158,7 @@ const summary = [
   `# Evaluation of ${metadata.arch} model ${metadata.version}`,
   '',
   `Data: \`${report.data}\` — ${images} images, faces found in ${outcomes.length}, no face in ${noFace.length}, ` +
-    `unreadable ${unreadable.length}. Backend ${backend}, ${report.imagesPerSecond.toFixed(1)} images/s end to end.`,
+    `skipped ${skipped.length}. Backend ${backend}, ${report.imagesPerSecond.toFixed(1)} images/s end to end.`,
   '',
   '| metric | value |',
   '|---|---|',
@@ -170,15 +179,19 @@ const summary = [
 ].join('\n');
 
 console.log(summary);
-if (noFace.length > 0)
-  console.log(
-    `\nno face found (${noFace.length}):\n${formatSkipped(noFace.map((e) => ({ name: e.name, reason: 'no face found' })))}`,
-  );
-if (unreadable.length > 0) console.log(`\nskipped as unreadable (${unreadable.length}):\n${formatSkipped(unreadable)}`);
+printSkipped();
 
 if (opts.report) await writeReport(resolve(opts.report));
 if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-process.exit(noFace.length + unreadable.length > 0 ? EXIT.skipped : EXIT.ok);
+process.exit(noFace.length + skipped.length > 0 ? EXIT.skipped : EXIT.ok);
+
+function printSkipped(): void {
+  if (noFace.length > 0) {
+    const list = formatSkipped(noFace.map((e) => ({ name: e.name, reason: 'no face found' })));
+    console.log(`\nno face found (${noFace.length}):\n${list}`);
+  }
+  if (skipped.length > 0) console.log(`\nskipped (${skipped.length}):\n${formatSkipped(skipped)}`);
+}
 
 async function writeReport(dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true });

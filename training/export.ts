@@ -7,7 +7,7 @@ import { assertBlazeFaceInstalled, DEFAULT_MODEL_DIR, EXIT, fail, openDataset, p
 import { exportModel, weightsBytes } from './exporter';
 import { loadModelFiles, type Quantization } from './model-files';
 import { REPO_ROOT } from './node-io';
-import { loadSplit } from './splits';
+import { loadSplit, trainAndValidation } from './splits';
 import { initTrainingBackend } from './wasm/setup';
 
 const HELP = `Usage: npm run export -- --run <name> [options]
@@ -20,7 +20,9 @@ quantized weights, temperature and "uncertain" band fitted on Validation, metric
   --data <dir>        the dataset the run was trained on (default: the one recorded in the run)
   --out <dir>         destination (default public/models/gender); replaced atomically
   --quantize <q>      uint8, float16 or float32 (default: the run's choice)
-  -h, --help          this text`;
+  -h, --help          this text
+
+Exit codes: 0 exported; 1 error (no run, dataset or usable face at that path); 2 bad arguments.`;
 
 let values;
 try {
@@ -65,9 +67,10 @@ assertBlazeFaceInstalled();
 const dataset = openDataset(values.data ?? options.data);
 await initTrainingBackend();
 const { cache, result } = await prepareDataset(dataset);
-const validation = loadSplit(result, cache, 'Validation', DEFAULT_CROP.size);
+const { validation } = trainAndValidation(result, cache, DEFAULT_CROP.size);
 const test = loadSplit(result, cache, 'Test', DEFAULT_CROP.size);
 cache.close();
+if (validation.n === 0) fail(`no usable face crops in ${dataset.root} to calibrate on (Validation/ or Train/)`);
 const model = await loadModelFiles(join(runDir, 'best'));
 const out = resolve(values.out);
 const metadata = await exportModel({

@@ -8,6 +8,8 @@ export interface RgbImage {
   data: Uint8Array;
   width: number;
   height: number;
+  /** Pixels of the file per decoded pixel: above 1 when it was scaled down to MAX_SIDE. */
+  scale: number;
 }
 
 /**
@@ -15,7 +17,9 @@ export interface RgbImage {
  * CMYK and 16-bit input converted. Throws with sharp's reason on unreadable input.
  */
 export async function decodeImage(path: string): Promise<RgbImage> {
-  const { data, info } = await sharp(path, { failOn: 'error' })
+  const image = sharp(path, { failOn: 'error' });
+  const { width = 0, height = 0 } = await image.metadata();
+  const { data, info } = await image
     .rotate()
     .resize({ width: MAX_SIDE, height: MAX_SIDE, fit: 'inside', withoutEnlargement: true })
     .flatten({ background: { r: 0, g: 0, b: 0 } })
@@ -23,7 +27,12 @@ export async function decodeImage(path: string): Promise<RgbImage> {
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+  return {
+    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+    width: info.width,
+    height: info.height,
+    scale: Math.max(width, height) / Math.max(info.width, info.height),
+  };
 }
 
 export function imageTensor(image: RgbImage): tf.Tensor3D {

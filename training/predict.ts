@@ -16,12 +16,13 @@ Finds every face in each image with BlazeFace, crops it as the app does and labe
 
   --json          print one JSON array on stdout, one entry per input in the order given:
                   {"file", "faces": [{"box": [x, y, width, height], "detectionScore", "label",
-                  "probabilityMale", "confidence"}], "error"?} with faces sorted by detection score
+                  "probabilityMale", "confidence"}], "error"?} with faces sorted by detection score and
+                  boxes in pixels of the upright photo
   --model <dir>   exported model folder (default public/models/gender)
   -h, --help      this text
 
-Exit codes: 0 a face was found in every image; 3 some image had no face or could not be read (each says so);
-1 error (model missing); 2 bad arguments.`;
+Exit codes: 0 a face was found in every image; 3 some image had no face or could not be read (each says so,
+and a count goes to stderr); 1 error (model missing); 2 bad arguments.`;
 
 interface FaceResult {
   box: [number, number, number, number];
@@ -61,13 +62,14 @@ const { crop, policy } = classifier.metadata;
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
 const results: { file: string; faces: FaceResult[]; error?: string }[] = [];
 for (const file of files) {
-  let image;
+  let decoded;
   try {
-    image = imageTensor(await decodeImage(file));
+    decoded = await decodeImage(file);
   } catch (err) {
     results.push({ file, faces: [], error: (err as Error).message.split('\n')[0] });
     continue;
   }
+  const image = imageTensor(decoded);
   const faces = await detector.detect(image);
   const crops = cropFaces(
     image,
@@ -81,7 +83,8 @@ for (const file of files) {
     faces: faces.map((f, i) => {
       const v = verdict(probs[i], policy);
       return {
-        box: [f.box.x, f.box.y, f.box.width, f.box.height].map((n) => round(n, 1)) as FaceResult['box'],
+        // In the file's pixels: large photos were scaled down to be decoded.
+        box: [f.box.x, f.box.y, f.box.width, f.box.height].map((n) => round(n * decoded.scale, 1)) as FaceResult['box'],
         detectionScore: round(f.score, 4),
         label: v.label,
         probabilityMale: round(v.probabilityMale, 4),
@@ -111,4 +114,9 @@ if (values.json) {
     }
   }
 }
-process.exit(results.every((r) => r.faces.length > 0) ? EXIT.ok : EXIT.skipped);
+const unreadable = results.filter((r) => r.error).length;
+const noFace = results.filter((r) => !r.error && r.faces.length === 0).length;
+console.log(
+  `${files.length} images: ${files.length - unreadable - noFace} with a face, ${noFace} without, ${unreadable} unreadable`,
+);
+process.exit(unreadable + noFace > 0 ? EXIT.skipped : EXIT.ok);

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src/vision/backend';
-import { assertBlazeFaceInstalled, EXIT, openDataset, prepareDataset, summarisePrepare } from './cli';
+import { assertBlazeFaceInstalled, EXIT, fail, openDataset, prepareDataset, summarisePrepare } from './cli';
 
 const HELP = `Usage: npm run prepare-data -- [--data <dir>]
 
@@ -16,12 +16,19 @@ cut with the app's crop code, under training/.cache/crops. Interrupted runs resu
                  (default: gender-recognition-200k-images-celeba/Dataset)
   -h, --help     this text
 
-Exit codes: 0 every image gave a crop; 3 some images were skipped (no face found, unreadable: listed, and
-written to no-face.txt / skipped.txt in the cache folder); 1 error (no dataset at that path, no usable image).`;
+Files that cannot be used (unreadable or not an image, empty, hidden, broken links, no face found) are skipped,
+counted and listed with the reason, and written to no-face.txt / skipped.txt in the cache folder.
+$FACESENSE_CROP_CACHE moves the crop cache elsewhere.
 
-const { values } = parseArgs({
-  options: { data: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-});
+Exit codes: 0 every image gave a crop; 3 done, but some files were skipped (listed);
+1 error (no dataset at that path, no usable image); 2 bad arguments.`;
+
+let values;
+try {
+  ({ values } = parseArgs({ options: { data: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+} catch (err) {
+  fail(`${(err as Error).message} (see --help)`, EXIT.usage);
+}
 if (values.help) {
   console.log(HELP);
   process.exit(EXIT.ok);
@@ -38,6 +45,5 @@ const skipped = [
 ];
 writeFileSync(join(cache.dir, 'skipped.txt'), skipped.map((l) => l + '\n').join(''));
 cache.close();
-process.exit(
-  result.usable.length === 0 ? EXIT.error : skipped.length + result.noFace.length > 0 ? EXIT.skipped : EXIT.ok,
-);
+if (result.usable.length === 0) fail(`no face found in any image of ${dataset.root}: expected photos of faces`);
+process.exit(skipped.length + result.noFace.length > 0 ? EXIT.skipped : EXIT.ok);

@@ -23,6 +23,35 @@ export function loadSplit(result: PrepareResult, cache: CropCache, split: Split 
   };
 }
 
+/** 32-bit FNV-1a: a stable, seed-free hash of a file name. */
+function nameHash(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/**
+ * Train and Validation crops. When Validation has none (no such folder, or no face in it), a tenth of Train is held
+ * out instead, picked by a hash of the file names so that training, --resume and export agree whatever the seed.
+ */
+export function trainAndValidation(
+  result: PrepareResult,
+  cache: CropCache,
+  size: number,
+): { train: SplitData; validation: SplitData; heldOut: boolean } {
+  const train = loadSplit(result, cache, 'Train', size);
+  const validation = loadSplit(result, cache, 'Validation', size);
+  if (validation.n > 0) return { train, validation, heldOut: false };
+  const byHash = Array.from(train.names.keys()).sort((a, b) => nameHash(train.names[a]) - nameHash(train.names[b]));
+  const cut = Math.ceil(train.n / 10);
+  const ascending = (indices: number[]) => indices.sort((a, b) => a - b);
+  return {
+    train: subset(train, ascending(byHash.slice(cut))),
+    validation: subset(train, ascending(byHash.slice(0, cut))),
+    heldOut: true,
+  };
+}
+
 /** The crops at `indices` of a split, as a split of their own. */
 export function subset(data: SplitData, indices: ArrayLike<number>): SplitData {
   const record = data.size * data.size * 3;

@@ -23,7 +23,7 @@ import { buildModel, countParams, type Arch } from './models';
 import { REPO_ROOT } from './node-io';
 import type { EpochRecord } from './plot';
 import { plotHistory } from './plot';
-import { batchTensors, loadSplit, predictSplit, shuffled, subset } from './splits';
+import { batchTensors, loadSplit, predictSplit, shuffled, subset, trainAndValidation } from './splits';
 import { createDataParallelStep } from './data-parallel';
 import { createTrainer } from './trainer';
 import { initTrainingBackend } from './wasm/setup';
@@ -34,7 +34,8 @@ Trains the face gender classifier on a folder of face photos and exports the web
 Faces are found with BlazeFace and cropped with the app's own crop code first (cached; see prepare-data).
 
   --data <dir>              Kaggle layout: <dir>/{Train,Validation,Test}/{Male,Female}/*.jpg
-                            (default: gender-recognition-200k-images-celeba/Dataset)
+                            (default: gender-recognition-200k-images-celeba/Dataset); without faces in
+                            Validation/, a tenth of Train is held out to validate on
   --arch compact|seed       compact: our ~200k-parameter separable CNN for the browser (default);
                             seed: the tutorial's AlexNet-style network
   --epochs <n>              epochs to train (default 30; the tutorial used 50)
@@ -54,9 +55,12 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
   --backend wasm|cpu        tfjs backend (default wasm; falls back to cpu with a warning)
   -h, --help                this text
 
+Files that cannot be used (unreadable or not an image, empty, hidden, broken links, no face found) are skipped,
+counted and listed with the reason. $FACESENSE_CROP_CACHE moves the crop cache (training/.cache/crops).
 Ctrl-C (or SIGTERM) saves a checkpoint before exiting; --resume continues from it.
-Exit codes: 0 trained and exported; 1 error; 2 bad arguments; 3 trained and exported, but some images were skipped
-(no face found or unreadable; they are listed); 130 stopped by a signal after saving a checkpoint.`;
+
+Exit codes: 0 trained and exported; 3 trained and exported, but some files were skipped (listed); 1 error (no
+dataset at that path, no usable face); 2 bad arguments; 130 stopped by a signal after saving a checkpoint.`;
 
 function parse() {
   let values;
@@ -138,20 +142,22 @@ if (opts.resume && !hasCheckpoint(checkpointDir)) fail(`--resume: no checkpoint 
 
 assertBlazeFaceInstalled();
 const dataset = openDataset(opts.data);
-if (dataset.layout !== 'kaggle' || dataset.missingSplits.some((s) => s !== 'Test')) {
-  fail(`${dataset.root} needs Train/ and Validation/ folders (each with Male/ and Female/) to train on.`);
+if (dataset.layout !== 'kaggle' || dataset.missingSplits.includes('Train')) {
+  fail(`${dataset.root} has no Train/ folder: expected Train/{Male,Female}/*.jpg (Validation/ and Test/ optional)`);
 }
 const backend = await initTrainingBackend(opts.backend);
 const { cache, result } = await prepareDataset(dataset);
 console.log(summarisePrepare(dataset, result, cache.dir));
 const size = DEFAULT_CROP.size;
-const train = loadSplit(result, cache, 'Train', size);
-const validation = loadSplit(result, cache, 'Validation', size);
+const { train, validation, heldOut } = trainAndValidation(result, cache, size);
 const test = loadSplit(result, cache, 'Test', size);
 cache.close();
-if (train.n === 0 || validation.n === 0) fail('no usable face crops in Train or Validation');
-
+if (heldOut) console.log(`no face crops in Validation: ${validation.n} Train crops are held out to validate on`);
 const males = train.y.reduce((s, v) => s + v, 0);
+if (validation.n === 0 || males === 0 || males === train.n) {
+  fail(`too few usable face crops in ${join(dataset.root, 'Train')}: need faces of both Male/ and Female/`);
+}
+
 // Inverse class frequency: each class carries half the loss, so the 39 % male minority is not under-fitted.
 const classWeights = { female: train.n / (2 * (train.n - males)), male: train.n / (2 * males) };
 
