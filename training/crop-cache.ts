@@ -30,10 +30,18 @@ export function entryKey(e: Pick<DatasetEntry, 'name' | 'size' | 'mtimeMs'>): st
   return `${e.name}|${e.size}|${e.mtimeMs}`;
 }
 
+/** A damaged line can still parse as JSON: trust only lines shaped like a record. */
+function isRecord(rec: Partial<CacheRecord> | null): rec is CacheRecord {
+  if (typeof rec?.key !== 'string') return false;
+  if (rec.slot === undefined) return rec.kind === 'no-face' || rec.kind === 'unreadable';
+  return Number.isInteger(rec.slot) && rec.slot >= 0;
+}
+
 /**
  * An append-only, crash-tolerant store of face crops: `crops.bin` holds fixed-size RGB records and `index.jsonl`
  * one line per processed file. Crops are appended before their index line, so after a crash the index never
- * points at missing bytes; a torn last line or bytes past the last indexed slot are dropped when it is reopened.
+ * points at missing bytes; a torn last line or bytes past the last indexed slot are dropped when it is reopened,
+ * and so are the crops a truncated crops.bin lost (they are made again). Only one process may use it at a time.
  */
 export class CropCache {
   readonly dir: string;
@@ -70,6 +78,7 @@ export class CropCache {
       } catch {
         break;
       }
+      if (!isRecord(rec)) break;
       this.records.set(rec.key, rec);
       if (rec.slot !== undefined) this.nextSlot = Math.max(this.nextSlot, rec.slot + 1);
       offset = end;

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { createHash } from 'node:crypto';
-import { rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { DEFAULT_CROP } from '../src/core/crop';
 import { chooseUncertainBand, confidentStats, fitTemperature, temperatureScaled } from '../src/core/calibration';
@@ -61,7 +62,8 @@ export interface ExportInput {
 export async function exportModel(input: ExportInput): Promise<ModelMetadata> {
   const { model, out, quantization, validation, test } = input;
   const floatValidation = await splitMetrics(model, validation);
-  const probe = `${out}.check-${process.pid}`;
+  // The quantized copy is measured from the system's temp folder: a kill here leaves nothing beside `out`.
+  const probe = mkdtempSync(join(tmpdir(), 'facesense-quantized-'));
   await saveModelFiles(model, probe, quantization);
   const quantized = await loadModelFiles(probe);
   rmSync(probe, { recursive: true, force: true });

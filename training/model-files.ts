@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileModelHandler } from './node-io';
 
@@ -127,13 +127,41 @@ export function loadModelFiles(dir: string): Promise<tfl.LayersModel> {
   return tfl.loadLayersModel(fileModelHandler(join(dir, 'model.json')));
 }
 
+/** Whether a process with this id runs (EPERM: it does, as another user). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Repairs what a process killed inside replaceDirAtomically left beside `dir`: half-written `.<name>.tmp-<pid>`
+ * folders are removed, and a `.<name>.old-<pid>` is put back when it died between its two renames and `dir` is
+ * missing (removed otherwise). Leftovers of processes still running are theirs and left alone.
+ */
+export function recoverDir(dir: string): void {
+  const parent = dirname(dir);
+  const prefix = `.${basename(dir)}.`;
+  const names = existsSync(parent) ? readdirSync(parent) : [];
+  for (const name of names.sort()) {
+    const m = name.startsWith(prefix) ? /^(tmp|old)-(\d+)$/.exec(name.slice(prefix.length)) : null;
+    if (!m || isRunning(Number(m[2]))) continue;
+    if (m[1] === 'old' && !existsSync(dir)) renameSync(join(parent, name), dir);
+    else rmSync(join(parent, name), { recursive: true, force: true });
+  }
+}
+
 /**
  * Writes a folder completely under a temporary name beside `dir`, then swaps it in with renames, so readers see
- * the old folder or the new one, never half of either.
+ * the old folder or the new one, never half of either. Leftovers of an earlier, killed call are cleaned up first.
  */
 export async function replaceDirAtomically(dir: string, write: (tmp: string) => Promise<void>): Promise<void> {
   const parent = dirname(dir);
   mkdirSync(parent, { recursive: true });
+  recoverDir(dir);
   const tmp = join(parent, `.${basename(dir)}.tmp-${process.pid}`);
   const old = join(parent, `.${basename(dir)}.old-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });

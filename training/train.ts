@@ -18,7 +18,7 @@ import {
   summarisePrepare,
 } from './cli';
 import { exportModel, weightsBytes } from './exporter';
-import { loadModelFiles, replaceDirAtomically, saveModelFiles, type Quantization } from './model-files';
+import { loadModelFiles, recoverDir, replaceDirAtomically, saveModelFiles, type Quantization } from './model-files';
 import { buildModel, countParams, type Arch } from './models';
 import { REPO_ROOT } from './node-io';
 import type { EpochRecord } from './plot';
@@ -131,6 +131,8 @@ const opts = parse();
 const runDir = join(REPO_ROOT, 'training', 'runs', opts.run);
 const checkpointDir = join(runDir, 'checkpoint');
 const bestDir = join(runDir, 'best');
+// A run killed while it swapped in a checkpoint must still be resumable.
+recoverDir(checkpointDir);
 if (hasCheckpoint(checkpointDir) && !opts.resume) {
   fail(
     `${checkpointDir} holds a checkpoint of an earlier run: pass --resume to continue it, or --run <name> to start ` +
