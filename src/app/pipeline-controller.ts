@@ -4,14 +4,14 @@ import type { Box } from '../core/geometry';
 import { formatVerdict, verdict, type GenderLabel, type Verdict } from '../core/labels';
 import { FrameStats, type StageSummary } from '../core/stats';
 import { FaceTracker, type TrackedFace, type TrackerOptions } from '../core/tracking';
-import type { FaceEngine, ImageInput } from './face-engine';
+import type { Analysis, FaceEngine, ImageInput } from './face-engine';
 import { FrameLoopController } from './frame-loop-controller';
 
 /** The live region is re-read by screen readers on every change; faster than this is noise. */
 const ANNOUNCE_INTERVAL_MS = 500;
 
-/** Frames of labels kept for the debug hook: enough for a test to read its first 300 frames. */
-const LABEL_LOG_FRAMES = 1000;
+/** Frames kept in the debug hook's log: enough for a test to read its first 300 frames. */
+const LOG_FRAMES = 1000;
 
 export interface LabelledFace {
   /** In pixels of the analysed image. */
@@ -30,6 +30,12 @@ export interface LabelledFrame {
   height: number;
 }
 
+export interface FrameRecord {
+  frame: number;
+  faces: { track: number; label: GenderLabel }[];
+  timings: Analysis['timings'];
+}
+
 /** What end-to-end tests read from `window.__facesense`; nothing else is exposed. */
 export interface DebugHook {
   backend: string;
@@ -44,8 +50,8 @@ export interface DebugHook {
   classified: number;
   /** `performance.now()` when the first face with a classifier result was shown. */
   firstLabelAt: number;
-  /** The labels shown on each of the latest frames, by track. */
-  labelLog: { frame: number; faces: { track: number; label: GenderLabel }[] }[];
+  /** The latest frames: the label shown for each track, and the stage times (ms). */
+  log: FrameRecord[];
   stages(): Record<string, StageSummary>;
 }
 
@@ -104,7 +110,7 @@ export class PipelineController implements ReactiveController {
       detected: 0,
       classified: 0,
       firstLabelAt: -1,
-      labelLog: [],
+      log: [],
       stages: () => Object.fromEntries(stats.stageNames().map((s) => [s, stats.summary(s)])),
     };
     window.__facesense = this.hook;
@@ -170,7 +176,7 @@ export class PipelineController implements ReactiveController {
     this.analysis = { faces, width: analysis.width, height: analysis.height };
     this.error = undefined;
     const done = performance.now();
-    if (this.hook) this.record(this.hook, engine, faces, probabilities, done);
+    if (this.hook) this.record(this.hook, engine, faces, probabilities, analysis.timings, done);
     const { capture, detect, classify } = analysis.timings;
     this.stats.add({ capture, detect, classify, total: capture + detect + classify }, done);
     const sentence = describeFaces(faces.map((f) => f.text));
@@ -186,6 +192,7 @@ export class PipelineController implements ReactiveController {
     engine: FaceEngine,
     faces: readonly LabelledFace[],
     probabilities: readonly (number | undefined)[],
+    timings: Analysis['timings'],
     now: number,
   ): void {
     hook.frames++;
@@ -196,11 +203,12 @@ export class PipelineController implements ReactiveController {
     hook.detected += faces.length;
     hook.classified += classified;
     if (hook.firstLabelAt < 0 && classified > 0) hook.firstLabelAt = now;
-    hook.labelLog.push({
+    hook.log.push({
       frame: hook.frames,
       faces: faces.map((f) => ({ track: f.track ?? -1, label: f.verdict.label })),
+      timings,
     });
-    if (hook.labelLog.length > LABEL_LOG_FRAMES) hook.labelLog.shift();
+    if (hook.log.length > LOG_FRAMES) hook.log.shift();
   }
 
   private fail(err: unknown): void {

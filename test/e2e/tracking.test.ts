@@ -24,7 +24,7 @@ describe('tracking and smoothing on a still face in front of a noisy camera (was
   });
 
   it(`keeps one track, and its label changes at most once (from "uncertain") over ${FRAMES} frames`, async () => {
-    const log = await session.page.evaluate(() => window.__facesense!.labelLog);
+    const log = await session.page.evaluate(() => window.__facesense!.log);
     expect(log[0].frame).toBe(1);
     const frames = log.slice(0, FRAMES);
     const faces = frames.flatMap((f) => f.faces);
