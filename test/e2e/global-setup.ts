@@ -1,26 +1,9 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
-import { ONE_FACE, REPO, SCENES, servePreview, THREE_FACES } from './harness';
+import { buildApp, ONE_FACE, SCENES, servePreview, THREE_FACES } from './harness';
 import { writeY4m } from './y4m';
-
-/**
- * `vite build` in its own process: under Vitest NODE_ENV is "test", which would give Lit's development build and
- * an unminified service worker instead of what users get.
- */
-function buildApp(): Promise<unknown> {
-  return promisify(execFile)(
-    process.execPath,
-    [join(REPO, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'],
-    {
-      cwd: REPO,
-      env: { ...process.env, NODE_ENV: 'production' },
-    },
-  );
-}
 
 /** Builds the production app once per run, serves it, and makes the fake camera videos. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {

@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
 
@@ -30,7 +32,22 @@ declare module 'vitest' {
   }
 }
 
-async function freePort(): Promise<number> {
+/**
+ * `vite build` in its own process: under Vitest NODE_ENV is "test", which would give Lit's development build and
+ * an unminified service worker instead of what users get.
+ */
+export function buildApp(): Promise<unknown> {
+  return promisify(execFile)(
+    process.execPath,
+    [join(REPO, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'],
+    {
+      cwd: REPO,
+      env: { ...process.env, NODE_ENV: 'production' },
+    },
+  );
+}
+
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const { port } = server.address() as { port: number };
@@ -55,9 +72,11 @@ export interface LaunchOptions {
   video?: string;
   /** Use Chromium's software WebGL (SwiftShader) instead of disabling the GPU. */
   webgl?: boolean;
+  /** More command-line switches. */
+  args?: string[];
 }
 
-export function launchChromium({ video, webgl = false }: LaunchOptions = {}): Promise<Browser> {
+export function launchChromium({ video, webgl = false, args: extra = [] }: LaunchOptions = {}): Promise<Browser> {
   const args = [
     '--no-sandbox',
     '--disable-quic',
@@ -70,6 +89,7 @@ export function launchChromium({ video, webgl = false }: LaunchOptions = {}): Pr
       ? ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist']
       : ['--disable-gpu']),
     ...(video ? [`--use-file-for-fake-video-capture=${video}`] : []),
+    ...extra,
   ];
   return chromium.launch({ executablePath: CHROMIUM, args });
 }

@@ -16,12 +16,12 @@ export interface Y4mOptions {
 }
 
 /**
- * Writes a photo as a YUV4MPEG2 video for Chromium's `--use-file-for-fake-video-capture`, which loops it as a
+ * Writes a photo (a file or its bytes) as a YUV4MPEG2 video for Chromium's `--use-file-for-fake-video-capture`, which loops it as a
  * camera. The photo is scaled to cover width×height (cropping the overflow, like a camera sensor would) and
  * converted to I420 with BT.601 limited-range coefficients, which Chromium's decoder assumes. By default one
  * still frame; `frames`, `noise` and `pan` make a video that changes from frame to frame.
  */
-export async function writeY4m(photo: string, out: string, options: Partial<Y4mOptions> = {}): Promise<void> {
+export async function writeY4m(photo: string | Buffer, out: string, options: Partial<Y4mOptions> = {}): Promise<void> {
   const { width = 640, height = 480, frames = 1, noise = 0, pan = 0 } = options;
   const sourceWidth = Math.round(width * (1 + pan));
   const sourceHeight = Math.round(height * (1 + pan));
