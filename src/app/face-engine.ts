@@ -20,7 +20,8 @@ setWasmPaths({
 });
 
 export const BACKENDS = ['webgl', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKENDS)[number];
+/** WebGPU is opt-in (`?backend=webgpu`): tfjs 4.22 still calls it experimental. */
+export type BackendName = (typeof BACKENDS)[number] | 'webgpu';
 
 export interface FaceResult {
   /** In pixels of the analysed image. */
@@ -55,6 +56,8 @@ export class FaceEngine {
 
   /** `order` lists backends to try, best first; the first that starts is used. */
   static async load(order: readonly BackendName[] = BACKENDS): Promise<FaceEngine> {
+    // Its code is loaded only when asked for and the browser has WebGPU; otherwise the next backend in `order` runs.
+    if (order.includes('webgpu') && 'gpu' in navigator) await import('@tensorflow/tfjs-backend-webgpu');
     const backend = await initBackend(order);
     const metadataResponse = await fetch(`${MODELS}gender/metadata.json`);
     if (!metadataResponse.ok) throw new Error(`gender model metadata: HTTP ${metadataResponse.status}`);

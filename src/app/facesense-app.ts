@@ -19,9 +19,13 @@ type Mode = 'camera' | 'photo';
 type EngineState =
   { status: 'loading' } | { status: 'ready'; engine: FaceEngine } | { status: 'failed'; message: string };
 
-/** `?backend=webgl|wasm|cpu` forces one backend; by default the best that starts. */
+/**
+ * `?backend=webgl|wasm|cpu` forces one backend; `?backend=webgpu` tries WebGPU first, then the usual order. By
+ * default the best that starts.
+ */
 function backendOrder(): BackendName[] | undefined {
   const forced = new URLSearchParams(location.search).get('backend');
+  if (forced === 'webgpu') return ['webgpu', 'webgl', 'wasm', 'cpu'];
   return forced === 'webgl' || forced === 'wasm' || forced === 'cpu' ? [forced] : undefined;
 }
 
