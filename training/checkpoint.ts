@@ -49,10 +49,14 @@ export function hasCheckpoint(dir: string): boolean {
   return existsSync(join(dir, 'state.json'));
 }
 
+export function readState(dir: string): TrainState {
+  return JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as TrainState;
+}
+
 export async function loadCheckpoint(
   dir: string,
 ): Promise<{ model: tfl.LayersModel; optimizerWeights: NamedTensor[]; state: TrainState }> {
-  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as TrainState;
+  const state = readState(dir);
   const model = await loadModelFiles(dir);
   const specs = JSON.parse(readFileSync(join(dir, 'optimizer.json'), 'utf8')) as tf.io.WeightsManifestEntry[];
   const bin = readFileSync(join(dir, 'optimizer.bin'));

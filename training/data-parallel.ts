@@ -26,8 +26,14 @@ export async function createDataParallelStep(
     worker.once('error', reject);
   });
   const variables = model.trainableWeights.map((w) => w.read());
+  // One request is in flight at a time; its settlers live here so the worker's listeners are added once.
+  let pending: { resolve: (reply: WorkerReply) => void; reject: (err: Error) => void } | null = null;
   let failure: Error | null = null;
-  worker.on('error', (err) => (failure = err));
+  worker.on('message', (reply: WorkerReply) => pending?.resolve(reply));
+  worker.on('error', (err) => {
+    failure = err;
+    pending?.reject(err);
+  });
 
   return {
     async step(x, y) {
@@ -42,13 +48,11 @@ export async function createDataParallelStep(
         y: theirsY.dataSync() as Float32Array,
         scale: n,
       };
-      const reply = new Promise<WorkerReply>((resolve, reject) => {
-        worker.once('message', resolve);
-        worker.once('error', reject);
-      });
+      const reply = new Promise<WorkerReply>((resolve, reject) => (pending = { resolve, reject }));
       worker.postMessage(request, [...request.weights.map((w) => w.buffer as ArrayBuffer)]);
       const mine = trainer.gradients(mineX as tf.Tensor4D, mineY as tf.Tensor1D, n);
       const theirs = await reply;
+      pending = null;
       const grads = tf.tidy(() => mine.grads.map((g, i) => tf.add(g, tf.tensor(theirs.grads[i], g.shape))));
       tf.dispose(mine.grads);
       trainer.applyGradients(grads);

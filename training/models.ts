@@ -6,6 +6,8 @@ export type Arch = 'compact' | 'seed';
 export interface ModelOptions {
   /** Side of the square RGB input, in pixels. */
   inputSize: number;
+  /** BatchNorm moving-average momentum (default 0.99, as Keras). */
+  bnMomentum?: number;
   /**
    * Seeds every initializer, so a given seed builds identical weights. Dropout stays unseeded: tfjs reuses a seeded
    * mask on every call, which would drop the same units for the whole training run.
@@ -100,8 +102,8 @@ tfc.serialization.registerClass(FastBatchNorm);
  * by its first layer), output [n, 1] is the probability of "male".
  */
 export function buildModel(arch: Arch = 'compact', opts: ModelOptions = { inputSize: 64 }): tf.LayersModel {
-  const { inputSize, seed = 1 } = opts;
-  const layers = arch === 'seed' ? seedLayers() : compactLayers();
+  const { inputSize, seed = 1, bnMomentum = 0.99 } = opts;
+  const layers = arch === 'seed' ? seedLayers(bnMomentum) : compactLayers(bnMomentum);
   const model = tf.sequential({ name: arch });
   model.add(
     tf.layers.rescaling({ scale: 1 / 127.5, offset: -1, inputShape: [inputSize, inputSize, 3], name: 'rescale' }),
@@ -115,7 +117,7 @@ export function buildModel(arch: Arch = 'compact', opts: ModelOptions = { inputS
  * default 64×64 the first conv keeps the tutorial's 'valid' padding (64 → 14), pools are 2×2 stride 2 'valid'
  * (14 → 7, 7 → 3), the 11×11 conv and the 3×3 convs are 'same', so the head flattens 3×3×256 = 2304 features.
  */
-function seedLayers(): LayerFactory[] {
+function seedLayers(momentum: number): LayerFactory[] {
   const conv =
     (filters: number, kernelSize: number, strides: number, padding: 'same' | 'valid', name: string) => (seed: number) =>
       tf.layers.conv2d({
@@ -127,7 +129,7 @@ function seedLayers(): LayerFactory[] {
         kernelInitializer: tf.initializers.glorotUniform({ seed }),
         name,
       });
-  const bn = (name: string) => () => new FastBatchNorm({ name });
+  const bn = (name: string) => () => new FastBatchNorm({ name, momentum });
   const pool = (name: string) => () => tf.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: 'valid', name });
   const dense = (units: number, activation: 'relu' | 'sigmoid', name: string) => (seed: number) =>
     tf.layers.dense({ units, activation, kernelInitializer: tf.initializers.glorotUniform({ seed }), name });
@@ -169,10 +171,10 @@ const COMPACT_BLOCKS: ReadonlyArray<[number, number]> = [
  * both the depthwise 3×3 and the pointwise 1×1; convs carry no bias since BN follows) down to 4×4×384, global average
  * pooling, dropout, and a sigmoid unit: 240,705 weights (236,481 trainable), ~18M multiply-adds per image.
  */
-function compactLayers(): LayerFactory[] {
+function compactLayers(momentum: number): LayerFactory[] {
   const he = (seed: number) => tf.initializers.heNormal({ seed });
   const bnRelu = (name: string): LayerFactory[] => [
-    () => new FastBatchNorm({ name: `${name}_bn` }),
+    () => new FastBatchNorm({ name: `${name}_bn`, momentum }),
     () => tf.layers.reLU({ name: `${name}_relu` }),
   ];
   const out: LayerFactory[] = [

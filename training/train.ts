@@ -7,7 +7,14 @@ import { DEFAULT_CROP } from '../src/core/crop';
 import { mulberry32 } from '../src/core/augment';
 import { accuracy, balancedAccuracy, confusion, logLoss } from '../src/core/metrics';
 import { augmentBatch } from './augment';
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type NamedTensor, type TrainState } from './checkpoint';
+import {
+  hasCheckpoint,
+  loadCheckpoint,
+  readState,
+  saveCheckpoint,
+  type NamedTensor,
+  type TrainState,
+} from './checkpoint';
 import {
   assertBlazeFaceInstalled,
   EXIT,
@@ -38,7 +45,9 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
                             Validation/, a tenth of Train is held out to validate on
   --arch compact|seed       compact: our ~200k-parameter separable CNN for the browser (default);
                             seed: the tutorial's AlexNet-style network
-  --epochs <n>              epochs to train (default 30; the tutorial used 50)
+  --epochs <n>              epochs to train (default 30; the tutorial used 50); with --resume, a new total
+  --bn-momentum <x>         BatchNorm moving-average momentum (default 0.99, as Keras; 0.9 suits short runs,
+                            whose moving statistics would otherwise still remember their initial values)
   --batch <n>               images per optimizer step (default 64; the tutorial used 256)
   --micro-batch <n>         images per forward pass; a larger --batch accumulates gradients over micro-batches
                             (default: min(batch, 64); the wasm heap is capped at 4 GiB)
@@ -69,7 +78,8 @@ function parse() {
       options: {
         data: { type: 'string' },
         arch: { type: 'string', default: 'compact' },
-        epochs: { type: 'string', default: '30' },
+        epochs: { type: 'string' },
+        'bn-momentum': { type: 'string', default: '0.99' },
         batch: { type: 'string', default: '64' },
         'micro-batch': { type: 'string' },
         'steps-per-epoch': { type: 'string' },
@@ -105,12 +115,17 @@ function parse() {
   };
   const lr = Number(values.lr);
   if (!(lr > 0)) fail(`--lr must be a positive number, got "${values.lr}"`, EXIT.usage);
+  const bnMomentum = Number(values['bn-momentum']);
+  if (!(bnMomentum > 0 && bnMomentum < 1))
+    fail(`--bn-momentum must be between 0 and 1, got "${values['bn-momentum']}"`, EXIT.usage);
   const arch = oneOf<Arch>('arch', values.arch, ['compact', 'seed']);
   const batch = int('batch', values.batch) as number;
   return {
     data: values.data,
     arch,
-    epochs: int('epochs', values.epochs) as number,
+    epochs: int('epochs', values.epochs ?? '30') as number,
+    epochsGiven: values.epochs !== undefined,
+    bnMomentum,
     batch,
     microBatch: int('micro-batch', values['micro-batch']) ?? Math.min(batch, 64),
     stepsPerEpoch: int('steps-per-epoch', values['steps-per-epoch']),
@@ -141,6 +156,15 @@ if (hasCheckpoint(checkpointDir) && !opts.resume) {
   );
 }
 if (opts.resume && !hasCheckpoint(checkpointDir)) fail(`--resume: no checkpoint in ${checkpointDir}`, EXIT.usage);
+if (opts.resume) {
+  // A resume keeps the run's options (its data too), except how many threads to use and, when given, a new total
+  // of epochs.
+  Object.assign(opts, readState(checkpointDir).options, {
+    resume: true,
+    workers: opts.workers,
+    ...(opts.epochsGiven ? { epochs: opts.epochs } : {}),
+  });
+}
 
 assertBlazeFaceInstalled();
 const dataset = openDataset(opts.data);
@@ -170,10 +194,10 @@ if (opts.resume) {
   const ckpt = await loadCheckpoint(checkpointDir);
   ({ model, state } = ckpt);
   restoredOptimizer = ckpt.optimizerWeights;
-  Object.assign(opts, state.options, { resume: true, workers: opts.workers });
+  state.options = { ...opts };
   console.log(`resuming ${runDir} at epoch ${state.epoch + 1}${state.step ? `, batch ${state.step + 1}` : ''}`);
 } else {
-  model = buildModel(opts.arch, { inputSize: size, seed: opts.seed });
+  model = buildModel(opts.arch, { inputSize: size, seed: opts.seed, bnMomentum: opts.bnMomentum });
   state = { epoch: 0, step: 0, history: [], bestEpoch: 0, bestValAccuracy: -1, seconds: 0, options: { ...opts } };
   mkdirSync(runDir, { recursive: true });
 }
