@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CROP } from '../src/core/crop';
-import { mulberry32 } from '../src/core/augment';
+import { AUGMENT_PRESETS, mulberry32 } from '../src/core/augment';
 import { accuracy, balancedAccuracy, confusion, logLoss } from '../src/core/metrics';
 import { augmentBatch } from './augment';
 import {
@@ -53,6 +53,8 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
                             (default: min(batch, 64); the wasm heap is capped at 4 GiB)
   --steps-per-epoch <n>     batches per epoch (default: one full pass over Train; the tutorial used 256)
   --validation-steps <n>    validation batches per epoch (default: all of Validation; the tutorial used 256)
+  --augment tutorial|light  tutorial: the tutorial's ImageDataGenerator (rotation 40°, shifts 0.2, shear 0.2°,
+                            zoom 0.2, flip, nearest fill); light (default): rotation 15°, shifts and zoom 0.1
   --lr <x>                  Adam learning rate (default 0.001)
   --lr-schedule <s>         cosine: decay the rate to 0 over the run (default); constant: the tutorial's fixed rate
   --workers <n>             threads that share each batch, 1 or 2 (default: 2 where there are 2 cores)
@@ -86,6 +88,7 @@ function parse() {
         'validation-steps': { type: 'string' },
         lr: { type: 'string', default: '0.001' },
         'lr-schedule': { type: 'string', default: 'cosine' },
+        augment: { type: 'string', default: 'light' },
         workers: { type: 'string', default: String(Math.min(2, availableParallelism())) },
         seed: { type: 'string', default: '42' },
         out: { type: 'string', default: join(REPO_ROOT, 'public', 'models', 'gender') },
@@ -131,6 +134,7 @@ function parse() {
     stepsPerEpoch: int('steps-per-epoch', values['steps-per-epoch']),
     validationSteps: int('validation-steps', values['validation-steps']),
     lr,
+    augment: oneOf('augment', values.augment, Object.keys(AUGMENT_PRESETS) as (keyof typeof AUGMENT_PRESETS)[]),
     lrSchedule: oneOf('lr-schedule', values['lr-schedule'], ['cosine', 'constant'] as const),
     workers: Math.min(2, int('workers', values.workers) as number),
     seed: int('seed', values.seed, 0) as number,
@@ -256,7 +260,8 @@ for (let epoch = state.epoch; epoch < opts.epochs; epoch++) {
   for (let step = state.step; step < stepsPerEpoch; step++) {
     const indices = Array.from({ length: opts.batch }, (_, i) => order[(step * opts.batch + i) % train.n]);
     const { x, y } = batchTensors(train, indices);
-    const augmented = augmentBatch(x, mulberry32((opts.seed * 7919 + epoch) * 100_003 + step));
+    const rng = mulberry32((opts.seed * 7919 + epoch) * 100_003 + step);
+    const augmented = augmentBatch(x, rng, AUGMENT_PRESETS[opts.augment]);
     if (opts.lrSchedule === 'cosine') {
       const progress = (epoch * stepsPerEpoch + step) / (opts.epochs * stepsPerEpoch);
       trainer.setLearningRate((opts.lr * (1 + Math.cos(Math.PI * progress))) / 2);

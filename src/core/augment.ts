@@ -35,6 +35,21 @@ export const DEFAULT_AUGMENT: AugmentSettings = {
   horizontalFlip: true,
 };
 
+/**
+ * A milder generator for face crops that BlazeFace has already centred and sized: the same kinds of transform, a
+ * third of the rotation and half the shift and zoom, so fewer augmented crops are mostly smeared fill.
+ */
+export const LIGHT_AUGMENT: AugmentSettings = {
+  rotationRange: 15,
+  widthShiftRange: 0.1,
+  heightShiftRange: 0.1,
+  shearRange: 0.2,
+  zoomRange: 0.1,
+  horizontalFlip: true,
+};
+
+export const AUGMENT_PRESETS = { tutorial: DEFAULT_AUGMENT, light: LIGHT_AUGMENT } as const;
+
 /** One image's transform. Size-free, so the same draw applies to any resolution. */
 export interface AugmentParams {
   /** Rotation in degrees. */
