@@ -1,6 +1,7 @@
 import { SingleBar } from 'cli-progress';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_CROP, type CropSettings } from '../src/core/crop';
 import { parseMetadata } from '../src/core/metadata';
 import { loadGenderClassifier, type GenderClassifier } from '../src/vision/classifier';
@@ -15,6 +16,27 @@ export const CACHE_DIR = resolve(process.env.FACESENSE_CROP_CACHE ?? join(REPO_R
 
 /** Exit codes the CLIs document in --help. */
 export const EXIT = { ok: 0, error: 1, usage: 2, skipped: 3 } as const;
+
+/**
+ * Parses the command line: --help prints `help` and exits 0; an unknown or malformed option is one error line
+ * and exit 2. The config lists `help: { type: 'boolean', short: 'h' }` among its options.
+ */
+export function parseCommandLine<const T extends ParseArgsConfig>(
+  help: string,
+  config: T,
+): ReturnType<typeof parseArgs<T>> {
+  let parsed: ReturnType<typeof parseArgs<T>>;
+  try {
+    parsed = parseArgs(config);
+  } catch (err) {
+    fail(`${(err as Error).message} (see --help)`, EXIT.usage);
+  }
+  if ((parsed.values as { help?: boolean }).help) {
+    console.log(help);
+    process.exit(EXIT.ok);
+  }
+  return parsed;
+}
 
 /** Prints one error line and exits; for errors the user can fix (bad path, no data). */
 export function fail(message: string, code: number = EXIT.error): never {

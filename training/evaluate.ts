@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { confidentStats } from '../src/core/calibration';
 import { verdict } from '../src/core/labels';
@@ -16,6 +15,7 @@ import {
   formatSkipped,
   loadClassifierDir,
   openDataset,
+  parseCommandLine,
   progressBar,
 } from './cli';
 import { SPLITS, type DatasetEntry, type Split } from './dataset';
@@ -52,28 +52,20 @@ interface Outcome {
 }
 
 function parse() {
-  try {
-    const { values } = parseArgs({
-      options: {
-        data: { type: 'string' },
-        split: { type: 'string', default: 'Test' },
-        model: { type: 'string', default: DEFAULT_MODEL_DIR },
-        report: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(HELP);
-      process.exit(EXIT.ok);
-    }
-    const split = SPLITS.find((s) => s.toLowerCase() === values.split.toLowerCase());
-    if (!split) fail(`--split must be one of ${SPLITS.join(', ')}, got "${values.split}"`, EXIT.usage);
-    if (!values.data) fail('--data <dir> is required (see --help)', EXIT.usage);
-    return { ...values, data: values.data, split: split as Split };
-  } catch (err) {
-    fail(`${(err as Error).message} (see --help)`, EXIT.usage);
-  }
+  const { values } = parseCommandLine(HELP, {
+    options: {
+      data: { type: 'string' },
+      split: { type: 'string', default: 'Test' },
+      model: { type: 'string', default: DEFAULT_MODEL_DIR },
+      report: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const split = SPLITS.find((s) => s.toLowerCase() === values.split.toLowerCase());
+  if (!split) fail(`--split must be one of ${SPLITS.join(', ')}, got "${values.split}"`, EXIT.usage);
+  if (!values.data) fail('--data <dir> is required (see --help)', EXIT.usage);
+  return { ...values, data: values.data, split: split as Split };
 }
 
 const opts = parse();

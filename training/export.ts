@@ -1,9 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DEFAULT_CROP } from '../src/core/crop';
 import type { TrainState } from './checkpoint';
-import { assertBlazeFaceInstalled, DEFAULT_MODEL_DIR, EXIT, fail, openDataset, prepareDataset } from './cli';
+import {
+  assertBlazeFaceInstalled,
+  DEFAULT_MODEL_DIR,
+  EXIT,
+  fail,
+  openDataset,
+  parseCommandLine,
+  prepareDataset,
+} from './cli';
 import { exportModel, weightsBytes } from './exporter';
 import { loadModelFiles, type Quantization } from './model-files';
 import { REPO_ROOT } from './node-io';
@@ -24,24 +31,15 @@ quantized weights, temperature and "uncertain" band fitted on Validation, metric
 
 Exit codes: 0 exported; 1 error (no run, dataset or usable face at that path); 2 bad arguments.`;
 
-let values;
-try {
-  ({ values } = parseArgs({
-    options: {
-      run: { type: 'string' },
-      data: { type: 'string' },
-      out: { type: 'string', default: DEFAULT_MODEL_DIR },
-      quantize: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  }));
-} catch (err) {
-  fail(`${(err as Error).message} (see --help)`, EXIT.usage);
-}
-if (values.help) {
-  console.log(HELP);
-  process.exit(EXIT.ok);
-}
+const { values } = parseCommandLine(HELP, {
+  options: {
+    run: { type: 'string' },
+    data: { type: 'string' },
+    out: { type: 'string', default: DEFAULT_MODEL_DIR },
+    quantize: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
 if (!values.run) fail('--run <name> is required (see --help)', EXIT.usage);
 const runDir = join(REPO_ROOT, 'training', 'runs', values.run);
 let state: TrainState;

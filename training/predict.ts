@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { verdict } from '../src/core/labels';
 import { cropFaces } from '../src/vision/crop';
 import { loadBlazeFace } from '../src/vision/detector';
-import { assertBlazeFaceInstalled, DEFAULT_MODEL_DIR, EXIT, fail, loadClassifierDir } from './cli';
+import { assertBlazeFaceInstalled, DEFAULT_MODEL_DIR, EXIT, fail, loadClassifierDir, parseCommandLine } from './cli';
 import { decodeImage, imageTensor } from './images';
 import { BLAZEFACE_MODEL, fileModelHandler } from './node-io';
 import { initTrainingBackend } from './wasm/setup';
@@ -32,24 +31,14 @@ interface FaceResult {
   confidence: number;
 }
 
-let parsed;
-try {
-  parsed = parseArgs({
-    allowPositionals: true,
-    options: {
-      json: { type: 'boolean', default: false },
-      model: { type: 'string', default: DEFAULT_MODEL_DIR },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-} catch (err) {
-  fail(`${(err as Error).message} (see --help)`, EXIT.usage);
-}
-const { values, positionals: files } = parsed;
-if (values.help) {
-  console.log(HELP);
-  process.exit(EXIT.ok);
-}
+const { values, positionals: files } = parseCommandLine(HELP, {
+  allowPositionals: true,
+  options: {
+    json: { type: 'boolean', default: false },
+    model: { type: 'string', default: DEFAULT_MODEL_DIR },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
 if (files.length === 0) fail('no image given (see --help)', EXIT.usage);
 assertBlazeFaceInstalled();
 // Diagnostics go to stderr so that --json output stays parseable.

@@ -2,9 +2,16 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { initBackend } from '../src/vision/backend';
-import { assertBlazeFaceInstalled, EXIT, fail, openDataset, prepareDataset, summarisePrepare } from './cli';
+import {
+  assertBlazeFaceInstalled,
+  EXIT,
+  fail,
+  openDataset,
+  parseCommandLine,
+  prepareDataset,
+  summarisePrepare,
+} from './cli';
 
 const HELP = `Usage: npm run prepare-data -- [--data <dir>]
 
@@ -23,16 +30,9 @@ $FACESENSE_CROP_CACHE moves the crop cache elsewhere.
 Exit codes: 0 every image gave a crop; 3 done, but some files were skipped (listed);
 1 error (no dataset at that path, no usable image); 2 bad arguments.`;
 
-let values;
-try {
-  ({ values } = parseArgs({ options: { data: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
-} catch (err) {
-  fail(`${(err as Error).message} (see --help)`, EXIT.usage);
-}
-if (values.help) {
-  console.log(HELP);
-  process.exit(EXIT.ok);
-}
+const { values } = parseCommandLine(HELP, {
+  options: { data: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+});
 assertBlazeFaceInstalled();
 const dataset = openDataset(values.data);
 await initBackend(['wasm', 'cpu']);

@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DEFAULT_CROP } from '../src/core/crop';
 import { AUGMENT_PRESETS, mulberry32 } from '../src/core/augment';
 import { accuracy, balancedAccuracy, confusion, logLoss } from '../src/core/metrics';
@@ -20,6 +19,7 @@ import {
   EXIT,
   fail,
   openDataset,
+  parseCommandLine,
   prepareDataset,
   progressBar,
   summarisePrepare,
@@ -74,38 +74,29 @@ Exit codes: 0 trained and exported; 3 trained and exported, but some files were 
 dataset at that path, no usable face); 2 bad arguments; 130 stopped by a signal after saving a checkpoint.`;
 
 function parse() {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        data: { type: 'string' },
-        arch: { type: 'string', default: 'compact' },
-        epochs: { type: 'string' },
-        'bn-momentum': { type: 'string', default: '0.99' },
-        batch: { type: 'string', default: '64' },
-        'micro-batch': { type: 'string' },
-        'steps-per-epoch': { type: 'string' },
-        'validation-steps': { type: 'string' },
-        lr: { type: 'string', default: '0.001' },
-        'lr-schedule': { type: 'string', default: 'cosine' },
-        augment: { type: 'string', default: 'light' },
-        workers: { type: 'string', default: String(Math.min(2, availableParallelism())) },
-        seed: { type: 'string', default: '42' },
-        out: { type: 'string', default: join(REPO_ROOT, 'public', 'models', 'gender') },
-        quantize: { type: 'string', default: 'uint8' },
-        run: { type: 'string' },
-        resume: { type: 'boolean', default: false },
-        backend: { type: 'string', default: 'wasm' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    fail(`${(err as Error).message} (see --help)`, EXIT.usage);
-  }
-  if (values.help) {
-    console.log(HELP);
-    process.exit(EXIT.ok);
-  }
+  const { values } = parseCommandLine(HELP, {
+    options: {
+      data: { type: 'string' },
+      arch: { type: 'string', default: 'compact' },
+      epochs: { type: 'string' },
+      'bn-momentum': { type: 'string', default: '0.99' },
+      batch: { type: 'string', default: '64' },
+      'micro-batch': { type: 'string' },
+      'steps-per-epoch': { type: 'string' },
+      'validation-steps': { type: 'string' },
+      lr: { type: 'string', default: '0.001' },
+      'lr-schedule': { type: 'string', default: 'cosine' },
+      augment: { type: 'string', default: 'light' },
+      workers: { type: 'string', default: String(Math.min(2, availableParallelism())) },
+      seed: { type: 'string', default: '42' },
+      out: { type: 'string', default: join(REPO_ROOT, 'public', 'models', 'gender') },
+      quantize: { type: 'string', default: 'uint8' },
+      run: { type: 'string' },
+      resume: { type: 'boolean', default: false },
+      backend: { type: 'string', default: 'wasm' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const int = (name: string, v: string | undefined, min = 1) => {
     if (v === undefined) return undefined;
     const n = Number(v);

@@ -127,6 +127,18 @@ function upsampleForTranspose(
  * (channels and batch swapped) with dy as the filter, dilated by the forward stride. 1×1 unstrided, unpadded convs
  * are a plain matrix product instead.
  */
+/** A 1×1 conv with stride 1 and no padding: its gradients are plain matrix products. */
+function isPlainPointwise(kh: number, kw: number, info: tf.backend_util.Conv2DInfo): boolean {
+  const p = info.padInfo;
+  return (
+    kh === 1 &&
+    kw === 1 &&
+    info.strideHeight === 1 &&
+    info.strideWidth === 1 &&
+    p.top + p.bottom + p.left + p.right === 0
+  );
+}
+
 function conv2DBackpropFilter(args: KernelArgs) {
   const backend = args.backend as BackendWasm;
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
@@ -137,13 +149,7 @@ function conv2DBackpropFilter(args: KernelArgs) {
   const [n, h, w] = x.shape;
   const s = new Scope(backend);
   const p = info.padInfo;
-  if (
-    kh === 1 &&
-    kw === 1 &&
-    info.strideHeight === 1 &&
-    info.strideWidth === 1 &&
-    p.top + p.bottom + p.left + p.right === 0
-  ) {
+  if (isPlainPointwise(kh, kw, info)) {
     const rows = n * h * w;
     const xt = s.run('Transpose', { x: Scope.reshape(x, [rows, ci]) }, { perm: [1, 0] });
     const dw = s.run('BatchMatMul', { a: Scope.reshape(xt, [1, ci, rows]), b: Scope.reshape(dy, [1, rows, co]) });
@@ -189,13 +195,7 @@ function conv2DBackpropInput(args: KernelArgs) {
   const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as Shape4, strides, 1, pad, dimRoundingMode);
   const s = new Scope(backend);
   const p = info.padInfo;
-  if (
-    kh === 1 &&
-    kw === 1 &&
-    info.strideHeight === 1 &&
-    info.strideWidth === 1 &&
-    p.top + p.bottom + p.left + p.right === 0
-  ) {
+  if (isPlainPointwise(kh, kw, info)) {
     const rows = inputShape[0] * inputShape[1] * inputShape[2];
     const wt = s.run('Transpose', { x: Scope.reshape(filter, [ci, co]) }, { perm: [1, 0] });
     const dx = s.run('BatchMatMul', { a: Scope.reshape(dy, [1, rows, co]), b: Scope.reshape(wt, [1, co, ci]) });
