@@ -42,6 +42,17 @@ describe('live camera with one face (wasm)', () => {
     await page.screenshot({ path: screenshotPath('one-face') });
   });
 
+  it("labels the shipped model's verdict for this face: male, once the smoothed score has settled", async () => {
+    await page.waitForFunction(
+      () =>
+        /^1 face: male \d+%$/.test(
+          document.querySelector('facesense-app')?.shadowRoot?.querySelector('p[role=status]')?.textContent ?? '',
+        ),
+      undefined,
+      { timeout: 30_000, polling: 200 },
+    );
+  });
+
   it('releases every tensor: the count after 300 frames equals the count after the first', async () => {
     await page.waitForFunction(() => (window.__facesense?.frames ?? 0) >= 301, undefined, {
       timeout: 150_000,
