@@ -19,7 +19,8 @@ export interface TrainState {
   step: number;
   history: EpochRecord[];
   bestEpoch: number;
-  bestValAccuracy: number;
+  /** Validation balanced accuracy of the best epoch so far, the one `best/` holds. */
+  bestValBalancedAccuracy: number;
   /** Training seconds so far, over all sessions. */
   seconds: number;
   /** The options the run was started with; a resume keeps them. */

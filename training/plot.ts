@@ -11,6 +11,7 @@ export interface EpochRecord {
   accuracy: number;
   valLoss: number;
   valAccuracy: number;
+  valBalancedAccuracy?: number;
   /** Training time of the epoch. */
   seconds?: number;
   /** Learning rate in use during the epoch. */
