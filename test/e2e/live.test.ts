@@ -51,6 +51,7 @@ describe('live camera with one face (wasm)', () => {
       undefined,
       { timeout: 30_000, polling: 200 },
     );
+    await page.screenshot({ path: screenshotPath('one-face-labelled') });
   });
 
   it('releases every tensor: the count after 300 frames equals the count after the first', async () => {
