@@ -100,9 +100,6 @@ export class CropCache {
     return this.records.get(key);
   }
 
-  get size(): number {
-    return this.records.size;
-  }
 
   addCrop(key: string, pixels: Uint8Array, meta: Pick<CacheRecord, 'box' | 'score' | 'landmarks'>): void {
     if (pixels.length !== this.recordBytes)
