@@ -100,7 +100,6 @@ export class CropCache {
     return this.records.get(key);
   }
 
-
   addCrop(key: string, pixels: Uint8Array, meta: Pick<CacheRecord, 'box' | 'score' | 'landmarks'>): void {
     if (pixels.length !== this.recordBytes)
       throw new Error(`crop has ${pixels.length} bytes, expected ${this.recordBytes}`);
