@@ -24,6 +24,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** The production build, served by `vite preview` for the whole run. */
     baseUrl: string;
+    /** Where that build is: a folder of this run's own, so runs side by side never share one. */
+    distDir: string;
     /** Fake camera videos (y4m) made from the photos above. */
     oneFaceVideo: string;
     threeFacesVideo: string;
@@ -36,10 +38,18 @@ declare module 'vitest' {
  * `vite build` in its own process: under Vitest NODE_ENV is "test", which would give Lit's development build and
  * an unminified service worker instead of what users get.
  */
-export function buildApp(): Promise<unknown> {
+export function buildApp(outDir = join(REPO, 'dist')): Promise<unknown> {
   return promisify(execFile)(
     process.execPath,
-    [join(REPO, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'],
+    [
+      join(REPO, 'node_modules', 'vite', 'bin', 'vite.js'),
+      'build',
+      '--logLevel',
+      'warn',
+      '--outDir',
+      outDir,
+      '--emptyOutDir',
+    ],
     {
       cwd: REPO,
       env: { ...process.env, NODE_ENV: 'production' },

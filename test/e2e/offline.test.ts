@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import type { PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { foreignRequests, launchChromium, newSession, REPO, servePreview, waitForFaces, type Session } from './harness';
+import { foreignRequests, launchChromium, newSession, servePreview, waitForFaces, type Session } from './harness';
 
 /** A copy of the build on its own server and origin: this test changes the files and stops the server. */
 describe('installed app: update prompt and offline', () => {
@@ -16,7 +16,7 @@ describe('installed app: update prompt and offline', () => {
 
   beforeAll(async () => {
     dist = mkdtempSync(join(tmpdir(), 'facesense-dist-'));
-    cpSync(join(REPO, 'dist'), dist, { recursive: true });
+    cpSync(inject('distDir'), dist, { recursive: true });
     ({ server, url } = await servePreview(dist));
     browser = await launchChromium({ video: inject('oneFaceVideo') });
     session = await newSession(browser);
