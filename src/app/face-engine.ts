@@ -74,7 +74,8 @@ export class FaceEngine {
   /** Finds the faces in `image` and classifies those `select` picks (all by default), in one batch. */
   async analyze(image: ImageInput, select?: ClassifySelector): Promise<Analysis> {
     const t0 = performance.now();
-    const pixels = tf.browser.fromPixels(image);
+    // Cast once here: the detector's resample and the face crops both read float32, and each would cast again.
+    const pixels = tf.tidy(() => tf.cast(tf.browser.fromPixels(image), 'float32')) as tf.Tensor3D;
     try {
       const t1 = performance.now();
       const detections = await this.detector.detect(pixels);
@@ -118,7 +119,7 @@ export class FaceEngine {
    * (shaders on WebGL, wasm on first call) at load rather than on the first live frame.
    */
   private async warmUp(): Promise<void> {
-    const blank = tf.zeros([480, 640, 3], 'int32') as tf.Tensor3D;
+    const blank = tf.zeros([480, 640, 3], 'float32') as tf.Tensor3D;
     const crops = cropFaces(blank, [{ x: 240, y: 160, width: 160, height: 160 }], this.metadata.crop);
     try {
       await Promise.all([this.detector.detect(blank), this.classifier.classify(crops)]);

@@ -1,5 +1,6 @@
 import * as blazeface from '@tensorflow-models/blazeface';
 import * as tf from '@tensorflow/tfjs-core';
+import { asFloat32 } from './crop';
 import { fromSquare, letterboxSquare, toNormalizedBox, type Box, type Point } from '../core/geometry';
 
 export interface DetectedFace {
@@ -48,7 +49,7 @@ export async function loadBlazeFace(
       const input = tf.tidy(() =>
         tf.squeeze(
           tf.image.cropAndResize(
-            tf.expandDims(tf.cast(image, 'float32'), 0) as tf.Tensor4D,
+            tf.expandDims(asFloat32(image), 0) as tf.Tensor4D,
             [toNormalizedBox(square, width, height)],
             [0],
             [INPUT_SIZE, INPUT_SIZE],
