@@ -2,8 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   affineMatrix,
   DEFAULT_AUGMENT,
+  frameMask,
+  sampleAppearance,
   sampleAugmentation,
   toTransformVector,
+  type AppearanceParams,
   type AugmentParams,
   type AugmentSettings,
 } from '../src/core/augment';
@@ -43,5 +46,47 @@ export function augmentBatch(
   settings: AugmentSettings = DEFAULT_AUGMENT,
 ): tf.Tensor4D {
   const params = Array.from({ length: images.shape[0] }, () => sampleAugmentation(rng, settings));
-  return transformBatch(images, params);
+  const { appearance } = settings;
+  if (!appearance) return transformBatch(images, params);
+  const looks = params.map(() => sampleAppearance(rng, appearance));
+  return tf.tidy(() => appearanceBatch(transformBatch(images, params), looks));
+}
+
+/**
+ * Saturation, contrast and brightness per image on 0–255 values, clipped to that range, then the frame cut
+ * (black, as the app's crop is outside the photo).
+ */
+export function appearanceBatch(images: tf.Tensor4D, params: readonly AppearanceParams[]): tf.Tensor4D {
+  const [n, height, width] = images.shape;
+  if (params.length !== n) throw new Error(`got ${params.length} appearance changes for ${n} images`);
+  const perImage = (f: (p: AppearanceParams) => number) => tf.tensor4d(params.map(f), [n, 1, 1, 1]);
+  return tf.tidy(() => {
+    const grey = tf.mean(images, 3, true);
+    const saturated = tf.add(
+      grey,
+      tf.mul(
+        tf.sub(images, grey),
+        perImage((p) => p.saturation),
+      ),
+    );
+    const mean = tf.mean(saturated, [1, 2, 3], true);
+    const contrasted = tf.add(
+      mean,
+      tf.mul(
+        tf.sub(saturated, mean),
+        perImage((p) => p.contrast),
+      ),
+    );
+    const lit = tf.clipByValue(
+      tf.mul(
+        contrasted,
+        perImage((p) => p.brightness),
+      ),
+      0,
+      255,
+    );
+    const masks = new Float32Array(n * height * width);
+    params.forEach((p, i) => masks.set(frameMask(p.cut, width, height), i * height * width));
+    return tf.mul(lit, tf.tensor4d(masks, [n, height, width, 1]));
+  });
 }

@@ -53,8 +53,10 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
                             (default: min(batch, 64); the wasm heap is capped at 4 GiB)
   --steps-per-epoch <n>     batches per epoch (default: one full pass over Train; the tutorial used 256)
   --validation-steps <n>    validation batches per epoch (default: all of Validation; the tutorial used 256)
-  --augment tutorial|light  tutorial: the tutorial's ImageDataGenerator (rotation 40°, shifts 0.2, shear 0.2°,
-                            zoom 0.2, flip, nearest fill); light (default): rotation 15°, shifts and zoom 0.1
+  --augment tutorial|light|robust  tutorial: the tutorial's ImageDataGenerator (rotation 40°, shifts 0.2,
+                            shear 0.2°, zoom 0.2, flip, nearest fill); light (default): rotation 15°, shifts and
+                            zoom 0.1; robust: light, plus brightness, contrast and colour changes and crops cut by
+                            the photo's edge (faces in tight photos)
   --lr <x>                  Adam learning rate (default 0.001)
   --lr-schedule <s>         cosine: decay the rate to 0 over the run (default); constant: the tutorial's fixed rate
   --workers <n>             threads that share each batch, 1 or 2 (default: 2 where there are 2 cores)

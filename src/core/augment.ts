@@ -23,6 +23,28 @@ export interface AugmentSettings {
   zoomRange: number;
   /** Mirror left–right with probability ½. */
   horizontalFlip: boolean;
+  /** Changes of colour and framing, applied after the geometric transform; none when absent. */
+  appearance?: AppearanceSettings;
+}
+
+/**
+ * Beyond the tutorial's generator: the lighting and colour of other cameras, and faces whose photo ends close to
+ * the face, so the crop's margin (hair, neck) is black. Tight face photos are common outside CelebA, and the model
+ * must not need the hair to tell.
+ */
+export interface AppearanceSettings {
+  /** Pixel values are multiplied by a factor ~ U(1 − r, 1 + r). */
+  brightness: number;
+  /** Distance from the image's mean is scaled by ~ U(1 − r, 1 + r). */
+  contrast: number;
+  /** Distance from each pixel's grey is scaled by ~ U(1 − r, 1 + r). */
+  saturation: number;
+  /** Share of images turned grey. */
+  grayscale: number;
+  /** Share of images whose photo ends inside the crop: each side is then cut with probability ½. */
+  frameCut: number;
+  /** Largest cut per side, as a fraction of the crop (the face box leaves about 1/6 of margin per side). */
+  frameCutMax: number;
 }
 
 /** The tutorial's generator: rotation 40, shifts 0.2, shear 0.2, zoom 0.2, horizontal flip, nearest fill. */
@@ -48,7 +70,13 @@ export const LIGHT_AUGMENT: AugmentSettings = {
   horizontalFlip: true,
 };
 
-export const AUGMENT_PRESETS = { tutorial: DEFAULT_AUGMENT, light: LIGHT_AUGMENT } as const;
+/** `light`, plus lighting and colour changes and crops cut by the photo's edge. */
+export const ROBUST_AUGMENT: AugmentSettings = {
+  ...LIGHT_AUGMENT,
+  appearance: { brightness: 0.3, contrast: 0.3, saturation: 0.4, grayscale: 0.05, frameCut: 0.4, frameCutMax: 0.2 },
+};
+
+export const AUGMENT_PRESETS = { tutorial: DEFAULT_AUGMENT, light: LIGHT_AUGMENT, robust: ROBUST_AUGMENT } as const;
 
 /** One image's transform. Size-free, so the same draw applies to any resolution. */
 export interface AugmentParams {
@@ -138,4 +166,44 @@ export function toTransformVector(matrix: number[]): [number, number, number, nu
   const k = matrix[8];
   const [a0, a1, a2, b0, b1, b2, c0, c1] = matrix.map((v) => v / k);
   return [a0, a1, a2, b0, b1, b2, c0, c1];
+}
+
+/** One image's colour and framing change. */
+export interface AppearanceParams {
+  brightness: number;
+  contrast: number;
+  /** 0 turns the image grey. */
+  saturation: number;
+  /** Fractions of the crop blacked out from each side, as where the photo ends. */
+  cut: { left: number; right: number; top: number; bottom: number };
+}
+
+export const IDENTITY_APPEARANCE: AppearanceParams = {
+  brightness: 1,
+  contrast: 1,
+  saturation: 1,
+  cut: { left: 0, right: 0, top: 0, bottom: 0 },
+};
+
+export function sampleAppearance(rng: () => number, settings: AppearanceSettings): AppearanceParams {
+  const grey = rng() < settings.grayscale;
+  const framed = rng() < settings.frameCut;
+  const side = (): number => (framed && rng() < 0.5 ? rng() * settings.frameCutMax : 0);
+  return {
+    brightness: 1 + uniform(rng, settings.brightness),
+    contrast: 1 + uniform(rng, settings.contrast),
+    saturation: grey ? 0 : 1 + uniform(rng, settings.saturation),
+    cut: { left: side(), right: side(), top: side(), bottom: side() },
+  };
+}
+
+/** A [height·width] mask, 1 inside the photo and 0 where `cut` blacks it out (row-major). */
+export function frameMask(cut: AppearanceParams['cut'], width: number, height: number): Float32Array {
+  const mask = new Float32Array(width * height);
+  const x0 = Math.round(cut.left * width);
+  const x1 = width - Math.round(cut.right * width);
+  const y0 = Math.round(cut.top * height);
+  const y1 = height - Math.round(cut.bottom * height);
+  for (let y = y0; y < y1; y++) mask.fill(1, y * width + x0, y * width + Math.max(x0, x1));
+  return mask;
 }

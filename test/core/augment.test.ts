@@ -2,8 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   affineMatrix,
   DEFAULT_AUGMENT,
+  frameMask,
   IDENTITY_PARAMS,
   mulberry32,
+  ROBUST_AUGMENT,
+  sampleAppearance,
   sampleAugmentation,
   toTransformVector,
   type AugmentParams,
@@ -187,5 +190,44 @@ describe('mulberry32', () => {
     const values = Array.from({ length: 10000 }, rng);
     expect(Math.min(...values)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...values)).toBeLessThan(1);
+  });
+});
+
+describe('sampleAppearance', () => {
+  const settings = ROBUST_AUGMENT.appearance!;
+  const draws = (() => {
+    const rng = mulberry32(77);
+    return Array.from({ length: 20000 }, () => sampleAppearance(rng, settings));
+  })();
+  const share = (f: (p: (typeof draws)[number]) => boolean) => draws.filter(f).length / draws.length;
+
+  it('keeps brightness, contrast and saturation within their ranges', () => {
+    const spread = (f: (p: (typeof draws)[number]) => number) => Math.max(...draws.map((p) => Math.abs(f(p) - 1)));
+    expect(spread((p) => p.brightness)).toBeLessThanOrEqual(settings.brightness);
+    expect(spread((p) => p.contrast)).toBeLessThanOrEqual(settings.contrast);
+    expect(spread((p) => (p.saturation === 0 ? 1 : p.saturation))).toBeLessThanOrEqual(settings.saturation);
+  });
+
+  it('turns the set share grey, and cuts each side of a framed image half the time, never beyond the maximum', () => {
+    expect(share((p) => p.saturation === 0)).toBeCloseTo(settings.grayscale, 2);
+    const framed = settings.frameCut;
+    expect(share((p) => p.cut.left > 0)).toBeCloseTo(framed / 2, 1);
+    expect(share((p) => Object.values(p.cut).some((c) => c > 0))).toBeCloseTo(framed * (1 - 1 / 16), 1);
+    expect(Math.max(...draws.flatMap((p) => Object.values(p.cut)))).toBeLessThanOrEqual(settings.frameCutMax);
+  });
+});
+
+describe('frameMask', () => {
+  it('is all ones without a cut', () => {
+    expect(Array.from(frameMask({ left: 0, right: 0, top: 0, bottom: 0 }, 4, 3))).toEqual(new Array(12).fill(1));
+  });
+
+  it('blacks out the cut columns and rows, rounding fractions to whole pixels', () => {
+    const mask = frameMask({ left: 0.25, right: 0.25, top: 0, bottom: 1 / 3 }, 4, 3);
+    expect(Array.from(mask)).toEqual([0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0]);
+  });
+
+  it('is all zeros when the cuts overlap', () => {
+    expect(Array.from(frameMask({ left: 0.6, right: 0.6, top: 0, bottom: 0 }, 5, 2))).toEqual(new Array(10).fill(0));
   });
 });

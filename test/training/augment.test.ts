@@ -6,8 +6,15 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_AUGMENT, IDENTITY_PARAMS, mulberry32, sampleAugmentation } from '../../src/core/augment';
-import { augmentBatch, transformBatch } from '../../training/augment';
+import {
+  DEFAULT_AUGMENT,
+  IDENTITY_APPEARANCE,
+  IDENTITY_PARAMS,
+  mulberry32,
+  ROBUST_AUGMENT,
+  sampleAugmentation,
+} from '../../src/core/augment';
+import { appearanceBatch, augmentBatch, transformBatch } from '../../training/augment';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const FACES = resolve(REPO_ROOT, process.env.FACESENSE_DATA ?? '../shared/data', 'celeba/Dataset/Train');
@@ -85,6 +92,56 @@ describe('transformBatch on wasm', () => {
     const images = tf.tensor4d(randomBatch([4, 16, 16, 3], 4), [4, 16, 16, 3]);
     const before = tf.memory().numTensors;
     augmentBatch(images, mulberry32(5)).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    images.dispose();
+  });
+});
+
+describe('appearanceBatch on wasm', () => {
+  const shape: [number, number, number, number] = [2, 8, 8, 3];
+  const pixels = () => tf.tensor4d(randomBatch(shape, 11), shape);
+
+  it('returns the input for identity params', async () => {
+    const images = pixels();
+    const out = appearanceBatch(images, [IDENTITY_APPEARANCE, IDENTITY_APPEARANCE]);
+    expect(maxAbsDiff(await out.data(), await images.data())).toBeLessThan(1e-3);
+    tf.dispose([images, out]);
+  });
+
+  it('greys an image with saturation 0 and scales and clips brightness', async () => {
+    const images = pixels();
+    const out = appearanceBatch(images, [
+      { ...IDENTITY_APPEARANCE, saturation: 0 },
+      { ...IDENTITY_APPEARANCE, brightness: 3 },
+    ]);
+    const [grey, bright] = tf.split<tf.Tensor4D>(out, 2);
+    const [r, g, b] = tf.split(grey, 3, 3);
+    expect(maxAbsDiff(await r.data(), await g.data())).toBeLessThan(1e-3);
+    expect(maxAbsDiff(await r.data(), await b.data())).toBeLessThan(1e-3);
+    const expected = tf.clipByValue(tf.mul(tf.slice(images, 1, 1), 3), 0, 255);
+    expect(maxAbsDiff(await bright.data(), await expected.data())).toBeLessThan(1e-3);
+    tf.dispose([images, out, grey, bright, r, g, b, expected]);
+  });
+
+  it('blacks out the cut sides and leaves the rest', async () => {
+    const images = pixels();
+    const out = appearanceBatch(images, [
+      { ...IDENTITY_APPEARANCE, cut: { left: 0.25, right: 0, top: 0, bottom: 0.5 } },
+      IDENTITY_APPEARANCE,
+    ]);
+    const first = tf.slice(out, [0, 0, 0, 0], [1, 8, 8, 3]);
+    expect(await tf.sum(tf.slice(first, [0, 0, 0, 0], [1, 8, 2, 3])).data()).toEqual(new Float32Array([0]));
+    expect(await tf.sum(tf.slice(first, [0, 4, 0, 0], [1, 4, 8, 3])).data()).toEqual(new Float32Array([0]));
+    const kept = tf.slice(first, [0, 0, 2, 0], [1, 4, 6, 3]);
+    const original = tf.slice(images, [0, 0, 2, 0], [1, 4, 6, 3]);
+    expect(maxAbsDiff(await kept.data(), await original.data())).toBeLessThan(1e-3);
+    tf.dispose([images, out, first, kept, original]);
+  });
+
+  it('leaks no tensors, with the robust preset end to end', () => {
+    const images = pixels();
+    const before = tf.memory().numTensors;
+    augmentBatch(images, mulberry32(5), ROBUST_AUGMENT).dispose();
     expect(tf.memory().numTensors).toBe(before);
     images.dispose();
   });
