@@ -1,4 +1,5 @@
 import { SingleBar } from 'cli-progress';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -136,6 +137,15 @@ export async function loadClassifierDir(dir: string): Promise<GenderClassifier> 
     metadata = parseMetadata(JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8')));
   } catch (err) {
     fail(`cannot load the model in ${dir}: ${(err as Error).message} (train one with 'npm run train')`);
+  }
+  for (const [file, expected] of Object.entries(metadata.weights)) {
+    const path = join(dir, file);
+    const actual = existsSync(path) ? createHash('sha256').update(readFileSync(path)).digest('hex') : 'missing';
+    if (actual !== expected) {
+      fail(
+        `cannot load the model in ${dir}: ${file} does not match the sha256 in metadata.json (damaged, or from another export)`,
+      );
+    }
   }
   return loadGenderClassifier(fileModelHandler(join(dir, 'model.json')), metadata);
 }

@@ -114,5 +114,7 @@ export async function exportModel(input: ExportInput): Promise<ModelMetadata> {
 }
 
 export function weightsBytes(dir: string, metadata: ModelMetadata): number {
-  return Object.keys(metadata.weights).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+  return Object.keys(metadata.weights)
+    .filter((f) => f !== 'model.json')
+    .reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
 }

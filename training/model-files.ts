@@ -92,7 +92,7 @@ export function quantizeWeights(
   return { specs: outSpecs, data: joined.buffer };
 }
 
-/** Writes model.json and one weights file into `dir`; returns each written weights file's sha256. */
+/** Writes model.json and one weights file into `dir`; returns the sha256 of each file written. */
 export async function saveModelFiles(
   model: tfl.LayersModel,
   dir: string,
@@ -114,7 +114,9 @@ export async function saveModelFiles(
         modelTopology: artifacts.modelTopology,
         weightsManifest: [{ paths: [WEIGHTS_FILE], weights: specs }],
       };
-      writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
+      const text = JSON.stringify(json);
+      writeFileSync(join(dir, 'model.json'), text);
+      hashes['model.json'] = createHash('sha256').update(text).digest('hex');
       return {
         modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: bytes.length },
       };

@@ -6,11 +6,12 @@ import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import type { Box } from '../core/geometry';
-import { parseMetadata, type ModelMetadata } from '../core/metadata';
+import type { ModelMetadata } from '../core/metadata';
 import { initBackend } from '../vision/backend';
 import { loadGenderClassifier, type GenderClassifier } from '../vision/classifier';
 import { cropFaces } from '../vision/crop';
 import { loadBlazeFace, type FaceDetector } from '../vision/detector';
+import { fetchVerifiedModel } from './verified-model';
 
 // The binaries come from our own origin (bundled, hashed, precached), never from a CDN.
 setWasmPaths({
@@ -59,14 +60,13 @@ export class FaceEngine {
     // Its code is loaded only when asked for and the browser has WebGPU; otherwise the next backend in `order` runs.
     if (order.includes('webgpu') && 'gpu' in navigator) await import('@tensorflow/tfjs-backend-webgpu');
     const backend = await initBackend(order);
-    const metadataResponse = await fetch(`${MODELS}gender/metadata.json`);
-    if (!metadataResponse.ok) throw new Error(`gender model metadata: HTTP ${metadataResponse.status}`);
-    const metadata = parseMetadata(await metadataResponse.json());
+    const gender = await fetchVerifiedModel(`${MODELS}gender/`);
+    if (gender.repaired.length > 0) console.warn(`gender model: downloaded again: ${gender.repaired.join('; ')}`);
     const [detector, classifier] = await Promise.all([
       loadBlazeFace(`${MODELS}blazeface/facemesh-detection-short.json`),
-      loadGenderClassifier(`${MODELS}gender/model.json`, metadata),
+      loadGenderClassifier(gender.handler, gender.metadata),
     ]);
-    const engine = new FaceEngine(backend, metadata, detector, classifier);
+    const engine = new FaceEngine(backend, gender.metadata, detector, classifier);
     await engine.warmUp();
     return engine;
   }

@@ -35,7 +35,7 @@ export interface ModelMetadata {
   metrics: { validation?: SplitMetrics; test?: SplitMetrics; quantizationDelta?: number };
   data: { path: string; counts: Record<string, Record<string, number>>; listSha256: string };
   training: { epochs: number; bestEpoch: number; batch: number; lr: number; seed: number; seconds: number };
-  /** sha256 of each weights file, so a corrupted or mixed cache is detected. */
+  /** sha256 of model.json and of each weights file, so a damaged cache, or files of two versions, are detected. */
   weights: Record<string, string>;
   tfjsVersion: string;
   created: string;

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CELEBA, DATA_DIR, hasData, SCENES, smallDataset } from '../support/data';
@@ -110,5 +111,22 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
     expect(results[1].faces).toEqual([]);
     const text = tsx('predict.ts', ['--model', out, dogs]);
     expect(text.stdout).toMatch(/no face found/);
+  });
+
+  it('refuses a model whose files do not match the sums in its metadata.json', () => {
+    const metadata = JSON.parse(readFileSync(join(out, 'metadata.json'), 'utf8'));
+    expect(Object.keys(metadata.weights).sort()).toEqual(['model.json', 'weights.bin']);
+    const damaged = mkdtempSync(join(tmpdir(), 'facesense-damaged-'));
+    try {
+      cpSync(out, damaged, { recursive: true });
+      const weights = readFileSync(join(damaged, 'weights.bin'));
+      weights[weights.length >> 1] ^= 0xff;
+      writeFileSync(join(damaged, 'weights.bin'), weights);
+      const r = tsx('predict.ts', ['--model', damaged, join(SCENES, 'single_facerec_obama-720p.jpg')]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/weights\.bin does not match the sha256 in metadata\.json/);
+    } finally {
+      rmSync(damaged, { recursive: true, force: true });
+    }
   });
 });
