@@ -8,13 +8,14 @@ const HAS_VIDEO_FRAME_CALLBACK = 'requestVideoFrameCallback' in HTMLVideoElement
 /**
  * Calls `onFrame` for new video frames: through `requestVideoFrameCallback` where the browser has it (one call
  * per decoded frame), else `requestAnimationFrame`. It never queues: a frame that arrives while the previous one
- * is still being processed is skipped. It stops scheduling while the tab is hidden.
+ * is still being processed is skipped. It stops scheduling while the tab is hidden. `stop` forgets the frame in
+ * flight, so a frame that never settles (a lost GPU context) cannot hold up the next `start`.
  */
 export class FrameLoopController implements ReactiveController {
   /** Frames skipped because the previous one was still in flight. */
   skipped = 0;
   private video?: HTMLVideoElement;
-  private busy = false;
+  private inFlight?: Promise<void>;
   private cancel?: () => void;
   private lastTime = -1;
 
@@ -51,6 +52,7 @@ export class FrameLoopController implements ReactiveController {
     this.cancel?.();
     this.cancel = undefined;
     this.video = undefined;
+    this.inFlight = undefined;
   }
 
   private schedule(): void {
@@ -73,17 +75,17 @@ export class FrameLoopController implements ReactiveController {
     if (video.readyState < HTMLMediaElement.HAVE_CURRENT_DATA) return;
     // rAF fires once per display refresh, new video frame or not: only a new one counts.
     if (!HAS_VIDEO_FRAME_CALLBACK && video.currentTime === this.lastTime) return;
-    if (this.busy) {
+    if (this.inFlight) {
       this.skipped++;
       return;
     }
     this.lastTime = video.currentTime;
-    this.busy = true;
-    this.onFrame(video)
+    const frame = this.onFrame(video)
       .catch(this.onError)
       .finally(() => {
-        this.busy = false;
+        if (this.inFlight === frame) this.inFlight = undefined;
       });
+    this.inFlight = frame;
   };
 
   private readonly onVisibility = (): void => {
