@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import type { MathBackendWebGL } from '@tensorflow/tfjs-backend-webgl';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
@@ -48,6 +49,11 @@ const MODELS = `${import.meta.env.BASE_URL}models/`;
 
 /** Detector and classifier on one tfjs backend: load once, analyse images, release everything on dispose. */
 export class FaceEngine {
+  /** Set when the GPU context behind `backend` is lost: every tensor on it, the models' weights too, is gone. */
+  lost = false;
+  private readonly lostListeners = new Set<() => void>();
+  private gl?: WebGLRenderingContext;
+
   private constructor(
     readonly backend: string,
     readonly metadata: ModelMetadata,
@@ -68,7 +74,21 @@ export class FaceEngine {
     ]);
     const engine = new FaceEngine(backend, gender.metadata, detector, classifier);
     await engine.warmUp();
+    engine.watchContext();
     return engine;
+  }
+
+  /** The WebGL context the models run in, when they run on WebGL. */
+  get webglContext(): WebGLRenderingContext | undefined {
+    return this.gl;
+  }
+
+  /**
+   * Calls `listener` once if the GPU context is lost. From then on `analyze` fails or never settles (tfjs polls the
+   * dead context's fences forever), so stop calling it, dispose this engine and load another.
+   */
+  onLost(listener: () => void): void {
+    this.lostListeners.add(listener);
   }
 
   /** Finds the faces in `image` and classifies those `select` picks (all by default), in one batch. */
@@ -109,10 +129,28 @@ export class FaceEngine {
     return tf.memory().numTensors;
   }
 
+  /** Releases the models; a lost engine also drops its dead backend, so the next `load` makes a new one. */
   dispose(): void {
+    this.gl?.canvas.removeEventListener('webglcontextlost', this.contextLost);
+    this.lostListeners.clear();
     this.detector.dispose();
     this.classifier.dispose();
+    if (this.lost) renewBackend(this.backend);
   }
+
+  /** tfjs's WebGL backend draws into one canvas of its own; its `webglcontextlost` is the only warning there is. */
+  private watchContext(): void {
+    if (this.backend !== 'webgl') return;
+    this.gl = (tf.backend() as MathBackendWebGL).gpgpu.gl;
+    this.gl.canvas.addEventListener('webglcontextlost', this.contextLost);
+    if (this.gl.isContextLost()) this.contextLost();
+  }
+
+  private readonly contextLost = (): void => {
+    if (this.lost) return;
+    this.lost = true;
+    for (const listener of this.lostListeners) listener();
+  };
 
   /**
    * One blank pass through detection, crop and classification at a common camera size compiles the kernels
@@ -128,4 +166,14 @@ export class FaceEngine {
       crops.dispose();
     }
   }
+}
+
+/**
+ * tfjs keeps a backend whose context was lost registered and active, and `setBackend` would hand it out again. Removed
+ * and registered anew with the same factory, it is built afresh, with a new context, the next time it is set.
+ */
+function renewBackend(name: string): void {
+  const { factory, priority } = tf.engine().registryFactory[name];
+  tf.removeBackend(name);
+  tf.registerBackend(name, factory, priority);
 }
