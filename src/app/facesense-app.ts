@@ -2,6 +2,7 @@ import { css, html, LitElement, nothing, unsafeCSS } from 'lit';
 import { customElement, query, state } from 'lit/decorators.js';
 import { classMap } from 'lit/directives/class-map.js';
 import { live } from 'lit/directives/live.js';
+import { orderAfterContextLoss } from '../core/context-loss';
 import type { TrackerOptions } from '../core/tracking';
 import { CameraController } from './camera-controller';
 import type { BackendName, FaceEngine } from './face-engine';
@@ -120,6 +121,10 @@ export class FacesenseApp extends LitElement {
       outline: 3px solid #4fb3ff;
       outline-offset: 2px;
     }
+    .notice {
+      margin-left: auto;
+      color: #ffd27a;
+    }
     .stats {
       margin-left: auto;
       font-variant-numeric: tabular-nums;
@@ -161,10 +166,14 @@ export class FacesenseApp extends LitElement {
   @state() private engineState: EngineState = { status: 'loading' };
   @state() private photoError?: string;
   @state() private dragging = false;
+  /** Why the app changed under the user's feet, e.g. a lost GPU context; read out politely. */
+  @state() private notice?: string;
   @query('video') private video?: HTMLVideoElement;
   @query('canvas.photo') private photoCanvas?: HTMLCanvasElement;
   @query('input[type=file]') private fileInput!: HTMLInputElement;
-  private engineLoading?: Promise<void>;
+  private engineLoading?: Promise<unknown>;
+  /** GPU context losses so far, per backend. */
+  private readonly contextLosses = new Map<string, number>();
 
   override firstUpdated(): void {
     void this.camera.start();
@@ -229,6 +238,10 @@ export class FacesenseApp extends LitElement {
         <button @click=${() => this.fileInput.click()}>Open photo</button>
         ${this.mode === 'photo' ? html`<button @click=${this.backToCamera}>Back to camera</button>` : nothing}
         <input type="file" accept="image/*" hidden @change=${this.onFileChosen} />
+        <span class="notice" role="status">
+          ${this.notice ?? nothing}
+          ${this.pipeline.error ? html`<span>Could not analyse the picture: ${this.pipeline.error}</span>` : nothing}
+        </span>
         <span class="stats">${this.statusLine()}</span>
       </div>
       <footer>
@@ -307,15 +320,37 @@ export class FacesenseApp extends LitElement {
     return parts.join(' · ');
   }
 
-  private async loadEngine(): Promise<void> {
+  private async loadEngine(order = backendOrder()): Promise<FaceEngine | undefined> {
     try {
       const { FaceEngine } = await import('./face-engine');
-      const engine = await FaceEngine.load(backendOrder());
+      const engine = await FaceEngine.load(order);
+      engine.onLost(() => (this.engineLoading = this.recover(engine)));
       this.pipeline.setEngine(engine);
       this.engineState = { status: 'ready', engine };
+      return engine;
     } catch (err) {
       this.engineState = { status: 'failed', message: err instanceof Error ? err.message : String(err) };
+      return undefined;
     }
+  }
+
+  /**
+   * A lost GPU context took the models' weights with it. Without reloading the page, the models are loaded again
+   * (the service worker has them cached) on a new context, or off the GPU when it keeps failing.
+   */
+  private async recover(engine: FaceEngine): Promise<void> {
+    this.pipeline.detach();
+    engine.dispose();
+    const losses = (this.contextLosses.get(engine.backend) ?? 0) + 1;
+    this.contextLosses.set(engine.backend, losses);
+    this.engineState = { status: 'loading' };
+    this.notice = 'The graphics context was lost; loading the face models again…';
+    const { BACKENDS } = await import('./face-engine');
+    const next = await this.loadEngine(orderAfterContextLoss(engine.backend as BackendName, losses, BACKENDS));
+    this.notice = next
+      ? `The graphics context was lost; now running on ${next.backend}`
+      : 'The graphics context was lost.';
+    if (next && this.mode === 'photo' && this.photoCanvas) await this.pipeline.analyzeOnce(this.photoCanvas);
   }
 
   private readonly onDragOver = (event: DragEvent): void => {

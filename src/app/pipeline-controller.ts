@@ -38,11 +38,14 @@ export interface FrameRecord {
 
 /** What end-to-end tests read from `window.__facesense`; nothing else is exposed. */
 export interface DebugHook {
+  /** The backend of the engine in use: it changes when a lost GPU context makes the app load the models again. */
   backend: string;
   /** Frames analysed since the page loaded, and camera frames skipped because one was in flight. */
   frames: number;
   skipped: number;
-  /** Live tensors after the first analysed frame and after the latest one. */
+  /** Frames or photos whose analysis failed. */
+  errors: number;
+  /** Live tensors after the engine's first analysed frame and after the latest one. */
   tensorsAfterFirstFrame: number;
   tensors: number;
   /** Faces detected and faces classified since the page loaded: their ratio is the work tracking saves. */
@@ -53,6 +56,8 @@ export interface DebugHook {
   /** The latest frames: the label shown for each track, and the stage times (ms). */
   log: FrameRecord[];
   stages(): Record<string, StageSummary>;
+  /** Loses the models' WebGL context as a GPU reset would, for tests; false when they do not run on WebGL. */
+  loseContext(): boolean;
 }
 
 declare global {
@@ -87,7 +92,7 @@ export class PipelineController implements ReactiveController {
     host.addController(this);
     this.loop = new FrameLoopController(
       host,
-      (video) => this.process(video, this.generation, false),
+      (video) => this.run(video, false),
       (err) => this.fail(err),
     );
   }
@@ -98,13 +103,15 @@ export class PipelineController implements ReactiveController {
     delete window.__facesense;
   }
 
+  /** The counters of the debug hook carry over from a previous engine; the tensor baseline starts again. */
   setEngine(engine: FaceEngine): void {
     this.engine = engine;
     const stats = this.stats;
-    this.hook = {
+    this.hook ??= {
       backend: engine.backend,
       frames: 0,
       skipped: 0,
+      errors: 0,
       tensorsAfterFirstFrame: -1,
       tensors: -1,
       detected: 0,
@@ -112,9 +119,22 @@ export class PipelineController implements ReactiveController {
       firstLabelAt: -1,
       log: [],
       stages: () => Object.fromEntries(stats.stageNames().map((s) => [s, stats.summary(s)])),
+      loseContext: () => {
+        const extension = this.engine?.webglContext?.getExtension('WEBGL_lose_context');
+        extension?.loseContext();
+        return extension != null;
+      },
     };
+    this.hook.backend = engine.backend;
+    this.hook.tensorsAfterFirstFrame = -1;
     window.__facesense = this.hook;
     this.host.requestUpdate();
+  }
+
+  /** Lets go of an engine that can no longer run (its GPU context was lost): nothing is analysed until the next. */
+  detach(): void {
+    this.engine = undefined;
+    this.stop();
   }
 
   get following(): boolean {
@@ -131,7 +151,7 @@ export class PipelineController implements ReactiveController {
   /** Analyses one still image. */
   async analyzeOnce(image: ImageInput): Promise<void> {
     this.stop();
-    await this.process(image, this.generation, true).catch((err) => this.fail(err));
+    await this.run(image, true);
   }
 
   stop(): void {
@@ -143,8 +163,19 @@ export class PipelineController implements ReactiveController {
     this.generation++;
     this.tracker = this.engine && new FaceTracker(this.engine.metadata.policy, this.trackerOptions);
     this.analysis = undefined;
+    // The faces of the previous source are gone; the live region must not keep reading them out.
+    this.announcement = '';
+    this.error = undefined;
     this.stats.clear();
     this.host.requestUpdate();
+  }
+
+  /** Like its result, the error of a frame from a previous source or engine is dropped. */
+  private run(image: ImageInput, still: boolean): Promise<void> {
+    const generation = this.generation;
+    return this.process(image, generation, still).catch((err) => {
+      if (generation === this.generation) this.fail(err);
+    });
   }
 
   /**
@@ -213,6 +244,7 @@ export class PipelineController implements ReactiveController {
 
   private fail(err: unknown): void {
     this.error = err instanceof Error ? err.message : String(err);
+    if (this.hook) this.hook.errors++;
     this.host.requestUpdate();
   }
 }
