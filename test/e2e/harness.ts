@@ -170,3 +170,60 @@ export function screenshotPath(name: string): string {
 export function foreignRequests(requests: readonly string[], origin: string): string[] {
   return requests.filter((u) => !u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== origin);
 }
+
+/** A page whose visibility a test controls, in a browser of its own. */
+export interface HideableSession extends Session {
+  /** Minimises the page's window (hidden) or restores it (visible), and waits until the page sees it. */
+  setHidden(hidden: boolean): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Playwright's focus emulation makes Chromium count every page Playwright drives as being captured, and a captured
+ * page stays visible whatever happens to its window or tab. So this launches Chromium with a debugging port, attaches
+ * a second CDP client without Playwright's default overrides, and opens the page in the default context: minimising
+ * its window hides it for real (`document.hidden`, `visibilitychange`), as switching tabs or minimising does for a
+ * user. The camera is granted.
+ */
+export async function launchHideable(options: LaunchOptions = {}): Promise<HideableSession> {
+  const port = await freePort();
+  const launched = await launchChromium({
+    ...options,
+    args: [...(options.args ?? []), `--remote-debugging-port=${port}`],
+  });
+  try {
+    const browser = await chromium.connectOverCDP(`http://127.0.0.1:${port}`, { noDefaults: true });
+    const context = browser.contexts()[0];
+    await context.grantPermissions(['camera']);
+    const requests: string[] = [];
+    const errors: string[] = [];
+    context.on('request', (r) => requests.push(r.url()));
+    const page = await context.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    page.on('pageerror', (e) => errors.push(e.message));
+    const cdp = await context.newCDPSession(page);
+    const { windowId } = await cdp.send('Browser.getWindowForTarget');
+    return {
+      context,
+      page,
+      requests,
+      errors,
+      async setHidden(hidden) {
+        await cdp.send('Browser.setWindowBounds', {
+          windowId,
+          bounds: { windowState: hidden ? 'minimized' : 'normal' },
+        });
+        await page.waitForFunction((h) => document.hidden === h, hidden, { timeout: 10_000, polling: 100 });
+      },
+      async close() {
+        await browser.close();
+        await launched.close();
+      },
+    };
+  } catch (err) {
+    await launched.close();
+    throw err;
+  }
+}
