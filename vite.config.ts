@@ -1,5 +1,65 @@
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
+
+/**
+ * Nothing is loaded from, or sent to, any other origin. 'wasm-unsafe-eval' lets tfjs compile its wasm (no
+ * 'unsafe-eval': no script is ever evaluated from a string); blob: workers are tfjs's.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "connect-src 'self'",
+  "img-src 'self'",
+  "media-src 'self'",
+  "style-src 'self'",
+  "worker-src 'self' blob:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** The camera for this origin only; nothing else the app does not use. */
+const PERMISSIONS_POLICY = [
+  'camera=(self)',
+  'microphone=()',
+  'geolocation=()',
+  'display-capture=()',
+  'usb=()',
+  'payment=()',
+].join(', ');
+
+const SECURITY_HEADERS = {
+  'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+  'Permissions-Policy': PERMISSIONS_POLICY,
+  'Referrer-Policy': 'no-referrer',
+  'X-Content-Type-Options': 'nosniff',
+};
+
+/**
+ * One source for the security policy: a CSP meta tag in the page (it holds wherever the files are served), the
+ * headers `npm start` serves, and a `_headers` file that static hosts such as Netlify and Cloudflare Pages read.
+ * frame-ancestors and Permissions-Policy work only as headers.
+ */
+function securityPolicy(): Plugin {
+  return {
+    name: 'facesense-security-policy',
+    transformIndexHtml: () => [
+      {
+        tag: 'meta',
+        attrs: {
+          'http-equiv': 'Content-Security-Policy',
+          content: CONTENT_SECURITY_POLICY.replace("; frame-ancestors 'none'", ''),
+        },
+        injectTo: 'head-prepend',
+      },
+    ],
+    generateBundle() {
+      const lines = Object.entries(SECURITY_HEADERS).map(([name, value]) => `  ${name}: ${value}`);
+      this.emitFile({ type: 'asset', fileName: '_headers', source: ['/*', ...lines, ''].join('\n') });
+    },
+  };
+}
 
 export default defineConfig({
   build: {
@@ -7,8 +67,9 @@ export default defineConfig({
     // tfjs (core, three backends, converter, layers) is one ~1.2 MB lazy chunk, loaded once and precached.
     chunkSizeWarningLimit: 1300,
   },
-  preview: { port: 4173, strictPort: true },
+  preview: { port: 4173, strictPort: true, headers: SECURITY_HEADERS },
   plugins: [
+    securityPolicy(),
     VitePWA({
       registerType: 'prompt',
       // The app registers the worker itself (ServiceWorkerController) to show the update and offline notices.
