@@ -231,9 +231,16 @@ console.log(
 );
 
 let stopSignal: NodeJS.Signals | null = null;
+let stopAt = 0;
+/** One Ctrl-C under `npm run train` arrives up to three times (terminal, npm, tsx) within a few milliseconds. */
+const REPEATED_SIGNAL_MS = 1000;
 const onSignal = (signal: NodeJS.Signals) => {
-  if (stopSignal) process.exit(130);
+  if (stopSignal) {
+    if (performance.now() - stopAt > REPEATED_SIGNAL_MS) process.exit(130);
+    return;
+  }
   stopSignal = signal;
+  stopAt = performance.now();
   console.log(`\n${signal}: saving a checkpoint after this batch (press again to quit without saving)`);
 };
 process.on('SIGINT', onSignal);
