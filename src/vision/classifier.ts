@@ -52,6 +52,33 @@ export function createGenderClassifier(model: tfl.LayersModel, metadata: ModelMe
   };
 }
 
+/**
+ * Test-time flip averaging: each crop and its mirror image go through the model in one batch, and the two
+ * probabilities are averaged. Twice the classifier work per face, for whatever robustness the mirror adds.
+ */
+export function withFlipAveraging(classifier: GenderClassifier): GenderClassifier {
+  const predict = (crops: tf.Tensor4D): tf.Tensor1D =>
+    tf.tidy(() => {
+      const n = crops.shape[0];
+      if (n === 0) return classifier.predict(crops);
+      const both = classifier.predict(tf.concat([crops, tf.image.flipLeftRight(crops)]));
+      return tf.mean(tf.reshape(both, [2, n]), 0) as tf.Tensor1D;
+    });
+  return {
+    metadata: classifier.metadata,
+    predict,
+    async classify(crops) {
+      const p = predict(crops);
+      try {
+        return (await p.data()) as Float32Array;
+      } finally {
+        p.dispose();
+      }
+    },
+    dispose: () => classifier.dispose(),
+  };
+}
+
 export async function loadGenderClassifier(
   source: string | tf.io.IOHandler,
   metadata: ModelMetadata,
