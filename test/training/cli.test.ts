@@ -65,7 +65,8 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
     expect(metadata.metrics.test.accuracy).toBeGreaterThan(0.6);
     expect(existsSync(join(ROOT, 'training', 'runs', run, 'curves.svg'))).toBe(true);
     expect(existsSync(join(ROOT, 'training', 'runs', run, 'history.json'))).toBe(true);
-  });
+    // As long as the process may take: on a busy 2-core machine 4 epochs can pass two minutes.
+  }, 600_000);
 
   it('exports a model that loads back and predicts like the trained one, within the uint8 quantization error', async () => {
     const tf = await import('@tensorflow/tfjs-core');
