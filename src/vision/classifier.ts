@@ -35,6 +35,15 @@ export function createGenderClassifier(model: tfl.LayersModel, metadata: ModelMe
   tf.tidy(() => {
     predict(tf.zeros([1, size, size, 3]));
   });
+  return fromPredict(metadata, predict, () => model.dispose());
+}
+
+/** A classifier around `predict`: `classify` reads its result back and releases it. */
+function fromPredict(
+  metadata: ModelMetadata,
+  predict: (crops: tf.Tensor4D) => tf.Tensor1D,
+  dispose: () => void,
+): GenderClassifier {
   return {
     metadata,
     predict,
@@ -46,9 +55,7 @@ export function createGenderClassifier(model: tfl.LayersModel, metadata: ModelMe
         p.dispose();
       }
     },
-    dispose() {
-      model.dispose();
-    },
+    dispose,
   };
 }
 
@@ -64,19 +71,7 @@ export function withFlipAveraging(classifier: GenderClassifier): GenderClassifie
       const both = classifier.predict(tf.concat([crops, tf.image.flipLeftRight(crops)]));
       return tf.mean(tf.reshape(both, [2, n]), 0) as tf.Tensor1D;
     });
-  return {
-    metadata: classifier.metadata,
-    predict,
-    async classify(crops) {
-      const p = predict(crops);
-      try {
-        return (await p.data()) as Float32Array;
-      } finally {
-        p.dispose();
-      }
-    },
-    dispose: () => classifier.dispose(),
-  };
+  return fromPredict(classifier.metadata, predict, () => classifier.dispose());
 }
 
 export async function loadGenderClassifier(
