@@ -50,7 +50,7 @@ const MODELS = `${import.meta.env.BASE_URL}models/`;
 /** Detector and classifier on one tfjs backend: load once, analyse images, release everything on dispose. */
 export class FaceEngine {
   /** Set when the GPU context behind `backend` is lost: every tensor on it, the models' weights too, is gone. */
-  lost = false;
+  private lost = false;
   private readonly lostListeners = new Set<() => void>();
   private gl?: WebGLRenderingContext;
 

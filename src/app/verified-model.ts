@@ -29,31 +29,35 @@ interface FileSet {
  * fresh copy checks out it goes back into the cache, otherwise the error says what is wrong and what to do.
  */
 export async function fetchVerifiedModel(dir: string): Promise<VerifiedModel> {
-  const first = await fetchFiles(dir, 'default');
-  const problems = await check(first);
-  if (problems.length === 0) return toModel(first.set!, []);
+  const first = await fetchChecked(dir, 'default');
+  if (!Array.isArray(first)) return toModel(first, []);
   const evicted = await evict(dir);
-  let second: Awaited<ReturnType<typeof fetchFiles>>;
+  let second: FileSet | string[];
   try {
-    second = await fetchFiles(dir, 'no-cache');
+    second = await fetchChecked(dir, 'no-cache');
   } catch (err) {
     // The cache stays whole (damage included) so the next load online finds, and repairs, the same files.
     await restore(evicted, new Map(evicted.map((e) => [e.name, e.data])));
     throw new Error(
-      `The saved copy of the gender model is damaged (${problems.join('; ')}) and a fresh copy could not be ` +
+      `The saved copy of the gender model is damaged (${first.join('; ')}) and a fresh copy could not be ` +
         `downloaded (${(err as Error).message}). Connect to the internet and reload.`,
     );
   }
-  const remaining = await check(second);
-  if (remaining.length > 0) {
-    throw new Error(`The gender model on the server does not match its checksums (${remaining.join('; ')}).`);
+  if (Array.isArray(second)) {
+    throw new Error(`The gender model on the server does not match its checksums (${second.join('; ')}).`);
   }
-  await restore(evicted, second.set!.bytes);
-  return toModel(second.set!, problems);
+  await restore(evicted, second.bytes);
+  return toModel(second, first);
 }
 
-/** A file set, or why it could not be read (bad JSON counts as damage, a failed request throws). */
-async function fetchFiles(dir: string, cache: RequestCache): Promise<{ set?: FileSet; unreadable?: string }> {
+/** Bytes that arrived but cannot be read as what they should be: damage, not a network failure. */
+class Unreadable extends Error {}
+
+/**
+ * The model's files when every one matches its sum, else what does not match (each entry names a file). A
+ * failed request throws.
+ */
+async function fetchChecked(dir: string, cache: RequestCache): Promise<FileSet | string[]> {
   const bytes = new Map<string, ArrayBuffer>();
   const get = async (name: string): Promise<ArrayBuffer> => {
     const response = await fetch(`${dir}${name}`, { cache });
@@ -67,25 +71,31 @@ async function fetchFiles(dir: string, cache: RequestCache): Promise<{ set?: Fil
     try {
       return JSON.parse(text);
     } catch {
-      throw new SyntaxError(`${name} is not valid JSON`);
+      throw new Unreadable(`${name} is not valid JSON`);
     }
   };
+  let set: FileSet;
   try {
-    const metadata = parseMetadata(await json('metadata.json'));
+    const raw = await json('metadata.json');
+    let metadata: ModelMetadata;
+    try {
+      metadata = parseMetadata(raw);
+    } catch (err) {
+      throw new Unreadable(`metadata.json: ${(err as Error).message}`);
+    }
     const modelJson = (await json('model.json')) as ModelJson;
     for (const name of modelJson.weightsManifest.flatMap((group) => group.paths)) await get(name);
-    return { set: { metadata, modelJson, bytes } };
+    set = { metadata, modelJson, bytes };
   } catch (err) {
-    if (err instanceof SyntaxError || (err as Error).message.startsWith('invalid model metadata')) {
-      return { unreadable: (err as Error).message };
-    }
+    if (err instanceof Unreadable) return [err.message];
     throw err;
   }
+  const problems = await mismatches(set);
+  return problems.length === 0 ? set : problems;
 }
 
-/** What does not match: each entry names a file and the problem. */
-async function check({ set, unreadable }: { set?: FileSet; unreadable?: string }): Promise<string[]> {
-  if (!set) return [unreadable ?? 'unreadable'];
+/** Files of `set` that do not match the sums in its metadata.json. */
+async function mismatches(set: FileSet): Promise<string[]> {
   const problems: string[] = [];
   for (const [name, data] of set.bytes) {
     if (name === 'metadata.json') continue;
