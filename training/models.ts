@@ -97,6 +97,38 @@ export class FastBatchNorm extends StockBatchNorm {
 // Models rebuilt from JSON in this (training) process get the fast training pass too.
 tfc.serialization.registerClass(FastBatchNorm);
 
+type Conv2DArgs = Parameters<typeof tf.layers.conv2d>[0];
+type Conv2D = ReturnType<typeof tf.layers.conv2d>;
+const StockConv2D = tf.layers.conv2d({ filters: 1, kernelSize: 1 }).constructor as (new (args: Conv2DArgs) => Conv2D) &
+  Pick<typeof tfc.serialization.Serializable, 'fromConfig'>;
+
+/**
+ * tfjs-layers' Conv2D runs through `tf.fused.conv2d`, whose custom gradient always computes the gradient of the
+ * input too, even where nothing needs it: for the stem, whose input is the image, that was 5 % of a training step.
+ * Without bias or activation (compact's convs, BatchNorm follows) plain `conv2d` gives the same output and lets
+ * autodiff skip it. Serialises as a plain Conv2D.
+ */
+export class LeanConv2D extends StockConv2D {
+  static readonly className = 'Conv2D';
+
+  override call(inputs: tfc.Tensor | tfc.Tensor[], kwargs: { [key: string]: unknown }): tfc.Tensor | tfc.Tensor[] {
+    const { useBias, activation, strides, padding, dataFormat, dilationRate } = this.getConfig() as {
+      useBias: boolean;
+      activation: string;
+      strides: [number, number];
+      padding: 'same' | 'valid';
+      dataFormat: string;
+      dilationRate: [number, number];
+    };
+    if (useBias || activation !== 'linear' || dataFormat !== 'channelsLast') return super.call(inputs, kwargs);
+    const kernel = this.weights.find((v) => v.originalName.endsWith('/kernel'));
+    if (!kernel) throw new Error(`${this.name}: no kernel weight`);
+    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tfc.Tensor4D;
+    return tfc.conv2d(x, kernel.read() as tfc.Tensor4D, strides, padding, 'NHWC', dilationRate);
+  }
+}
+tfc.serialization.registerClass(LeanConv2D);
+
 /**
  * Builds the classifier. Contract: input is RAW 0–255 RGB [n, size, size, 3] (normalised to [−1, 1] inside the model
  * by its first layer), output [n, 1] is the probability of "male".
@@ -179,7 +211,7 @@ function compactLayers(momentum: number): LayerFactory[] {
   ];
   const out: LayerFactory[] = [
     (seed) =>
-      tf.layers.conv2d({
+      new LeanConv2D({
         filters: 32,
         kernelSize: 3,
         strides: 2,
@@ -204,7 +236,7 @@ function compactLayers(momentum: number): LayerFactory[] {
         }),
       ...bnRelu(`${name}_dw`),
       (seed) =>
-        tf.layers.conv2d({ filters, kernelSize: 1, useBias: false, kernelInitializer: he(seed), name: `${name}_pw` }),
+        new LeanConv2D({ filters, kernelSize: 1, useBias: false, kernelInitializer: he(seed), name: `${name}_pw` }),
       ...bnRelu(`${name}_pw`),
     );
   });

@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initTrainingBackend } from '../../training/wasm/setup';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { FastBatchNorm, buildModel, countParams } from '../../training/models';
+import { FastBatchNorm, LeanConv2D, buildModel, countParams } from '../../training/models';
+import { createTrainer } from '../../training/trainer';
 
 beforeAll(async () => {
   await initTrainingBackend('wasm');
@@ -49,6 +50,43 @@ describe('compact', () => {
     expect(same).toBe(true);
     a.dispose();
     b.dispose();
+  });
+});
+
+describe('LeanConv2D', () => {
+  const args = { filters: 8, kernelSize: 3, strides: 2, padding: 'same' as const, useBias: false };
+
+  it('gives the stock Conv2D output and gradients', () => {
+    const lean = new LeanConv2D(args);
+    const stock = tfl.layers.conv2d(args);
+    const x = tf.randomNormal([2, 9, 9, 4], 0, 1, 'float32', 7) as tf.Tensor4D;
+    for (const layer of [lean, stock]) layer.apply(x);
+    stock.setWeights(lean.getWeights());
+    const [a, b] = [lean, stock].map((layer) =>
+      tf.variableGrads(
+        () => tf.sum(tf.square(layer.apply(x) as tf.Tensor)) as tf.Scalar,
+        [layer.weights[0].read() as tf.Variable],
+      ),
+    );
+    expect(a.value.dataSync()[0]).toBeCloseTo(b.value.dataSync()[0], 3);
+    const [ga, gb] = [a, b].map((r) => Object.values(r.grads)[0]);
+    expect(tf.max(tf.abs(tf.sub(ga, gb))).dataSync()[0]).toBeLessThan(1e-4 * tf.max(tf.abs(gb)).dataSync()[0]);
+    expect(lean.getClassName()).toBe('Conv2D');
+    tf.dispose([x, a.value, b.value, ga, gb]);
+  });
+
+  it("spares compact's training step the gradient of the image", async () => {
+    const model = buildModel('compact', { inputSize: 32 });
+    const trainer = createTrainer(model);
+    const x = tf.randomUniform([2, 32, 32, 3], 0, 255, 'float32', 1) as tf.Tensor4D;
+    const y = tf.tensor1d([0, 1]);
+    const info = await tf.profile(() => tf.dispose(trainer.gradients(x, y, 2).grads));
+    const inputGrads = info.kernels.filter((k) => k.name === 'Conv2DBackpropInput');
+    expect(inputGrads.length).toBeGreaterThan(0);
+    expect(inputGrads.some((k) => k.outputShapes.some((s) => s?.[3] === 3))).toBe(false);
+    tf.dispose([x, y]);
+    trainer.optimizer.dispose();
+    model.dispose();
   });
 });
 
