@@ -36,6 +36,32 @@ export function transformBatch(images: tf.Tensor4D, params: readonly AugmentPara
   });
 }
 
+/** One batch's random augmentation, drawn up front so that each part of the batch can be augmented on its own. */
+export interface BatchAugmentation {
+  geometry: AugmentParams[];
+  appearance?: AppearanceParams[];
+}
+
+/** Draws the augmentation of `n` images: every image's geometry first, then every image's appearance. */
+export function sampleBatchAugmentation(
+  n: number,
+  rng: () => number,
+  settings: AugmentSettings = DEFAULT_AUGMENT,
+): BatchAugmentation {
+  const geometry = Array.from({ length: n }, () => sampleAugmentation(rng, settings));
+  const { appearance } = settings;
+  return { geometry, appearance: appearance && geometry.map(() => sampleAppearance(rng, appearance)) };
+}
+
+/** Augments `images`, which are images `begin`, `begin + 1`, … of the batch `plan` was drawn for. */
+export function applyAugmentation(images: tf.Tensor4D, plan: BatchAugmentation, begin = 0): tf.Tensor4D {
+  const end = begin + images.shape[0];
+  const geometry = plan.geometry.slice(begin, end);
+  const looks = plan.appearance?.slice(begin, end);
+  if (!looks) return transformBatch(images, geometry);
+  return tf.tidy(() => appearanceBatch(transformBatch(images, geometry), looks));
+}
+
 /**
  * The tutorial's random ImageDataGenerator transform for a training batch of float images (values 0–255 or
  * already rescaled; the transform does not care). Validation and test images are only rescaled, never passed here.
@@ -45,11 +71,7 @@ export function augmentBatch(
   rng: () => number,
   settings: AugmentSettings = DEFAULT_AUGMENT,
 ): tf.Tensor4D {
-  const params = Array.from({ length: images.shape[0] }, () => sampleAugmentation(rng, settings));
-  const { appearance } = settings;
-  if (!appearance) return transformBatch(images, params);
-  const looks = params.map(() => sampleAppearance(rng, appearance));
-  return tf.tidy(() => appearanceBatch(transformBatch(images, params), looks));
+  return applyAugmentation(images, sampleBatchAugmentation(images.shape[0], rng, settings));
 }
 
 /**

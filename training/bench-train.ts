@@ -5,6 +5,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initTrainingBackend } from './wasm/setup';
 import { buildModel, type Arch } from './models';
+import { AUGMENT_PRESETS, mulberry32 } from '../src/core/augment';
+import { sampleBatchAugmentation } from './augment';
 import { createDataParallelStep } from './data-parallel';
 import { createTrainer } from './trainer';
 
@@ -63,7 +65,10 @@ function measure(plan: Plan): Result {
   return { ...plan, train, infer };
 }
 
-/** `compact` on wasm with each batch split between this thread and a worker thread, as `npm run train` does. */
+/**
+ * `compact` on wasm as `npm run train` runs it: each batch split between this thread and a worker thread, each
+ * augmenting its half (robust augmentation, the heaviest preset) before its gradients.
+ */
 async function measureParallel(single: Result): Promise<void> {
   await tf.setBackend('wasm');
   const model = buildModel('compact', { inputSize: SIZE });
@@ -74,13 +79,16 @@ async function measureParallel(single: Result): Promise<void> {
     classWeights: { female: 1, male: 1 },
   });
   const { x, y } = randomBatch(single.batch);
-  for (let i = 0; i < single.warmup; i++) await parallel.step(x, y);
+  const rng = mulberry32(1);
+  const step = () => parallel.step(x, y, sampleBatchAugmentation(single.batch, rng, AUGMENT_PRESETS.robust));
+  for (let i = 0; i < single.warmup; i++) await step();
+  const steps = 4 * single.steps;
   const start = performance.now();
-  for (let i = 0; i < single.steps; i++) await parallel.step(x, y);
-  const train = perSecond(single.batch * single.steps, performance.now() - start);
+  for (let i = 0; i < steps; i++) await step();
+  const train = perSecond(single.batch * steps, performance.now() - start);
   console.log(
-    `wasm  compact  batch ${String(single.batch).padStart(3)}, 2 threads: train ${train.toFixed(2).padStart(7)} img/s, ` +
-      `×${(train / single.train).toFixed(2)} one thread`,
+    `wasm  compact  batch ${String(single.batch).padStart(3)}, 2 threads, augmented: train ${train.toFixed(2).padStart(7)} ` +
+      `img/s, ×${(train / single.train).toFixed(2)} one thread without augmentation`,
   );
   await parallel.close();
   tf.dispose([x, y]);

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { parentPort, workerData } from 'node:worker_threads';
+import { applyAugmentation, type BatchAugmentation } from './augment';
 import { buildModel, type Arch } from './models';
 import { createTrainer } from './trainer';
 import { initTrainingBackend } from './wasm/setup';
@@ -23,6 +24,8 @@ export interface WorkerRequest {
   y: Float32Array;
   /** The whole batch's size, by which the gradients are scaled. */
   scale: number;
+  /** How to augment `x` first, if at all. */
+  augmentation?: BatchAugmentation;
 }
 
 export interface WorkerReply {
@@ -46,11 +49,12 @@ port.on('message', (req: WorkerRequest) => {
   });
   const n = req.y.length;
   const size = init.inputSize;
-  const x = tf.tensor4d(req.x, [n, size, size, 3]);
+  const raw = tf.tensor4d(req.x, [n, size, size, 3]);
+  const x = req.augmentation ? applyAugmentation(raw, req.augmentation) : raw;
   const y = tf.tensor1d(req.y);
   const { grads, lossSum, correct } = trainer.gradients(x, y, req.scale);
   const reply: WorkerReply = { grads: grads.map((g) => g.dataSync() as Float32Array), lossSum, correct };
-  tf.dispose([x, y, ...grads]);
+  tf.dispose([raw, x, y, ...grads]);
   port.postMessage(
     reply,
     reply.grads.map((g) => g.buffer as ArrayBuffer),

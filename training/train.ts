@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { DEFAULT_CROP } from '../src/core/crop';
 import { AUGMENT_PRESETS, mulberry32 } from '../src/core/augment';
 import { accuracy, balancedAccuracy, confusion, logLoss } from '../src/core/metrics';
-import { augmentBatch } from './augment';
+import { applyAugmentation, sampleBatchAugmentation, type BatchAugmentation } from './augment';
 import {
   hasCheckpoint,
   loadCheckpoint,
@@ -222,7 +222,15 @@ const parallel =
         microBatch: opts.microBatch,
       })
     : null;
-const trainStep = (x: tf.Tensor4D, y: tf.Tensor1D) => (parallel ? parallel.step(x, y) : trainer.step(x, y));
+const trainStep = async (x: tf.Tensor4D, y: tf.Tensor1D, augmentation: BatchAugmentation) => {
+  if (parallel) return parallel.step(x, y, augmentation);
+  const augmented = applyAugmentation(x, augmentation);
+  try {
+    return trainer.step(augmented, y);
+  } finally {
+    augmented.dispose();
+  }
+};
 
 console.log(
   `${opts.arch}: ${countParams(model).toLocaleString('en')} parameters | backend ${backend} ×${opts.workers} | ` +
@@ -270,13 +278,13 @@ for (let epoch = state.epoch; epoch < opts.epochs; epoch++) {
     const indices = Array.from({ length: opts.batch }, (_, i) => order[(step * opts.batch + i) % train.n]);
     const { x, y } = batchTensors(train, indices);
     const rng = mulberry32((opts.seed * 7919 + epoch) * 100_003 + step);
-    const augmented = augmentBatch(x, rng, AUGMENT_PRESETS[opts.augment]);
+    const augmentation = sampleBatchAugmentation(indices.length, rng, AUGMENT_PRESETS[opts.augment]);
     if (opts.lrSchedule === 'cosine') {
       const progress = (epoch * stepsPerEpoch + step) / (opts.epochs * stepsPerEpoch);
       trainer.setLearningRate((opts.lr * (1 + Math.cos(Math.PI * progress))) / 2);
     }
-    const r = await trainStep(augmented, y);
-    tf.dispose([x, y, augmented]);
+    const r = await trainStep(x, y, augmentation);
+    tf.dispose([x, y]);
     // A single-thread step is synchronous: yield so the progress timer and signal handlers get to run.
     await new Promise((done) => setImmediate(done));
     lossSum += r.loss * indices.length;

@@ -14,7 +14,13 @@ import {
   ROBUST_AUGMENT,
   sampleAugmentation,
 } from '../../src/core/augment';
-import { appearanceBatch, augmentBatch, transformBatch } from '../../training/augment';
+import {
+  appearanceBatch,
+  applyAugmentation,
+  augmentBatch,
+  sampleBatchAugmentation,
+  transformBatch,
+} from '../../training/augment';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const FACES = resolve(REPO_ROOT, process.env.FACESENSE_DATA ?? '../shared/data', 'celeba/Dataset/Train');
@@ -94,6 +100,28 @@ describe('transformBatch on wasm', () => {
     augmentBatch(images, mulberry32(5)).dispose();
     expect(tf.memory().numTensors).toBe(before);
     images.dispose();
+  });
+});
+
+describe('applyAugmentation', () => {
+  it('augments part of a batch as the whole batch would be, so the training threads can share one batch', () => {
+    const images = tf.tensor4d(randomBatch([6, 16, 16, 3], 8), [6, 16, 16, 3]);
+    const plan = sampleBatchAugmentation(6, mulberry32(3), ROBUST_AUGMENT);
+    const whole = applyAugmentation(images, plan);
+    const part = tf.slice(images, 4, 2);
+    const partOut = applyAugmentation(part, plan, 4);
+    const wholeTail = tf.slice(whole, 4, 2);
+    expect(tf.max(tf.abs(tf.sub(partOut, wholeTail))).dataSync()[0]).toBe(0);
+    expect(tf.max(tf.abs(tf.sub(partOut, part))).dataSync()[0]).toBeGreaterThan(1);
+    tf.dispose([images, whole, part, partOut, wholeTail]);
+  });
+
+  it('draws what augmentBatch draws', () => {
+    const images = tf.tensor4d(randomBatch([3, 16, 16, 3], 9), [3, 16, 16, 3]);
+    const a = augmentBatch(images, mulberry32(6), ROBUST_AUGMENT);
+    const b = applyAugmentation(images, sampleBatchAugmentation(3, mulberry32(6), ROBUST_AUGMENT));
+    expect(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]).toBe(0);
+    tf.dispose([images, a, b]);
   });
 });
 

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../src/core/augment';
+import { sampleBatchAugmentation } from '../../training/augment';
 import { createDataParallelStep } from '../../training/data-parallel';
 import { buildModel } from '../../training/models';
 import { createTrainer } from '../../training/trainer';
@@ -10,7 +12,7 @@ describe('data-parallel training step', () => {
     await initTrainingBackend();
   });
 
-  it('learns with the batch split across a worker thread, and leaks no tensor', async () => {
+  it('learns with the batch split and augmented across a worker thread, and leaks no tensor', async () => {
     const model = buildModel('compact', { inputSize: 32, seed: 3 });
     const trainer = createTrainer(model, { lr: 3e-3 });
     const parallel = await createDataParallelStep(model, trainer, {
@@ -24,10 +26,12 @@ describe('data-parallel training step', () => {
       tf.add(tf.mul(tf.reshape(y, [16, 1, 1, 1]), 150), tf.randomUniform([16, 32, 32, 3], 0, 100)),
     ) as tf.Tensor4D;
     try {
-      const first = await parallel.step(x, y);
+      const rng = mulberry32(1);
+      const step = () => parallel.step(x, y, sampleBatchAugmentation(16, rng));
+      const first = await step();
       const before = tf.memory().numTensors;
       let last = first;
-      for (let i = 0; i < 15; i++) last = await parallel.step(x, y);
+      for (let i = 0; i < 15; i++) last = await step();
       expect(tf.memory().numTensors).toBe(before);
       expect(last.loss).toBeLessThan(first.loss);
       expect(last.correct).toBeGreaterThan(12);
