@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_CROP, type CropSettings } from '../src/core/crop';
-import { parseMetadata } from '../src/core/metadata';
+import { checksumProblems, parseMetadata } from '../src/core/metadata';
 import { loadGenderClassifier, type GenderClassifier } from '../src/vision/classifier';
 import { DEFAULT_DETECTOR_OPTIONS, loadBlazeFace } from '../src/vision/detector';
 import { CropCache } from './crop-cache';
@@ -138,14 +138,22 @@ export async function loadClassifierDir(dir: string): Promise<GenderClassifier> 
   } catch (err) {
     fail(`cannot load the model in ${dir}: ${(err as Error).message} (train one with 'npm run train')`);
   }
-  for (const [file, expected] of Object.entries(metadata.weights)) {
+  const sha256 = (file: string) => {
     const path = join(dir, file);
-    const actual = existsSync(path) ? createHash('sha256').update(readFileSync(path)).digest('hex') : 'missing';
-    if (actual !== expected) {
-      fail(
-        `cannot load the model in ${dir}: ${file} does not match the sha256 in metadata.json (damaged, or from another export)`,
-      );
-    }
+    return existsSync(path) ? createHash('sha256').update(readFileSync(path)).digest('hex') : null;
+  };
+  const needed = ['model.json'];
+  try {
+    const modelJson = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as {
+      weightsManifest: { paths: string[] }[];
+    };
+    needed.push(...modelJson.weightsManifest.flatMap((group) => group.paths));
+  } catch (err) {
+    fail(`cannot load the model in ${dir}: model.json is unreadable (${(err as Error).message})`);
+  }
+  const problems = checksumProblems(metadata.weights, new Map(needed.map((file) => [file, sha256(file)])));
+  if (problems.length > 0) {
+    fail(`cannot load the model in ${dir}: ${problems.join('; ')} (damaged, or from another export)`);
   }
   return loadGenderClassifier(fileModelHandler(join(dir, 'model.json')), metadata);
 }

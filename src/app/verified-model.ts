@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { parseMetadata, type ModelMetadata } from '../core/metadata';
+import { checksumProblems, parseMetadata, type ModelMetadata } from '../core/metadata';
 
 /** An exported model whose files all match the sha256 sums its metadata.json records. */
 export interface VerifiedModel {
@@ -96,16 +96,9 @@ async function fetchChecked(dir: string, cache: RequestCache): Promise<FileSet |
 
 /** Files of `set` that do not match the sums in its metadata.json. */
 async function mismatches(set: FileSet): Promise<string[]> {
-  const problems: string[] = [];
-  for (const [name, data] of set.bytes) {
-    if (name === 'metadata.json') continue;
-    const expected = set.metadata.weights[name];
-    // Exports before model.json was summed list only the weights.
-    if (expected === undefined && name === 'model.json') continue;
-    if (expected === undefined) problems.push(`${name} is not listed in metadata.json (another version?)`);
-    else if ((await sha256(data)) !== expected) problems.push(`${name} does not match its sha256`);
-  }
-  return problems;
+  const sums = new Map<string, string>();
+  for (const [name, data] of set.bytes) if (name !== 'metadata.json') sums.set(name, await sha256(data));
+  return checksumProblems(set.metadata.weights, sums);
 }
 
 async function sha256(data: ArrayBuffer): Promise<string> {

@@ -43,6 +43,27 @@ export interface ModelMetadata {
 
 export const METADATA_FORMAT_VERSION = 1;
 
+/**
+ * What is wrong with a model's files, given the sha256 of each file the model needs (model.json and its weights;
+ * `null` for a missing file), against the sums metadata.json lists: one entry per file that is missing, unlisted,
+ * or does not match its sha256. Exports made before model.json was summed list only the weights, so an unlisted
+ * model.json passes.
+ */
+export function checksumProblems(
+  listed: Readonly<Record<string, string>>,
+  actual: ReadonlyMap<string, string | null>,
+): string[] {
+  const problems: string[] = [];
+  for (const [name, sum] of actual) {
+    const expected = listed[name];
+    if (sum === null) problems.push(`${name} is missing`);
+    else if (expected === undefined && name !== 'model.json')
+      problems.push(`${name} is not listed in metadata.json (another version?)`);
+    else if (expected !== undefined && sum !== expected) problems.push(`${name} does not match its sha256`);
+  }
+  return problems;
+}
+
 /** Checks the fields the app and the CLIs rely on; throws a message naming what is wrong. */
 export function parseMetadata(json: unknown): ModelMetadata {
   const m = json as Partial<ModelMetadata> | null;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CROP } from '../../src/core/crop';
 import { DEFAULT_POLICY } from '../../src/core/labels';
-import { parseMetadata } from '../../src/core/metadata';
+import { checksumProblems, parseMetadata } from '../../src/core/metadata';
 
 describe('parseMetadata', () => {
   const valid = { formatVersion: 1, inputSize: 64, crop: DEFAULT_CROP, policy: DEFAULT_POLICY, temperature: 1 };
@@ -16,5 +16,47 @@ describe('parseMetadata', () => {
     );
     expect(() => parseMetadata({ ...valid, crop: { ...DEFAULT_CROP, size: 32 } })).toThrow(/crop settings/);
     expect(() => parseMetadata(null)).toThrow(/not a JSON object/);
+  });
+});
+
+describe('checksumProblems', () => {
+  const listed = { 'model.json': 'aa', 'weights.bin': 'bb' };
+
+  it('passes files that all match', () => {
+    expect(
+      checksumProblems(
+        listed,
+        new Map([
+          ['model.json', 'aa'],
+          ['weights.bin', 'bb'],
+        ]),
+      ),
+    ).toEqual([]);
+  });
+
+  it('names each missing, unlisted or mismatching file', () => {
+    const actual = new Map([
+      ['model.json', 'aa'],
+      ['weights.bin', 'cc'],
+      ['group2.bin', 'dd'],
+      ['group3.bin', null],
+    ]);
+    expect(checksumProblems(listed, actual)).toEqual([
+      'weights.bin does not match its sha256',
+      'group2.bin is not listed in metadata.json (another version?)',
+      'group3.bin is missing',
+    ]);
+  });
+
+  it('lets an older export, whose metadata lists only the weights, keep an unsummed model.json', () => {
+    expect(
+      checksumProblems(
+        { 'weights.bin': 'bb' },
+        new Map([
+          ['model.json', 'zz'],
+          ['weights.bin', 'bb'],
+        ]),
+      ),
+    ).toEqual([]);
   });
 });

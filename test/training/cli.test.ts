@@ -125,7 +125,7 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
       writeFileSync(join(damaged, 'weights.bin'), weights);
       const r = tsx('predict.ts', ['--model', damaged, join(SCENES, 'single_facerec_obama-720p.jpg')]);
       expect(r.status).toBe(1);
-      expect(r.stderr).toMatch(/weights\.bin does not match the sha256 in metadata\.json/);
+      expect(r.stderr).toMatch(/weights\.bin does not match its sha256/);
     } finally {
       rmSync(damaged, { recursive: true, force: true });
     }
