@@ -85,7 +85,8 @@ export async function exportModel(input: ExportInput): Promise<ModelMetadata> {
   const created = new Date().toISOString();
   const metadata: ModelMetadata = {
     formatVersion: METADATA_FORMAT_VERSION,
-    version: `${created.slice(0, 10)}-${input.arch}-${fileListHash(input.dataset).slice(0, 8)}`,
+    // Completed once the weights are written: two exports of one day then differ by their weights' sum.
+    version: '',
     arch: input.arch,
     parameters: countParams(model),
     inputSize: DEFAULT_CROP.size,
@@ -111,6 +112,8 @@ export async function exportModel(input: ExportInput): Promise<ModelMetadata> {
   };
   await replaceDirAtomically(out, async (tmp) => {
     metadata.weights = await saveModelFiles(inference, tmp, quantization);
+    const weightsSum = createHash('sha256').update(Object.values(metadata.weights).join()).digest('hex');
+    metadata.version = `${created.slice(0, 10)}-${input.arch}-${weightsSum.slice(0, 8)}`;
     writeFileSync(join(tmp, 'metadata.json'), JSON.stringify(metadata, null, 2) + '\n');
   });
   inference.dispose();
