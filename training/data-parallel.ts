@@ -7,7 +7,7 @@ import type { StepResult, Trainer } from './trainer';
 
 export interface ParallelStep {
   /** One update on raw images `x`, augmented as `augmentation` says (each thread augments its own part). */
-  step(x: tf.Tensor4D, y: tf.Tensor1D, augmentation?: BatchAugmentation): Promise<StepResult>;
+  step(x: tf.Tensor4D, y: tf.Tensor1D, augmentation: BatchAugmentation): Promise<StepResult>;
   close(): Promise<void>;
 }
 
@@ -54,7 +54,7 @@ export async function createDataParallelStep(
       };
       const reply = new Promise<WorkerReply>((resolve, reject) => (pending = { resolve, reject }));
       worker.postMessage(request, [...request.weights.map((w) => w.buffer as ArrayBuffer)]);
-      const mineX = augmentation ? applyAugmentation(rawX, augmentation) : rawX;
+      const mineX = applyAugmentation(rawX, augmentation);
       const mine = trainer.gradients(mineX, mineY as tf.Tensor1D, n);
       const theirs = await reply;
       pending = null;

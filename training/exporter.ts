@@ -83,10 +83,8 @@ export async function exportModel(input: ExportInput): Promise<ModelMetadata> {
   quantized.dispose();
 
   const created = new Date().toISOString();
-  const metadata: ModelMetadata = {
+  const described: Omit<ModelMetadata, 'version' | 'weights'> = {
     formatVersion: METADATA_FORMAT_VERSION,
-    // Completed once the weights are written: two exports of one day then differ by their weights' sum.
-    version: '',
     arch: input.arch,
     parameters: countParams(model),
     inputSize: DEFAULT_CROP.size,
@@ -106,14 +104,15 @@ export async function exportModel(input: ExportInput): Promise<ModelMetadata> {
       listSha256: fileListHash(input.dataset),
     },
     training: input.training,
-    weights: {},
     tfjsVersion: tf.version_core,
     created,
   };
+  let metadata!: ModelMetadata;
   await replaceDirAtomically(out, async (tmp) => {
-    metadata.weights = await saveModelFiles(inference, tmp, quantization);
-    const weightsSum = createHash('sha256').update(Object.values(metadata.weights).join()).digest('hex');
-    metadata.version = `${created.slice(0, 10)}-${input.arch}-${weightsSum.slice(0, 8)}`;
+    const weights = await saveModelFiles(inference, tmp, quantization);
+    // Named by the weights' sums, so two exports of one day differ.
+    const sum = createHash('sha256').update(Object.values(weights).join()).digest('hex');
+    metadata = { ...described, version: `${created.slice(0, 10)}-${input.arch}-${sum.slice(0, 8)}`, weights };
     writeFileSync(join(tmp, 'metadata.json'), JSON.stringify(metadata, null, 2) + '\n');
   });
   inference.dispose();

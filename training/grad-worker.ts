@@ -24,8 +24,8 @@ export interface WorkerRequest {
   y: Float32Array;
   /** The whole batch's size, by which the gradients are scaled. */
   scale: number;
-  /** How to augment the whole batch, if at all; `x` is its images from `begin` on. */
-  augmentation?: BatchAugmentation;
+  /** How to augment the whole batch; `x` is its images from `begin` on. */
+  augmentation: BatchAugmentation;
   begin: number;
 }
 
@@ -51,7 +51,7 @@ port.on('message', (req: WorkerRequest) => {
   const n = req.y.length;
   const size = init.inputSize;
   const raw = tf.tensor4d(req.x, [n, size, size, 3]);
-  const x = req.augmentation ? applyAugmentation(raw, req.augmentation, req.begin) : raw;
+  const x = applyAugmentation(raw, req.augmentation, req.begin);
   const y = tf.tensor1d(req.y);
   const { grads, lossSum, correct } = trainer.gradients(x, y, req.scale);
   const reply: WorkerReply = { grads: grads.map((g) => g.dataSync() as Float32Array), lossSum, correct };
