@@ -7,7 +7,7 @@ import { DEFAULT_CROP, type CropSettings } from '../src/core/crop';
 import { checksumProblems, parseMetadata } from '../src/core/metadata';
 import { loadGenderClassifier, type GenderClassifier } from '../src/vision/classifier';
 import { DEFAULT_DETECTOR_OPTIONS, loadBlazeFace } from '../src/vision/detector';
-import { CropCache } from './crop-cache';
+import { CacheInUseError, CropCache } from './crop-cache';
 import { countBy, DataError, DEFAULT_DATA_DIR, listDataset, type Dataset, type SkippedFile } from './dataset';
 import { BLAZEFACE_MODEL, fileModelHandler, REPO_ROOT } from './node-io';
 import { detectorKey, prepareCrops, type PrepareResult } from './prepare-crops';
@@ -77,7 +77,13 @@ export async function prepareDataset(
   dataset: Dataset,
   crop: CropSettings = DEFAULT_CROP,
 ): Promise<{ cache: CropCache; result: PrepareResult }> {
-  const cache = new CropCache(CACHE_DIR, crop, detectorKey(DEFAULT_DETECTOR_OPTIONS));
+  let cache: CropCache;
+  try {
+    cache = new CropCache(CACHE_DIR, crop, detectorKey(DEFAULT_DETECTOR_OPTIONS));
+  } catch (err) {
+    if (err instanceof CacheInUseError) fail(err.message);
+    throw err;
+  }
   const detector = await loadBlazeFace(fileModelHandler(BLAZEFACE_MODEL));
   const bar = progressBar('detect+crop', 'img');
   let started = false;

@@ -7,9 +7,11 @@ import {
   openSync,
   readFileSync,
   readSync,
+  rmSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { cropSettingsKey, type CropSettings } from '../src/core/crop';
 import type { Box, Point } from '../src/core/geometry';
 import type { DatasetEntry } from './dataset';
@@ -41,7 +43,8 @@ function isRecord(rec: Partial<CacheRecord> | null): rec is CacheRecord {
  * An append-only, crash-tolerant store of face crops: `crops.bin` holds fixed-size RGB records and `index.jsonl`
  * one line per processed file. Crops are appended before their index line, so after a crash the index never
  * points at missing bytes; a torn last line or bytes past the last indexed slot are dropped when it is reopened,
- * and so are the crops a truncated crops.bin lost (they are made again). Only one process may use it at a time.
+ * and so are the crops a truncated crops.bin lost (they are made again). Only one process may use it at a time:
+ * a lock file holds the user's pid, and a lock whose process has gone is taken over.
  */
 export class CropCache {
   readonly dir: string;
@@ -50,11 +53,14 @@ export class CropCache {
   private nextSlot = 0;
   private binFd: number;
   private indexFd: number;
+  private readonly lockPath: string;
 
   constructor(baseDir: string, settings: CropSettings, detectorKey: string) {
     this.dir = join(baseDir, `${cropSettingsKey(settings)}-${detectorKey}`);
     this.recordBytes = settings.size * settings.size * 3;
     mkdirSync(this.dir, { recursive: true });
+    this.lockPath = join(this.dir, 'lock');
+    lock(this.lockPath);
     const indexPath = join(this.dir, 'index.jsonl');
     const kept = existsSync(indexPath) ? this.readIndex(indexPath) : 0;
     this.indexFd = openSync(indexPath, 'a+');
@@ -130,5 +136,35 @@ export class CropCache {
   close(): void {
     closeSync(this.binFd);
     closeSync(this.indexFd);
+    rmSync(this.lockPath, { force: true });
+  }
+}
+
+export class CacheInUseError extends Error {}
+
+/** Two writers would append crops at the same slots and interleave their index lines, so a second one is refused. */
+function lock(path: string): void {
+  try {
+    writeFileSync(path, String(process.pid), { flag: 'wx' });
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const holder = Number(readFileSync(path, 'utf8'));
+  if (Number.isInteger(holder) && holder > 0 && isRunning(holder)) {
+    throw new CacheInUseError(
+      `the crop cache ${dirname(path)} is in use by process ${holder} (another train or prepare-data): ` +
+        `wait for it to finish its "detect+crop" step, or delete ${path} if that process is not one of ours`,
+    );
+  }
+  writeFileSync(path, String(process.pid));
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
