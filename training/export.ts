@@ -56,6 +56,7 @@ const options = state.options as {
   seed: number;
   epochs: number;
   quantize: Quantization;
+  from?: string;
 };
 const quantization = (values.quantize ?? options.quantize) as Quantization;
 if (!['uint8', 'float16', 'float32'].includes(quantization))
@@ -86,6 +87,7 @@ const metadata = await exportModel({
     lr: options.lr,
     seed: options.seed,
     seconds: Math.round(state.seconds),
+    ...(options.from ? { from: options.from } : {}),
   },
 });
 const { validation: v, test: t } = metadata.metrics;

@@ -66,6 +66,9 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
   --quantize uint8|float16|float32   weight encoding of the export (default uint8)
   --run <name>              run folder under training/runs for checkpoints, history and curves (default: the arch)
   --resume                  continue the run's last checkpoint (weights, optimizer state, epoch)
+  --from <run>              start a new run from another run's last checkpoint (its weights and optimizer state),
+                            with this command's options and schedule, counting epochs from 1: fine-tuning, or
+                            a warm restart with other settings (BatchNorm keeps that run's momentum)
   --backend wasm|cpu        tfjs backend (default wasm; falls back to cpu with a warning)
   -h, --help                this text
 
@@ -96,6 +99,7 @@ function parse() {
       quantize: { type: 'string', default: 'uint8' },
       run: { type: 'string' },
       resume: { type: 'boolean', default: false },
+      from: { type: 'string' },
       backend: { type: 'string', default: 'wasm' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -136,6 +140,7 @@ function parse() {
     quantize: oneOf<Quantization>('quantize', values.quantize, ['uint8', 'float16', 'float32']),
     run: values.run ?? arch,
     resume: values.resume,
+    from: values.from,
     backend: oneOf('backend', values.backend, ['wasm', 'cpu'] as const),
   };
 }
@@ -154,6 +159,13 @@ if (hasCheckpoint(checkpointDir) && !opts.resume) {
   );
 }
 if (opts.resume && !hasCheckpoint(checkpointDir)) fail(`--resume: no checkpoint in ${checkpointDir}`, EXIT.usage);
+if (opts.resume && opts.from) fail('--resume continues this run; --from starts a new one: pass one of them', EXIT.usage);
+const fromDir = opts.from ? join(REPO_ROOT, 'training', 'runs', opts.from, 'checkpoint') : '';
+if (opts.from) {
+  if (!hasCheckpoint(fromDir)) fail(`--from ${opts.from}: no checkpoint in ${fromDir}`, EXIT.usage);
+  const fromArch = readState(fromDir).options.arch;
+  if (fromArch !== opts.arch) fail(`--from ${opts.from}: that run trained ${fromArch}, not ${opts.arch}`, EXIT.usage);
+}
 if (opts.resume) {
   // A resume keeps the run's options (its data too), except how many threads to use and, when given, a new total
   // of epochs.
@@ -195,7 +207,14 @@ if (opts.resume) {
   state.options = { ...opts };
   console.log(`resuming ${runDir} at epoch ${state.epoch + 1}${state.step ? `, batch ${state.step + 1}` : ''}`);
 } else {
-  model = buildModel(opts.arch, { inputSize: size, seed: opts.seed, bnMomentum: opts.bnMomentum });
+  if (opts.from) {
+    const ckpt = await loadCheckpoint(fromDir);
+    model = ckpt.model;
+    restoredOptimizer = ckpt.optimizerWeights;
+    console.log(`starting from ${fromDir}, after its epoch ${ckpt.state.epoch}`);
+  } else {
+    model = buildModel(opts.arch, { inputSize: size, seed: opts.seed, bnMomentum: opts.bnMomentum });
+  }
   state = {
     epoch: 0,
     step: 0,
@@ -362,6 +381,7 @@ const metadata = await exportModel({
     lr: opts.lr,
     seed: opts.seed,
     seconds: Math.round(state.seconds),
+    ...(opts.from ? { from: opts.from } : {}),
   },
 });
 best.dispose();

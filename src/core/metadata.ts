@@ -34,7 +34,16 @@ export interface ModelMetadata {
   quantization: 'float32' | 'float16' | 'uint8';
   metrics: { validation?: SplitMetrics; test?: SplitMetrics; quantizationDelta?: number };
   data: { path: string; counts: Record<string, Record<string, number>>; listSha256: string };
-  training: { epochs: number; bestEpoch: number; batch: number; lr: number; seed: number; seconds: number };
+  training: {
+    epochs: number;
+    bestEpoch: number;
+    batch: number;
+    lr: number;
+    seed: number;
+    seconds: number;
+    /** The run whose last checkpoint this one started from (`npm run train -- --from`). */
+    from?: string;
+  };
   /** sha256 of model.json and of each weights file, so a damaged cache, or files of two versions, are detected. */
   weights: Record<string, string>;
   tfjsVersion: string;

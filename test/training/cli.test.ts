@@ -95,6 +95,28 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
     expect(again.stderr).toMatch(/--resume/);
   });
 
+  it('starts a new run from the last checkpoint of another (--from), with its own options', () => {
+    const tuned = `${run}-from`;
+    const tunedOut = join(data, 'model-from');
+    try {
+      const r = tsx('train.ts', [
+        ...['--data', data, '--from', run, '--run', tuned, '--out', tunedOut],
+        ...['--epochs', '1', '--batch', '16', '--lr', '0.0001', '--augment', 'robust'],
+      ]);
+      expect([0, 3], r.stderr + r.stdout).toContain(r.status);
+      expect(r.stdout).toMatch(/starting from .*checkpoint, after its epoch 4/);
+      expect(r.stdout).toMatch(/epoch 1\/1: loss/);
+      const metadata = JSON.parse(readFileSync(join(tunedOut, 'metadata.json'), 'utf8'));
+      expect(metadata.training).toMatchObject({ from: run, epochs: 1, lr: 0.0001 });
+      expect(metadata.metrics.validation.accuracy).toBeGreaterThan(0.6);
+      const missing = tsx('train.ts', ['--data', data, '--from', `${run}-none`, '--run', `${tuned}-2`]);
+      expect(missing.status).toBe(2);
+      expect(missing.stderr).toMatch(/--from .*-none: no checkpoint/);
+    } finally {
+      rmSync(join(ROOT, 'training', 'runs', tuned), { recursive: true, force: true });
+    }
+  }, 600_000);
+
   it('predicts every face of a photo as JSON, and says so when there is none', () => {
     const photo = join(SCENES, 'single_facerec_obama-720p.jpg');
     const dogs = join(SCENES, 'negative_dlib_dogs.jpg');
