@@ -159,7 +159,8 @@ if (hasCheckpoint(checkpointDir) && !opts.resume) {
   );
 }
 if (opts.resume && !hasCheckpoint(checkpointDir)) fail(`--resume: no checkpoint in ${checkpointDir}`, EXIT.usage);
-if (opts.resume && opts.from) fail('--resume continues this run; --from starts a new one: pass one of them', EXIT.usage);
+if (opts.resume && opts.from)
+  fail('--resume continues this run; --from starts a new one: pass one of them', EXIT.usage);
 const fromDir = opts.from ? join(REPO_ROOT, 'training', 'runs', opts.from, 'checkpoint') : '';
 if (opts.from) {
   if (!hasCheckpoint(fromDir)) fail(`--from ${opts.from}: no checkpoint in ${fromDir}`, EXIT.usage);
