@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -75,6 +76,36 @@ export async function servePreview(outDir = join(REPO, 'dist')): Promise<{ serve
     preview: { host: '127.0.0.1', port, strictPort: true, open: false },
   });
   return { server, url: `http://127.0.0.1:${port}` };
+}
+
+/** A copy of the production build on a server and origin of its own, for tests that change its files or stop it. */
+export interface ServedCopy {
+  dir: string;
+  url: string;
+  /** Stops the server, as a site gone offline; the copy stays. */
+  stopServer(): Promise<void>;
+  /** Stops the server if it still runs, and deletes the copy. */
+  close(): Promise<void>;
+}
+
+export async function servedCopy(distDir: string): Promise<ServedCopy> {
+  const dir = mkdtempSync(join(tmpdir(), 'facesense-dist-'));
+  cpSync(distDir, dir, { recursive: true });
+  const served = await servePreview(dir);
+  let server: PreviewServer | undefined = served.server;
+  const stopServer = async () => {
+    await server?.close();
+    server = undefined;
+  };
+  return {
+    dir,
+    url: served.url,
+    stopServer,
+    close: async () => {
+      await stopServer();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export interface LaunchOptions {

@@ -1,10 +1,8 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import type { PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { launchChromium, newSession, servePreview, waitForFaces, type Session } from './harness';
+import { launchChromium, newSession, servedCopy, waitForFaces, type ServedCopy, type Session } from './harness';
 
 const WEIGHTS = '/models/gender/weights.bin';
 const MODEL_JSON = '/models/gender/model.json';
@@ -47,26 +45,22 @@ function cachedSha256(page: Page, path: string): Promise<string[]> {
 
 /** A copy of the build on its own server and origin: the last test stops the server. */
 describe('installed app: a damaged or mixed cached model is never used', () => {
-  let dist: string;
-  let server: PreviewServer | undefined;
-  let url: string;
+  let copy: ServedCopy;
   let browser: Browser;
   let session: Session;
   let expected: Record<string, string>;
   const warnings: string[] = [];
 
   beforeAll(async () => {
-    dist = mkdtempSync(join(tmpdir(), 'facesense-dist-'));
-    cpSync(inject('distDir'), dist, { recursive: true });
-    expected = JSON.parse(readFileSync(join(dist, 'models', 'gender', 'metadata.json'), 'utf8')).weights;
-    ({ server, url } = await servePreview(dist));
+    copy = await servedCopy(inject('distDir'));
+    expected = JSON.parse(readFileSync(join(copy.dir, 'models', 'gender', 'metadata.json'), 'utf8')).weights;
     browser = await launchChromium({ video: inject('oneFaceVideo') });
     session = await newSession(browser);
     session.page.on('console', (m) => {
       if (m.type() === 'warning') warnings.push(m.text());
     });
     const { page } = session;
-    await page.goto(`${url}/?backend=wasm`);
+    await page.goto(`${copy.url}/?backend=wasm`);
     await page.locator('facesense-app .toast', { hasText: 'Ready to work offline' }).waitFor({ timeout: 90_000 });
     await page.reload();
     await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
@@ -75,8 +69,7 @@ describe('installed app: a damaged or mixed cached model is never used', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await server?.close();
-    rmSync(dist, { recursive: true, force: true });
+    await copy?.close();
   });
 
   it('finds damaged cached weights on load, downloads them again and repairs the cache', async () => {
@@ -91,7 +84,7 @@ describe('installed app: a damaged or mixed cached model is never used', () => {
 
   it('never pairs the weights with a model.json of another version', async () => {
     const { page } = session;
-    const other = JSON.parse(readFileSync(join(dist, 'models', 'gender', 'model.json'), 'utf8'));
+    const other = JSON.parse(readFileSync(join(copy.dir, 'models', 'gender', 'model.json'), 'utf8'));
     other.generatedBy = 'an older export';
     expect(await damageCached(page, MODEL_JSON, JSON.stringify(other))).toBe(1);
     warnings.length = 0;
@@ -104,8 +97,7 @@ describe('installed app: a damaged or mixed cached model is never used', () => {
   it('offline with a damaged copy: says what is wrong and what to do, and shows no labels', async () => {
     const { page, context } = session;
     expect(await damageCached(page, WEIGHTS, 'not the weights')).toBe(1);
-    await server!.close();
-    server = undefined;
+    await copy.stopServer();
     await context.setOffline(true);
     await page.reload();
     const panel = page.locator('facesense-app .panel[role=alert]');

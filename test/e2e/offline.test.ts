@@ -1,36 +1,37 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import type { PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { foreignRequests, launchChromium, newSession, servePreview, waitForFaces, type Session } from './harness';
+import {
+  foreignRequests,
+  launchChromium,
+  newSession,
+  servedCopy,
+  waitForFaces,
+  type ServedCopy,
+  type Session,
+} from './harness';
 
 /** A copy of the build on its own server and origin: this test changes the files and stops the server. */
 describe('installed app: update prompt and offline', () => {
-  let dist: string;
-  let server: PreviewServer | undefined;
-  let url: string;
+  let copy: ServedCopy;
   let browser: Browser;
   let session: Session;
 
   beforeAll(async () => {
-    dist = mkdtempSync(join(tmpdir(), 'facesense-dist-'));
-    cpSync(inject('distDir'), dist, { recursive: true });
-    ({ server, url } = await servePreview(dist));
+    copy = await servedCopy(inject('distDir'));
     browser = await launchChromium({ video: inject('oneFaceVideo') });
     session = await newSession(browser);
   });
 
   afterAll(async () => {
     await browser?.close();
-    await server?.close();
-    rmSync(dist, { recursive: true, force: true });
+    await copy?.close();
   });
 
   it('precaches everything and says it is ready to work offline', async () => {
     const { page } = session;
-    await page.goto(`${url}/?backend=wasm`);
+    await page.goto(`${copy.url}/?backend=wasm`);
     await page.locator('facesense-app .toast', { hasText: 'Ready to work offline' }).waitFor({ timeout: 90_000 });
     await waitForFaces(page, 1);
     // The first visit is not controlled by the worker (no clients.claim); from the next load on it is.
@@ -43,7 +44,7 @@ describe('installed app: update prompt and offline', () => {
     const { page } = session;
     // A new deploy changes index.html's precache revision in sw.js. The edit keeps the file's size: `vite preview`
     // serves sizes it read at start-up.
-    const swPath = join(dist, 'sw.js');
+    const swPath = join(copy.dir, 'sw.js');
     const sw = readFileSync(swPath, 'utf8');
     const next = sw.replace(
       /("?url"?:\s*"index\.html",\s*"?revision"?:\s*")([0-9a-f])/,
@@ -64,13 +65,12 @@ describe('installed app: update prompt and offline', () => {
 
   it('reloads and labels faces with the server stopped and the network off', async () => {
     const { page, context } = session;
-    await server!.close();
-    server = undefined;
+    await copy.stopServer();
     await context.setOffline(true);
     await page.reload();
     const labels = await waitForFaces(page, 1);
     expect(labels).toHaveLength(1);
     await expect(page.evaluate(() => window.__facesense?.backend)).resolves.toBe('wasm');
-    expect(foreignRequests(session.requests, url)).toEqual([]);
+    expect(foreignRequests(session.requests, copy.url)).toEqual([]);
   });
 });
