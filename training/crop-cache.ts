@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { cropSettingsKey, type CropSettings } from '../src/core/crop';
 import type { Box, Point } from '../src/core/geometry';
 import type { DatasetEntry } from './dataset';
+import { isRunning } from './node-io';
 
 /** One file's outcome: a crop (at `slot` in crops.bin) or the reason there is none. */
 export interface CacheRecord {
@@ -158,13 +159,4 @@ function lock(path: string): void {
     );
   }
   writeFileSync(path, String(process.pid));
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -3,7 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { fileModelHandler } from './node-io';
+import { fileModelHandler, isRunning } from './node-io';
 
 export type Quantization = 'float32' | 'float16' | 'uint8';
 
@@ -127,16 +127,6 @@ export async function saveModelFiles(
 
 export function loadModelFiles(dir: string): Promise<tfl.LayersModel> {
   return tfl.loadLayersModel(fileModelHandler(join(dir, 'model.json')));
-}
-
-/** Whether a process with this id runs (EPERM: it does, as another user). */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

@@ -34,3 +34,13 @@ export function fileModelHandler(modelJsonPath: string): tf.io.IOHandler {
     weightData,
   });
 }
+
+/** Whether a process with this id runs (EPERM: it does, as another user). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
