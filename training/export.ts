@@ -11,7 +11,7 @@ import {
   parseCommandLine,
   prepareDataset,
 } from './cli';
-import { exportModel, weightsBytes } from './exporter';
+import { exportModel, trainingRecord, weightsBytes } from './exporter';
 import { loadModelFiles, type Quantization } from './model-files';
 import { REPO_ROOT } from './node-io';
 import { loadSplit, trainAndValidation } from './splits';
@@ -48,16 +48,7 @@ try {
 } catch {
   fail(`no training run in ${runDir} (expected checkpoint/state.json)`);
 }
-const options = state.options as {
-  data?: string;
-  arch: string;
-  batch: number;
-  lr: number;
-  seed: number;
-  epochs: number;
-  quantize: Quantization;
-  from?: string;
-};
+const options = state.options as { data?: string; arch: string; quantize: Quantization };
 const quantization = (values.quantize ?? options.quantize) as Quantization;
 if (!['uint8', 'float16', 'float32'].includes(quantization))
   fail(`--quantize must be uint8, float16 or float32`, EXIT.usage);
@@ -80,15 +71,7 @@ const metadata = await exportModel({
   dataset,
   validation,
   test,
-  training: {
-    epochs: state.epoch,
-    bestEpoch: state.bestEpoch,
-    batch: options.batch,
-    lr: options.lr,
-    seed: options.seed,
-    seconds: Math.round(state.seconds),
-    ...(options.from ? { from: options.from } : {}),
-  },
+  training: trainingRecord(state),
 });
 const { validation: v, test: t } = metadata.metrics;
 console.log(

@@ -9,6 +9,7 @@ import { chooseUncertainBand, confidentStats, fitTemperature, temperatureScaled 
 import { DEFAULT_POLICY, type LabelPolicy } from '../src/core/labels';
 import { METADATA_FORMAT_VERSION, type ModelMetadata, type SplitMetrics } from '../src/core/metadata';
 import { accuracy, auc, balancedAccuracy, confusion, expectedCalibrationError, logLoss } from '../src/core/metrics';
+import type { TrainState } from './checkpoint';
 import { countBy, type Dataset } from './dataset';
 import { foldBatchNorm } from './fold';
 import { loadModelFiles, replaceDirAtomically, saveModelFiles, type Quantization } from './model-files';
@@ -39,6 +40,20 @@ export async function splitMetrics(model: tfl.LayersModel, data: SplitData): Pro
 }
 
 /** sha256 of the sorted "name label" list: says exactly which files a model was trained and tested on. */
+/** What metadata.json says about how a run trained, from its checkpoint state. */
+export function trainingRecord(state: TrainState): ModelMetadata['training'] {
+  const options = state.options as { batch: number; lr: number; seed: number; from?: string };
+  return {
+    epochs: state.epoch,
+    bestEpoch: state.bestEpoch,
+    batch: options.batch,
+    lr: options.lr,
+    seed: options.seed,
+    seconds: Math.round(state.seconds),
+    ...(options.from ? { from: options.from } : {}),
+  };
+}
+
 export function fileListHash(dataset: Dataset): string {
   const lines = dataset.entries.map((e) => `${e.name}\t${e.label}`).sort();
   return createHash('sha256').update(lines.join('\n')).digest('hex');

@@ -24,7 +24,7 @@ import {
   progressBar,
   summarisePrepare,
 } from './cli';
-import { exportModel, weightsBytes } from './exporter';
+import { exportModel, trainingRecord, weightsBytes } from './exporter';
 import { loadModelFiles, recoverDir, replaceDirAtomically, saveModelFiles, type Quantization } from './model-files';
 import { buildModel, countParams, type Arch } from './models';
 import { REPO_ROOT } from './node-io';
@@ -375,15 +375,7 @@ const metadata = await exportModel({
   dataset,
   validation,
   test,
-  training: {
-    epochs: opts.epochs,
-    bestEpoch: state.bestEpoch,
-    batch: opts.batch,
-    lr: opts.lr,
-    seed: opts.seed,
-    seconds: Math.round(state.seconds),
-    ...(opts.from ? { from: opts.from } : {}),
-  },
+  training: trainingRecord(state),
 });
 best.dispose();
 const pct = (x?: number) => (x === undefined ? 'n/a' : `${(100 * x).toFixed(2)} %`);
