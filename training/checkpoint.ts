@@ -46,6 +46,11 @@ export async function saveCheckpoint(
   });
 }
 
+/** Where a run keeps the weights of epoch `epoch` (counted from 1). */
+export function epochDir(runDir: string, epoch: number): string {
+  return join(runDir, 'epochs', String(epoch).padStart(3, '0'));
+}
+
 export function hasCheckpoint(dir: string): boolean {
   return existsSync(join(dir, 'state.json'));
 }

@@ -7,6 +7,7 @@ import { AUGMENT_PRESETS, mulberry32 } from '../src/core/augment';
 import { accuracy, balancedAccuracy, confusion, logLoss } from '../src/core/metrics';
 import { applyAugmentation, sampleBatchAugmentation, type BatchAugmentation } from './augment';
 import {
+  epochDir,
   hasCheckpoint,
   loadCheckpoint,
   readState,
@@ -353,6 +354,11 @@ for (let epoch = state.epoch; epoch < opts.epochs; epoch++) {
       await saveModelFiles(model, tmp);
     });
   }
+  // Every epoch's weights are kept (about 1 MB each for compact) so that `npm run export -- --average` can
+  // average the last epochs rather than bet on the single epoch that happened to score best on Validation.
+  await replaceDirAtomically(epochDir(runDir, epoch + 1), async (tmp) => {
+    await saveModelFiles(model, tmp);
+  });
   await checkpoint();
   writeFileSync(join(runDir, 'history.json'), JSON.stringify(state.history, null, 1));
   await plotHistory(state.history, join(runDir, 'curves.svg'));
