@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_CROP } from '../src/core/crop';
-import type { TrainState } from './checkpoint';
+import { averageModels } from './average';
+import { epochDir, type TrainState } from './checkpoint';
 import {
   assertBlazeFaceInstalled,
   DEFAULT_MODEL_DIR,
@@ -21,12 +22,15 @@ const HELP = `Usage: npm run export -- --run <name> [options]
 
 Exports the best epoch of a training run (training/runs/<name>/best) as the web model, with its metadata:
 quantized weights, temperature and "uncertain" band fitted on Validation, metrics on Validation and Test.
-'npm run train' does this at its end; use this to export a run that was stopped early or to re-quantize.
+'npm run train' does this at its end; use this to export a run that was stopped early, to re-quantize, or to
+export the mean of several epochs' weights.
 
   --run <name>        run folder under training/runs (required)
   --data <dir>        the dataset the run was trained on (default: the one recorded in the run)
   --out <dir>         destination (default public/models/gender); replaced atomically
   --quantize <q>      uint8, float16 or float32 (default: the run's choice)
+  --average <a>-<b>   export the mean of the weights of epochs a to b (training/runs/<name>/epochs) instead of
+                      the best epoch: weight averaging, steadier than the one epoch that scored best
   -h, --help          this text
 
 Exit codes: 0 exported; 1 error (no run, dataset or usable face at that path); 2 bad arguments.`;
@@ -37,6 +41,7 @@ const { values } = parseCommandLine(HELP, {
     data: { type: 'string' },
     out: { type: 'string', default: DEFAULT_MODEL_DIR },
     quantize: { type: 'string' },
+    average: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -52,6 +57,16 @@ const options = state.options as { data?: string; arch: string; quantize: Quanti
 const quantization = (values.quantize ?? options.quantize) as Quantization;
 if (!['uint8', 'float16', 'float32'].includes(quantization))
   fail(`--quantize must be uint8, float16 or float32`, EXIT.usage);
+const averaged = values.average === undefined ? undefined : epochRange(values.average);
+if (averaged) {
+  const missing = epochsOf(averaged).filter((e) => !existsSync(join(epochDir(runDir, e), 'model.json')));
+  if (missing.length > 0) {
+    fail(
+      `${values.run} has no weights of epoch ${missing.join(', ')} in ${join(runDir, 'epochs')} (it trained ` +
+        `${state.epoch} epochs; runs from before per-epoch weights were kept have none)`,
+    );
+  }
+}
 
 assertBlazeFaceInstalled();
 const dataset = openDataset(values.data ?? options.data);
@@ -61,7 +76,9 @@ const { validation } = trainAndValidation(result, cache, DEFAULT_CROP.size);
 const test = loadSplit(result, cache, 'Test', DEFAULT_CROP.size);
 cache.close();
 if (validation.n === 0) fail(`no usable face crops in ${dataset.root} to calibrate on (Validation/ or Train/)`);
-const model = await loadModelFiles(join(runDir, 'best'));
+const model = averaged
+  ? await averageModels(epochsOf(averaged).map((e) => epochDir(runDir, e)))
+  : await loadModelFiles(join(runDir, 'best'));
 const out = resolve(values.out);
 const metadata = await exportModel({
   model,
@@ -71,11 +88,22 @@ const metadata = await exportModel({
   dataset,
   validation,
   test,
-  training: trainingRecord(state),
+  training: { ...trainingRecord(state), ...(averaged ? { averagedEpochs: averaged } : {}) },
 });
 const { validation: v, test: t } = metadata.metrics;
 console.log(
-  `exported epoch ${state.bestEpoch} of ${values.run} to ${out} (${quantization}, ` +
+  `exported ${averaged ? `the mean of epochs ${averaged.join('–')}` : `epoch ${state.bestEpoch}`} of ${values.run} to ${out} (${quantization}, ` +
     `${(weightsBytes(out, metadata) / 1024).toFixed(0)} KiB): Validation ${(100 * (v?.accuracy ?? 0)).toFixed(2)} %, ` +
     `Test ${(100 * (t?.accuracy ?? 0)).toFixed(2)} % (balanced ${(100 * (t?.balancedAccuracy ?? 0)).toFixed(2)} %)`,
 );
+
+function epochRange(text: string): [number, number] {
+  const match = /^(\d+)-(\d+)$/.exec(text);
+  const [first, last] = match ? [Number(match[1]), Number(match[2])] : [0, 0];
+  if (first < 1 || last < first) fail(`--average takes two epochs, first-last (as 6-10), got "${text}"`, EXIT.usage);
+  return [first, last];
+}
+
+function epochsOf([first, last]: [number, number]): number[] {
+  return Array.from({ length: last - first + 1 }, (_, i) => first + i);
+}

@@ -43,6 +43,8 @@ export interface ModelMetadata {
     seconds: number;
     /** The run whose last checkpoint this one started from (`npm run train -- --from`). */
     from?: string;
+    /** First and last epoch whose mean weights this model is (`npm run export -- --average`); else bestEpoch's. */
+    averagedEpochs?: [number, number];
   };
   /** sha256 of model.json and of each weights file, so a damaged cache, or files of two versions, are detected. */
   weights: Record<string, string>;

@@ -89,6 +89,26 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
     exported.dispose();
   });
 
+  it('keeps every epoch and exports the mean of the last ones (--average)', () => {
+    const runDir = join(ROOT, 'training', 'runs', run);
+    expect(['001', '002', '003', '004'].map((e) => existsSync(join(runDir, 'epochs', e, 'model.json')))).toEqual(
+      Array(4).fill(true),
+    );
+    const averagedOut = join(data, 'model-averaged');
+    const r = tsx('export.ts', ['--run', run, '--data', data, '--average', '3-4', '--out', averagedOut]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/exported the mean of epochs 3–4 of /);
+    const metadata = JSON.parse(readFileSync(join(averagedOut, 'metadata.json'), 'utf8'));
+    expect(metadata.training).toMatchObject({ epochs: 4, averagedEpochs: [3, 4] });
+    expect(metadata.metrics.validation.accuracy).toBeGreaterThan(0.6);
+    const beyond = tsx('export.ts', ['--run', run, '--data', data, '--average', '3-6', '--out', averagedOut]);
+    expect(beyond.status).toBe(1);
+    expect(beyond.stderr).toMatch(/no weights of epoch 5, 6 .*it trained 4 epochs/);
+    const backwards = tsx('export.ts', ['--run', run, '--data', data, '--average', '4-3']);
+    expect(backwards.status).toBe(2);
+    expect(backwards.stderr).toMatch(/--average takes two epochs/);
+  }, 600_000);
+
   it('refuses to start over a run that has a checkpoint unless told to resume', () => {
     const again = tsx('train.ts', ['--data', data, '--epochs', '2', '--run', run, '--out', out]);
     expect(again.status).toBe(2);
