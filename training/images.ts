@@ -51,8 +51,14 @@ export async function* decodeInOrder(paths: readonly string[], ahead = 4): Async
   for (let i = 0; i < ahead; i++) start(i);
   for (let i = 0; i < paths.length; i++) {
     start(i + ahead);
-    const result = await pending[i];
+    let result = await pending[i];
     delete pending[i];
+    if (result instanceof Error) {
+      // libvips has one error buffer for all threads, and a decode that succeeds meanwhile can clear a failed
+      // one's message ("Unknown error"). Decoding the file again with nothing else in flight gets the reason.
+      await Promise.all(pending);
+      result = await decodeImage(paths[i]).catch((err: Error) => err);
+    }
     yield result;
   }
 }
