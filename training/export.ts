@@ -30,7 +30,7 @@ export the mean of several epochs' weights.
   --out <dir>         destination (default public/models/gender); replaced atomically
   --quantize <q>      uint8, float16 or float32 (default: the run's choice)
   --average <a>-<b>   export the mean of the weights of epochs a to b (training/runs/<name>/epochs) instead of
-                      the best epoch: weight averaging, steadier than the one epoch that scored best
+                      the best epoch (weight averaging, free of the luck of one epoch)
   -h, --help          this text
 
 Exit codes: 0 exported; 1 error (no run, dataset or usable face at that path); 2 bad arguments.`;
