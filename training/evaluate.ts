@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { confidentStats } from '../src/core/calibration';
-import { verdict } from '../src/core/labels';
+import { formatVerdict, verdict } from '../src/core/labels';
 import { accuracy, auc, balancedAccuracy, confusion, expectedCalibrationError, perClass } from '../src/core/metrics';
 import { withFlipAveraging } from '../src/vision/classifier';
 import { cropFaces } from '../src/vision/crop';
@@ -37,6 +37,8 @@ a labelled folder and reports how well it does.
   --report <dir>    also write index.html (plots, most confident mistakes), summary.md and report.json there
   --json            print the JSON report on stdout (progress goes to stderr)
   --flip            test-time flip averaging: average each face's score with its mirror image's
+  --mistakes <file> list the images the app labels confidently and wrongly (not "uncertain"), most confident
+                    first, one per line: wrong labels in the data, or the model's blind spots, to look at
   -h, --help        this text
 
 The face with the highest detection score in each image is the one evaluated. "accuracy" counts images with a
@@ -62,6 +64,7 @@ function parse() {
       report: { type: 'string' },
       json: { type: 'boolean', default: false },
       flip: { type: 'boolean', default: false },
+      mistakes: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -184,6 +187,7 @@ console.log(summary);
 printSkipped();
 
 if (opts.report) await writeReport(resolve(opts.report));
+if (opts.mistakes) writeMistakes(resolve(opts.mistakes));
 if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
 process.exit(noFace.length + skipped.length > 0 ? EXIT.skipped : EXIT.ok);
 
@@ -292,11 +296,27 @@ function reliabilitySpec() {
   } satisfies TopLevelSpec;
 }
 
-async function mistakeTiles(max: number): Promise<{ png: string; caption: string }[]> {
-  const wrong = outcomes
+/** Wrongly labelled faces, most confident first. */
+function mistakesByConfidence(): Outcome[] {
+  return outcomes
     .filter((o) => (o.probabilityMale >= metadata.policy.threshold ? 1 : 0) !== o.entry.label)
-    .sort((a, b) => Math.abs(b.probabilityMale - 0.5) - Math.abs(a.probabilityMale - 0.5))
-    .slice(0, max);
+    .sort((a, b) => Math.abs(b.probabilityMale - 0.5) - Math.abs(a.probabilityMale - 0.5));
+}
+
+/** One name per line, as dataset names (relative to --data); what follows a tab is for people reading the list. */
+function writeMistakes(file: string): void {
+  const lines = mistakesByConfidence().flatMap((o) => {
+    const v = verdict(o.probabilityMale, metadata.policy);
+    if (v.label === 'uncertain') return [];
+    return [`${o.entry.name}\t# labelled ${o.entry.label === 1 ? 'male' : 'female'}, shown ${formatVerdict(v)}`];
+  });
+  const header = `# ${lines.length} confident mistakes of model ${metadata.version} on ${dataPath}`;
+  writeFileSync(file, [header, ...lines].join('\n') + '\n');
+  console.log(`\n${lines.length} confident mistakes listed in ${file}`);
+}
+
+async function mistakeTiles(max: number): Promise<{ png: string; caption: string }[]> {
+  const wrong = mistakesByConfidence().slice(0, max);
   const size = metadata.inputSize;
   return Promise.all(
     wrong.map(async (o) => {

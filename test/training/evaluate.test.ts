@@ -64,3 +64,48 @@ describe.skipIf(!existsSync(GENDERFACES))('evaluate CLI on a plain {Male,Female}
     expect(html).toContain('Most confident mistakes');
   });
 });
+
+describe.skipIf(!existsSync(GENDERFACES))('evaluate --mistakes', () => {
+  let data: string;
+
+  // Every image under the other class's folder: the model's confident labels are then mostly "mistakes".
+  beforeAll(() => {
+    data = mkdtempSync(join(tmpdir(), 'facesense-mistakes-'));
+    for (const [cls, swapped] of [
+      ['Male', 'Female'],
+      ['Female', 'Male'],
+    ]) {
+      mkdirSync(join(data, swapped));
+      for (const file of readdirSync(join(GENDERFACES, cls)).sort().slice(0, 10)) {
+        symlinkSync(join(GENDERFACES, cls, file), join(data, swapped, file));
+      }
+    }
+  });
+  afterAll(() => rmSync(data, { recursive: true, force: true }));
+
+  it('lists each confidently wrong image once, most confident first, as dataset names', () => {
+    const list = join(data, 'mistakes.txt');
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'training', 'evaluate.ts'), '--data', data, '--json', '--mistakes', list],
+      { cwd: ROOT, encoding: 'utf8', timeout: 300_000 },
+    );
+    expect([0, 3], r.stderr).toContain(r.status);
+    const json = JSON.parse(r.stdout);
+    const lines = readFileSync(list, 'utf8').trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^# \d+ confident mistakes of model /);
+    const rows = lines.slice(1).map((line) => line.split('\t'));
+    const confidentWrong = Math.round(json.facesFound * json.coverage * (1 - json.confidentAccuracy));
+    expect(confidentWrong).toBeGreaterThan(5);
+    expect(rows).toHaveLength(confidentWrong);
+    expect(new Set(rows.map(([name]) => name)).size).toBe(rows.length);
+    for (const [name] of rows) expect(existsSync(join(data, name)), name).toBe(true);
+    const percents = rows.map(([, note]) => Number(/(\d+)%$/.exec(note)?.[1]));
+    expect(percents).toEqual([...percents].sort((a, b) => b - a));
+    for (const [name, note] of rows) {
+      const [, labelled, shown] = /^# labelled (male|female), shown (male|female) \d+%$/.exec(note) ?? [];
+      expect(labelled, name).toBe(name.startsWith('Male/') ? 'male' : 'female');
+      expect(shown, name).not.toBe(labelled);
+    }
+  });
+});
