@@ -53,7 +53,9 @@ try {
 } catch {
   fail(`no training run in ${runDir} (expected checkpoint/state.json)`);
 }
-const options = state.options as { data?: string; arch: string; quantize: Quantization };
+const options = state.options as { data?: string; arch: string; quantize: Quantization; cropScale?: number };
+// Runs from before --crop-scale cropped at the default.
+const crop = { ...DEFAULT_CROP, scale: options.cropScale ?? DEFAULT_CROP.scale };
 const quantization = (values.quantize ?? options.quantize) as Quantization;
 if (!['uint8', 'float16', 'float32'].includes(quantization))
   fail(`--quantize must be uint8, float16 or float32`, EXIT.usage);
@@ -71,9 +73,9 @@ if (averaged) {
 assertBlazeFaceInstalled();
 const dataset = openDataset(values.data ?? options.data);
 await initTrainingBackend();
-const { cache, result } = await prepareDataset(dataset);
-const { validation } = trainAndValidation(result, cache, DEFAULT_CROP.size);
-const test = loadSplit(result, cache, 'Test', DEFAULT_CROP.size);
+const { cache, result } = await prepareDataset(dataset, crop);
+const { validation } = trainAndValidation(result, cache, crop.size);
+const test = loadSplit(result, cache, 'Test', crop.size);
 cache.close();
 if (validation.n === 0) fail(`no usable face crops in ${dataset.root} to calibrate on (Validation/ or Train/)`);
 const model = averaged
@@ -83,6 +85,7 @@ const out = resolve(values.out);
 const metadata = await exportModel({
   model,
   arch: options.arch,
+  crop,
   out,
   quantization,
   dataset,

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { DEFAULT_CROP } from '../src/core/crop';
+import type { CropSettings } from '../src/core/crop';
 import { chooseUncertainBand, confidentStats, fitTemperature, temperatureScaled } from '../src/core/calibration';
 import { DEFAULT_POLICY, type LabelPolicy } from '../src/core/labels';
 import { METADATA_FORMAT_VERSION, type ModelMetadata, type SplitMetrics } from '../src/core/metadata';
@@ -62,6 +62,8 @@ export function fileListHash(dataset: Dataset): string {
 export interface ExportInput {
   model: tfl.LayersModel;
   arch: string;
+  /** The crop the model was trained on: the app and evaluate crop faces with it. */
+  crop: CropSettings;
   out: string;
   quantization: Quantization;
   dataset: Dataset;
@@ -102,8 +104,8 @@ export async function exportModel(input: ExportInput): Promise<ModelMetadata> {
     formatVersion: METADATA_FORMAT_VERSION,
     arch: input.arch,
     parameters: countParams(model),
-    inputSize: DEFAULT_CROP.size,
-    crop: DEFAULT_CROP,
+    inputSize: input.crop.size,
+    crop: input.crop,
     labels: ['female', 'male'],
     policy,
     temperature,

@@ -54,6 +54,8 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
                             (default: min(batch, 64); the wasm heap is capped at 4 GiB)
   --steps-per-epoch <n>     batches per epoch (default: one full pass over Train; the tutorial used 256)
   --validation-steps <n>    validation batches per epoch (default: all of Validation; the tutorial used 256)
+  --crop-scale <x>          side of the face crop as a multiple of BlazeFace's box (default 1.5: takes in hair and jaw
+                            line); the exported metadata carries it, so the app and evaluate crop alike
   --augment tutorial|light|robust  tutorial: the tutorial's ImageDataGenerator (rotation 40°, shifts 0.2,
                             shear 0.2°, zoom 0.2, flip, nearest fill); light (default): rotation 15°, shifts and
                             zoom 0.1; robust: light, plus brightness, contrast and colour changes and crops cut by
@@ -94,6 +96,7 @@ function parse() {
       lr: { type: 'string', default: '0.001' },
       'lr-schedule': { type: 'string', default: 'cosine' },
       augment: { type: 'string', default: 'light' },
+      'crop-scale': { type: 'string', default: String(DEFAULT_CROP.scale) },
       workers: { type: 'string', default: String(Math.min(2, availableParallelism())) },
       seed: { type: 'string', default: '42' },
       out: { type: 'string', default: join(REPO_ROOT, 'public', 'models', 'gender') },
@@ -120,6 +123,9 @@ function parse() {
   const bnMomentum = Number(values['bn-momentum']);
   if (!(bnMomentum > 0 && bnMomentum < 1))
     fail(`--bn-momentum must be between 0 and 1, got "${values['bn-momentum']}"`, EXIT.usage);
+  const cropScale = Number(values['crop-scale']);
+  if (!(cropScale >= 1 && cropScale <= 3))
+    fail(`--crop-scale must be between 1 and 3, got "${values['crop-scale']}"`, EXIT.usage);
   const arch = oneOf<Arch>('arch', values.arch, ['compact', 'seed']);
   const batch = int('batch', values.batch) as number;
   return {
@@ -133,6 +139,7 @@ function parse() {
     stepsPerEpoch: int('steps-per-epoch', values['steps-per-epoch']),
     validationSteps: int('validation-steps', values['validation-steps']),
     lr,
+    cropScale,
     augment: oneOf('augment', values.augment, Object.keys(AUGMENT_PRESETS) as (keyof typeof AUGMENT_PRESETS)[]),
     lrSchedule: oneOf('lr-schedule', values['lr-schedule'], ['cosine', 'constant'] as const),
     workers: Math.min(2, int('workers', values.workers) as number),
@@ -184,9 +191,10 @@ if (dataset.layout !== 'kaggle' || dataset.missingSplits.includes('Train')) {
   fail(`${dataset.root} has no Train/ folder: expected Train/{Male,Female}/*.jpg (Validation/ and Test/ optional)`);
 }
 const backend = await initTrainingBackend(opts.backend);
-const { cache, result } = await prepareDataset(dataset);
+const crop = { ...DEFAULT_CROP, scale: opts.cropScale };
+const { cache, result } = await prepareDataset(dataset, crop);
 console.log(summarisePrepare(dataset, result, cache.dir));
-const size = DEFAULT_CROP.size;
+const size = crop.size;
 const { train, validation, heldOut } = trainAndValidation(result, cache, size);
 const test = loadSplit(result, cache, 'Test', size);
 cache.close();
@@ -376,6 +384,7 @@ const best = await loadModelFiles(bestDir);
 const metadata = await exportModel({
   model: best,
   arch: opts.arch,
+  crop,
   out: opts.out,
   quantization: opts.quantize,
   dataset,

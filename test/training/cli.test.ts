@@ -115,23 +115,32 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
     expect(again.stderr).toMatch(/--resume/);
   });
 
-  it('starts a new run from the last checkpoint of another (--from), with its own options', () => {
+  it('starts a new run from the last checkpoint of another (--from), with its own options and crop', () => {
     const tuned = `${run}-from`;
     const tunedOut = join(data, 'model-from');
     try {
       const r = tsx('train.ts', [
         ...['--data', data, '--from', run, '--run', tuned, '--out', tunedOut],
-        ...['--epochs', '1', '--batch', '16', '--lr', '0.0001', '--augment', 'robust'],
+        ...['--epochs', '1', '--batch', '16', '--lr', '0.0001', '--augment', 'robust', '--crop-scale', '1.25'],
       ]);
       expect([0, 3], r.stderr + r.stdout).toContain(r.status);
       expect(r.stdout).toMatch(/starting from .*checkpoint, after its epoch 4/);
       expect(r.stdout).toMatch(/epoch 1\/1: loss/);
       const metadata = JSON.parse(readFileSync(join(tunedOut, 'metadata.json'), 'utf8'));
       expect(metadata.training).toMatchObject({ from: run, epochs: 1, lr: 0.0001 });
+      expect(metadata.crop).toEqual({ size: 64, scale: 1.25, offsetY: -0.05 });
       expect(metadata.metrics.validation.accuracy).toBeGreaterThan(0.6);
+      const reexported = tsx('export.ts', ['--run', tuned, '--out', join(data, 'model-from-again')]);
+      expect(reexported.status, reexported.stderr).toBe(0);
+      const again = JSON.parse(readFileSync(join(data, 'model-from-again', 'metadata.json'), 'utf8'));
+      expect(again.crop.scale).toBe(1.25);
+      expect(again.metrics.validation).toEqual(metadata.metrics.validation);
       const missing = tsx('train.ts', ['--data', data, '--from', `${run}-none`, '--run', `${tuned}-2`]);
       expect(missing.status).toBe(2);
       expect(missing.stderr).toMatch(/--from .*-none: no checkpoint/);
+      const tiny = tsx('train.ts', ['--data', data, '--from', run, '--run', `${tuned}-3`, '--crop-scale', '0.5']);
+      expect(tiny.status).toBe(2);
+      expect(tiny.stderr).toMatch(/--crop-scale must be between 1 and 3, got "0.5"/);
     } finally {
       rmSync(join(ROOT, 'training', 'runs', tuned), { recursive: true, force: true });
     }
