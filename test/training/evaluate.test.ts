@@ -8,30 +8,47 @@ import { DATA_DIR } from '../support/data';
 const ROOT = join(__dirname, '..', '..');
 const GENDERFACES = join(DATA_DIR, 'genderfaces');
 
+/** A temp folder whose `to` class folders link the first `count` images of genderfaces' `from` class folders. */
+function linkedFaces(classes: [from: string, to: string][], count: number): string {
+  const data = mkdtempSync(join(tmpdir(), 'facesense-eval-'));
+  for (const [from, to] of classes) {
+    mkdirSync(join(data, to));
+    for (const file of readdirSync(join(GENDERFACES, from)).sort().slice(0, count)) {
+      symlinkSync(join(GENDERFACES, from, file), join(data, to, file));
+    }
+  }
+  return data;
+}
+
+/** Runs the evaluate CLI with --json and returns its report, once it has exited 0 or 3. */
+function evaluate(args: string[]) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'training', 'evaluate.ts'), '--json', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  expect([0, 3], r.stderr).toContain(r.status);
+  return JSON.parse(r.stdout);
+}
+
 describe.skipIf(!existsSync(GENDERFACES))('evaluate CLI on a plain {Male,Female} folder', () => {
   let data: string;
   let report: string;
 
   beforeAll(() => {
-    data = mkdtempSync(join(tmpdir(), 'facesense-eval-'));
+    data = linkedFaces(
+      [
+        ['Male', 'Male'],
+        ['Female', 'Female'],
+      ],
+      12,
+    );
     report = join(data, 'report');
-    for (const cls of ['Male', 'Female']) {
-      mkdirSync(join(data, cls));
-      for (const file of readdirSync(join(GENDERFACES, cls)).sort().slice(0, 12)) {
-        symlinkSync(join(GENDERFACES, cls, file), join(data, cls, file));
-      }
-    }
   });
   afterAll(() => rmSync(data, { recursive: true, force: true }));
 
   it('prints the JSON report scripts rely on and writes the HTML, Markdown and JSON files', () => {
-    const r = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', join(ROOT, 'training', 'evaluate.ts'), '--data', data, '--json', '--report', report],
-      { cwd: ROOT, encoding: 'utf8', timeout: 300_000 },
-    );
-    expect([0, 3], r.stderr).toContain(r.status);
-    const json = JSON.parse(r.stdout);
+    const json = evaluate(['--data', data, '--report', report]);
     for (const field of [
       'data',
       'images',
@@ -70,28 +87,19 @@ describe.skipIf(!existsSync(GENDERFACES))('evaluate --mistakes', () => {
 
   // Every image under the other class's folder: the model's confident labels are then mostly "mistakes".
   beforeAll(() => {
-    data = mkdtempSync(join(tmpdir(), 'facesense-mistakes-'));
-    for (const [cls, swapped] of [
-      ['Male', 'Female'],
-      ['Female', 'Male'],
-    ]) {
-      mkdirSync(join(data, swapped));
-      for (const file of readdirSync(join(GENDERFACES, cls)).sort().slice(0, 10)) {
-        symlinkSync(join(GENDERFACES, cls, file), join(data, swapped, file));
-      }
-    }
+    data = linkedFaces(
+      [
+        ['Male', 'Female'],
+        ['Female', 'Male'],
+      ],
+      10,
+    );
   });
   afterAll(() => rmSync(data, { recursive: true, force: true }));
 
   it('lists each confidently wrong image once, most confident first, as dataset names', () => {
     const list = join(data, 'mistakes.txt');
-    const r = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', join(ROOT, 'training', 'evaluate.ts'), '--data', data, '--json', '--mistakes', list],
-      { cwd: ROOT, encoding: 'utf8', timeout: 300_000 },
-    );
-    expect([0, 3], r.stderr).toContain(r.status);
-    const json = JSON.parse(r.stdout);
+    const json = evaluate(['--data', data, '--mistakes', list]);
     const lines = readFileSync(list, 'utf8').trimEnd().split('\n');
     expect(lines[0]).toMatch(/^# \d+ confident mistakes of model /);
     const rows = lines.slice(1).map((line) => line.split('\t'));
