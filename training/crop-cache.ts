@@ -145,18 +145,57 @@ export class CacheInUseError extends Error {}
 
 /** Two writers would append crops at the same slots and interleave their index lines, so a second one is refused. */
 function lock(path: string): void {
-  try {
-    writeFileSync(path, String(process.pid), { flag: 'wx' });
-    return;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
-  const holder = Number(readFileSync(path, 'utf8'));
-  if (Number.isInteger(holder) && holder > 0 && isRunning(holder)) {
+  if (createExclusive(path)) return;
+  const holder = readPid(path);
+  if (holder !== null && isRunning(holder)) throw inUse(path, holder);
+  // The holder has gone. Two processes can find that at the same moment, so replacing its lock is exclusive too:
+  // only the one that creates the takeover file replaces it, and only if it is still the lock that was found.
+  const takeover = `${path}.takeover`;
+  if (!createExclusive(takeover)) {
+    const taker = readPid(takeover);
+    if (taker !== null && isRunning(taker)) throw inUse(path, taker);
     throw new CacheInUseError(
-      `the crop cache ${dirname(path)} is in use by process ${holder} (another train or prepare-data): ` +
-        `wait for it to finish its "detect+crop" step, or delete ${path} if that process is not one of ours`,
+      `the crop cache ${dirname(path)} was left half taken over by process ${taker ?? '(unknown)'}, which has ` +
+        `gone: delete ${takeover} and run again`,
     );
   }
-  writeFileSync(path, String(process.pid));
+  try {
+    const now = readPid(path);
+    if (now !== holder) throw inUse(path, now);
+    writeFileSync(path, String(process.pid));
+  } finally {
+    rmSync(takeover, { force: true });
+  }
+}
+
+/** Creates `path` holding this process's id; false if it exists. */
+function createExclusive(path: string): boolean {
+  try {
+    writeFileSync(path, String(process.pid), { flag: 'wx' });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
+/** The process id a lock file holds, or null if it holds none or is gone. */
+function readPid(path: string): number | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  const pid = Number(text);
+  return Number.isInteger(pid) && pid > 0 ? pid : null;
+}
+
+function inUse(path: string, holder: number | null): CacheInUseError {
+  return new CacheInUseError(
+    `the crop cache ${dirname(path)} is in use by ${holder === null ? 'another process' : `process ${holder}`} ` +
+      `(another train or prepare-data): wait for it to finish its "detect+crop" step, or delete ${path} if that ` +
+      'process is not one of ours',
+  );
 }

@@ -1,10 +1,12 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CROP } from '../../src/core/crop';
 import { CacheInUseError, CropCache } from '../../training/crop-cache';
+
+const ROOT = join(__dirname, '..', '..');
 
 describe('CropCache lock', () => {
   let base: string;
@@ -28,12 +30,63 @@ describe('CropCache lock', () => {
     second.close();
   });
 
+  /** The id of a process that has exited. */
+  const gonePid = () =>
+    spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+
   it('takes over the lock of a process that has gone', () => {
     open().close();
-    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-    writeFileSync(lockFile(), gone.stdout);
+    writeFileSync(lockFile(), gonePid());
     const cache = open();
     expect(readFileSync(lockFile(), 'utf8')).toBe(String(process.pid));
+    expect(existsSync(`${lockFile()}.takeover`)).toBe(false);
     cache.close();
+  });
+
+  it("leaves a gone process's lock to the one process that is already taking it over", () => {
+    open().close();
+    const gone = gonePid();
+    writeFileSync(lockFile(), gone);
+    writeFileSync(`${lockFile()}.takeover`, String(process.pid));
+    expect(open).toThrow(`in use by process ${process.pid}`);
+    expect(readFileSync(lockFile(), 'utf8')).toBe(gone);
+  });
+
+  it("lets exactly one of several processes that start at once take over a gone process's lock", async () => {
+    open().close();
+    writeFileSync(lockFile(), gonePid());
+    const start = Date.now() + 3000;
+    // Each process waits for the same instant, tries the cache, and holds what it got until all have tried.
+    const script = `
+      const { CropCache, CacheInUseError } = await import(${JSON.stringify(join(ROOT, 'training', 'crop-cache.ts'))});
+      while (Date.now() < ${start});
+      let outcome;
+      try { new CropCache(${JSON.stringify(base)}, ${JSON.stringify(DEFAULT_CROP)}, 'test-detector'); outcome = 'won'; }
+      catch (err) { outcome = err instanceof CacheInUseError ? 'refused' : String(err); }
+      process.stdout.write(outcome);
+      setTimeout(() => {}, ${start} + 6000 - Date.now());`;
+    const outcomes = await Promise.all(
+      Array.from(
+        { length: 6 },
+        () =>
+          new Promise<string>((done) => {
+            execFile(
+              process.execPath,
+              ['--import', 'tsx', '--input-type=module', '-e', script],
+              { cwd: ROOT },
+              (_, out) => done(out),
+            );
+          }),
+      ),
+    );
+    expect(outcomes.sort()).toEqual(['refused', 'refused', 'refused', 'refused', 'refused', 'won']);
+  }, 30_000);
+
+  it('names the file to delete when a takeover was left behind by a process that has gone', () => {
+    open().close();
+    writeFileSync(lockFile(), gonePid());
+    writeFileSync(`${lockFile()}.takeover`, gonePid());
+    expect(open).toThrow(CacheInUseError);
+    expect(open).toThrow(`delete ${lockFile()}.takeover and run again`);
   });
 });
