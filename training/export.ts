@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DEFAULT_CROP } from '../src/core/crop';
 import { averageModels } from './average';
 import { epochDir, type TrainState } from './checkpoint';
 import {
@@ -12,7 +11,7 @@ import {
   parseCommandLine,
   prepareDataset,
 } from './cli';
-import { exportModel, trainingRecord, weightsBytes } from './exporter';
+import { exportModel, runCrop, trainingRecord, weightsBytes } from './exporter';
 import { loadModelFiles, type Quantization } from './model-files';
 import { REPO_ROOT } from './node-io';
 import { loadSplit, trainAndValidation } from './splits';
@@ -54,8 +53,7 @@ try {
   fail(`no training run in ${runDir} (expected checkpoint/state.json)`);
 }
 const options = state.options as { data?: string; arch: string; quantize: Quantization; cropScale?: number };
-// Runs from before --crop-scale cropped at the default.
-const crop = { ...DEFAULT_CROP, scale: options.cropScale ?? DEFAULT_CROP.scale };
+const crop = runCrop(options);
 const quantization = (values.quantize ?? options.quantize) as Quantization;
 if (!['uint8', 'float16', 'float32'].includes(quantization))
   fail(`--quantize must be uint8, float16 or float32`, EXIT.usage);

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import type { CropSettings } from '../src/core/crop';
+import { DEFAULT_CROP, type CropSettings } from '../src/core/crop';
 import { chooseUncertainBand, confidentStats, fitTemperature, temperatureScaled } from '../src/core/calibration';
 import { DEFAULT_POLICY, type LabelPolicy } from '../src/core/labels';
 import { METADATA_FORMAT_VERSION, type ModelMetadata, type SplitMetrics } from '../src/core/metadata';
@@ -52,6 +52,11 @@ export function trainingRecord(state: TrainState): ModelMetadata['training'] {
     seconds: Math.round(state.seconds),
     ...(options.from ? { from: options.from } : {}),
   };
+}
+
+/** The crop a run trains on, from its options; runs from before --crop-scale cropped at the default. */
+export function runCrop(options: { cropScale?: number }): CropSettings {
+  return { ...DEFAULT_CROP, scale: options.cropScale ?? DEFAULT_CROP.scale };
 }
 
 export function fileListHash(dataset: Dataset): string {

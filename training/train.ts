@@ -25,7 +25,7 @@ import {
   progressBar,
   summarisePrepare,
 } from './cli';
-import { exportModel, trainingRecord, weightsBytes } from './exporter';
+import { exportModel, runCrop, trainingRecord, weightsBytes } from './exporter';
 import { loadModelFiles, recoverDir, replaceDirAtomically, saveModelFiles, type Quantization } from './model-files';
 import { buildModel, countParams, type Arch } from './models';
 import { REPO_ROOT } from './node-io';
@@ -191,7 +191,7 @@ if (dataset.layout !== 'kaggle' || dataset.missingSplits.includes('Train')) {
   fail(`${dataset.root} has no Train/ folder: expected Train/{Male,Female}/*.jpg (Validation/ and Test/ optional)`);
 }
 const backend = await initTrainingBackend(opts.backend);
-const crop = { ...DEFAULT_CROP, scale: opts.cropScale };
+const crop = runCrop(opts);
 const { cache, result } = await prepareDataset(dataset, crop);
 console.log(summarisePrepare(dataset, result, cache.dir));
 const size = crop.size;
