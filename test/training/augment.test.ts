@@ -20,7 +20,7 @@ import {
   augmentBatch,
   sampleBatchAugmentation,
   transformBatch,
-} from '../../training/augment';
+} from '../../training/lib/fit/augment';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const FACES = resolve(REPO_ROOT, process.env.FACESENSE_DATA ?? '../shared/data', 'celeba/Dataset/Train');

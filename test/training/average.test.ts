@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { averageModels } from '../../training/average';
-import { saveModelFiles } from '../../training/model-files';
-import { initTrainingBackend } from '../../training/wasm/setup';
+import { averageModels } from '../../training/lib/model/average';
+import { saveModelFiles } from '../../training/lib/model/model-files';
+import { initTrainingBackend } from '../../training/lib/fit/wasm/setup';
 
 const dir = mkdtempSync(join(tmpdir(), 'facesense-average-'));
 beforeAll(async () => {

@@ -7,7 +7,7 @@ import { CELEBA, DATA_DIR, hasData, SCENES, smallDataset } from '../support/data
 
 const ROOT = join(__dirname, '..', '..');
 const tsx = (script: string, args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'training', script), ...args], {
+  spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'training', 'cli', script), ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: 600_000,
@@ -28,7 +28,7 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
   });
 
   it('lists the shared CelebA set with the counts its README gives', async () => {
-    const { listDataset, countBy } = await import('../../training/dataset');
+    const { listDataset, countBy } = await import('../../training/lib/data/dataset');
     const ds = listDataset(CELEBA);
     expect(ds.layout).toBe('kaggle');
     expect(ds.entries).toHaveLength(27469);
@@ -70,9 +70,9 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
 
   it('exports a model that loads back and predicts like the trained one, within the uint8 quantization error', async () => {
     const tf = await import('@tensorflow/tfjs-core');
-    const { initTrainingBackend } = await import('../../training/wasm/setup');
-    const { loadModelFiles } = await import('../../training/model-files');
-    const { loadClassifierDir } = await import('../../training/cli');
+    const { initTrainingBackend } = await import('../../training/lib/fit/wasm/setup');
+    const { loadModelFiles } = await import('../../training/lib/model/model-files');
+    const { loadClassifierDir } = await import('../../training/cli/common');
     await initTrainingBackend();
     const trained = await loadModelFiles(join(ROOT, 'training', 'runs', run, 'best'));
     const exported = await loadClassifierDir(out);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CROP } from '../../src/core/crop';
-import { CacheInUseError, CropCache } from '../../training/crop-cache';
+import { CacheInUseError, CropCache } from '../../training/lib/data/crop-cache';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -58,7 +58,7 @@ describe('CropCache lock', () => {
     const start = Date.now() + 3000;
     // Each process waits for the same instant, tries the cache, and holds what it got until all have tried.
     const script = `
-      const { CropCache, CacheInUseError } = await import(${JSON.stringify(join(ROOT, 'training', 'crop-cache.ts'))});
+      const { CropCache, CacheInUseError } = await import(${JSON.stringify(join(ROOT, 'training', 'lib', 'data', 'crop-cache.ts'))});
       while (Date.now() < ${start});
       let outcome;
       try { new CropCache(${JSON.stringify(base)}, ${JSON.stringify(DEFAULT_CROP)}, 'test-detector'); outcome = 'won'; }

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/core/augment';
-import { sampleBatchAugmentation } from '../../training/augment';
-import { createDataParallelStep } from '../../training/data-parallel';
-import { buildModel } from '../../training/models';
-import { createTrainer } from '../../training/trainer';
-import { initTrainingBackend } from '../../training/wasm/setup';
+import { sampleBatchAugmentation } from '../../training/lib/fit/augment';
+import { createDataParallelStep } from '../../training/lib/fit/data-parallel';
+import { buildModel } from '../../training/lib/model/models';
+import { createTrainer } from '../../training/lib/fit/trainer';
+import { initTrainingBackend } from '../../training/lib/fit/wasm/setup';
 
 describe('data-parallel training step', () => {
   beforeAll(async () => {

@@ -22,11 +22,15 @@ function linkedFaces(classes: [from: string, to: string][], count: number): stri
 
 /** Runs the evaluate CLI with --json and returns its report, once it has exited 0 or 3. */
 function evaluate(args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'training', 'evaluate.ts'), '--json', ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 300_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'training', 'cli', 'evaluate.ts'), '--json', ...args],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 300_000,
+    },
+  );
   expect([0, 3], r.stderr).toContain(r.status);
   return JSON.parse(r.stdout);
 }

@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/core/augment';
-import { foldBatchNorm } from '../../training/fold';
-import { buildModel } from '../../training/models';
-import { initTrainingBackend } from '../../training/wasm/setup';
+import { foldBatchNorm } from '../../training/lib/model/fold';
+import { buildModel } from '../../training/lib/model/models';
+import { initTrainingBackend } from '../../training/lib/fit/wasm/setup';
 
 beforeAll(async () => {
   await initTrainingBackend('wasm');

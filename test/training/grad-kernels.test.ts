@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedAttrMap } from '@tensorflow/tfjs-core';
-import { initTrainingBackend } from '../../training/wasm/setup';
-import { buildModel, type Arch } from '../../training/models';
+import { initTrainingBackend } from '../../training/lib/fit/wasm/setup';
+import { buildModel, type Arch } from '../../training/lib/model/models';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 

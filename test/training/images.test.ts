@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeInOrder } from '../../training/images';
+import { decodeInOrder } from '../../training/lib/data/images';
 import { CELEBA, DATA_DIR, hasData } from '../support/data';
 
 describe.skipIf(!hasData)(`decodeInOrder on ${DATA_DIR}`, () => {

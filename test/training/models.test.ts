@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { initTrainingBackend } from '../../training/wasm/setup';
+import { initTrainingBackend } from '../../training/lib/fit/wasm/setup';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { FastBatchNorm, LeanConv2D, buildModel, countParams } from '../../training/models';
-import { createTrainer } from '../../training/trainer';
+import { FastBatchNorm, LeanConv2D, buildModel, countParams } from '../../training/lib/model/models';
+import { createTrainer } from '../../training/lib/fit/trainer';
 
 beforeAll(async () => {
   await initTrainingBackend('wasm');

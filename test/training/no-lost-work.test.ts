@@ -63,7 +63,7 @@ describe.skipIf(!hasData)(`no lost work (${DATA_DIR})`, () => {
   const data: string[] = [];
   const runs: string[] = [];
   const tsx = (script: string, args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'training', script), ...args], {
+    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'training', 'cli', script), ...args], {
       cwd: ROOT,
       encoding: 'utf8',
       timeout: 600_000,
@@ -86,7 +86,7 @@ describe.skipIf(!hasData)(`no lost work (${DATA_DIR})`, () => {
     data.push(smallDataset({ Train: 16, Validation: 4, Test: 0 }));
     const checkpoint = join(ROOT, 'training', 'runs', run, 'checkpoint');
     const state = () => JSON.parse(readFileSync(join(checkpoint, 'state.json'), 'utf8'));
-    const train = join(ROOT, 'training', 'train.ts');
+    const train = join(ROOT, 'training', 'cli', 'train.ts');
     const args = ['--data', data[0], '--epochs', '3', '--batch', '8', '--steps-per-epoch', '3', '--workers', '1'];
     args.push('--run', run, '--out', join(work, 'model'));
     // The progress bar of an epoch is on screen: the signal lands between two of its batches.
@@ -118,7 +118,7 @@ describe.skipIf(!hasData)(`no lost work (${DATA_DIR})`, () => {
   }, 600_000);
 
   it('a process killed while it replaces a model folder leaves the old model whole, and its debris is cleared', async () => {
-    const { recoverDir, replaceDirAtomically } = await import('../../training/model-files');
+    const { recoverDir, replaceDirAtomically } = await import('../../training/lib/model/model-files');
     const models = join(work, 'models');
     const dest = join(models, 'gender');
     const files = (dir: string) =>
@@ -138,7 +138,7 @@ describe.skipIf(!hasData)(`no lost work (${DATA_DIR})`, () => {
       script,
       `import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-const { replaceDirAtomically } = await import(${JSON.stringify(join(ROOT, 'training', 'model-files.ts'))});
+const { replaceDirAtomically } = await import(${JSON.stringify(join(ROOT, 'training', 'lib', 'model', 'model-files.ts'))});
 await replaceDirAtomically(process.argv[2], async (tmp) => {
   (await import('node:fs')).mkdirSync(tmp, { recursive: true });
   writeFileSync(join(tmp, 'weights.bin'), 'new'.repeat(1000));
@@ -210,7 +210,7 @@ await replaceDirAtomically(process.argv[2], async (tmp) => {
       }
     };
     const killed = await runAndSignal(
-      join(ROOT, 'training', 'prepare.ts'),
+      join(ROOT, 'training', 'cli', 'prepare.ts'),
       ['--data', dataset],
       env,
       () => indexed() >= 20,

@@ -83,7 +83,7 @@ describe.skipIf(!hasData)(`training CLIs on bad data (${DATA_DIR})`, () => {
   let good: string[];
   let work: string;
   const tsx = (script: string, args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'training', script), ...args], {
+    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'training', 'cli', script), ...args], {
       cwd: ROOT,
       encoding: 'utf8',
       timeout: 900_000,
@@ -110,8 +110,8 @@ describe.skipIf(!hasData)(`training CLIs on bad data (${DATA_DIR})`, () => {
   }, 300_000);
 
   it('lists every bad file with its reason and reads every odd encoding as an upright 8-bit RGB image', async () => {
-    const { listDataset } = await import('../../training/dataset');
-    const { decodeImage } = await import('../../training/images');
+    const { listDataset } = await import('../../training/lib/data/dataset');
+    const { decodeImage } = await import('../../training/lib/data/images');
     const ds = listDataset(root);
     expect(ds.missingSplits).toEqual(['Validation']);
     const skipped = Object.fromEntries(ds.skipped.map((s) => [s.name, s.reason]));

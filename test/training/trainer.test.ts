@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initTrainingBackend } from '../../training/wasm/setup';
-import { buildModel } from '../../training/models';
-import { createTrainer } from '../../training/trainer';
+import { initTrainingBackend } from '../../training/lib/fit/wasm/setup';
+import { buildModel } from '../../training/lib/model/models';
+import { createTrainer } from '../../training/lib/fit/trainer';
 
 const SIZE = 16;
 

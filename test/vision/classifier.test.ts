@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { temperatureScaled } from '../../src/core/calibration';
 import { applyTemperature, withFlipAveraging, type GenderClassifier } from '../../src/vision/classifier';
-import { loadClassifierDir } from '../../training/cli';
+import { loadClassifierDir } from '../../training/cli/common';
 
 const MODEL = join(__dirname, '..', '..', 'public', 'models', 'gender');
 

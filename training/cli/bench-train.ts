@@ -3,12 +3,12 @@
  * then a per-kernel profile of one `compact` training step on wasm. `npm run bench:train`; a few minutes.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initTrainingBackend } from './wasm/setup';
-import { buildModel, type Arch } from './models';
-import { AUGMENT_PRESETS, mulberry32 } from '../src/core/augment';
-import { sampleBatchAugmentation } from './augment';
-import { createDataParallelStep } from './data-parallel';
-import { createTrainer } from './trainer';
+import { initTrainingBackend } from '../lib/fit/wasm/setup';
+import { buildModel, type Arch } from '../lib/model/models';
+import { AUGMENT_PRESETS, mulberry32 } from '../../src/core/augment';
+import { sampleBatchAugmentation } from '../lib/fit/augment';
+import { createDataParallelStep } from '../lib/fit/data-parallel';
+import { createTrainer } from '../lib/fit/trainer';
 
 const SIZE = 64;
 

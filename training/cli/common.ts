@@ -3,14 +3,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DEFAULT_CROP, type CropSettings } from '../src/core/crop';
-import { checksumProblems, parseMetadata } from '../src/core/metadata';
-import { loadGenderClassifier, type GenderClassifier } from '../src/vision/classifier';
-import { DEFAULT_DETECTOR_OPTIONS, loadBlazeFace } from '../src/vision/detector';
-import { CacheInUseError, CropCache } from './crop-cache';
-import { countBy, DataError, DEFAULT_DATA_DIR, listDataset, type Dataset, type SkippedFile } from './dataset';
-import { BLAZEFACE_MODEL, fileModelHandler, REPO_ROOT } from './node-io';
-import { detectorKey, prepareCrops, type PrepareResult } from './prepare-crops';
+import { DEFAULT_CROP, type CropSettings } from '../../src/core/crop';
+import { checksumProblems, parseMetadata } from '../../src/core/metadata';
+import { loadGenderClassifier, type GenderClassifier } from '../../src/vision/classifier';
+import { DEFAULT_DETECTOR_OPTIONS, loadBlazeFace } from '../../src/vision/detector';
+import { CacheInUseError, CropCache } from '../lib/data/crop-cache';
+import { countBy, DataError, DEFAULT_DATA_DIR, listDataset, type Dataset, type SkippedFile } from '../lib/data/dataset';
+import { BLAZEFACE_MODEL, fileModelHandler, REPO_ROOT } from '../lib/node-io';
+import { detectorKey, prepareCrops, type PrepareResult } from '../lib/data/prepare-crops';
 
 /** The crop cache; $FACESENSE_CROP_CACHE moves it (the tests use their own, never the one a training run reads). */
 export const CACHE_DIR = resolve(process.env.FACESENSE_CROP_CACHE ?? join(REPO_ROOT, 'training', '.cache', 'crops'));

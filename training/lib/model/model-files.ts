@@ -3,7 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { fileModelHandler, isRunning } from './node-io';
+import { fileModelHandler, isRunning } from '../node-io';
 
 export type Quantization = 'float32' | 'float16' | 'uint8';
 

@@ -12,10 +12,10 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { cropSettingsKey, type CropSettings } from '../src/core/crop';
-import type { Box, Point } from '../src/core/geometry';
+import { cropSettingsKey, type CropSettings } from '../../../src/core/crop';
+import type { Box, Point } from '../../../src/core/geometry';
 import type { DatasetEntry } from './dataset';
-import { isRunning } from './node-io';
+import { isRunning } from '../node-io';
 
 /** One file's outcome: a crop (at `slot` in crops.bin) or the reason there is none. */
 export interface CacheRecord {

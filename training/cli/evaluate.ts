@@ -2,12 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
-import { confidentStats } from '../src/core/calibration';
-import { formatVerdict, verdict } from '../src/core/labels';
-import { accuracy, auc, balancedAccuracy, confusion, expectedCalibrationError, perClass } from '../src/core/metrics';
-import { withFlipAveraging } from '../src/vision/classifier';
-import { cropFaces } from '../src/vision/crop';
-import { loadBlazeFace } from '../src/vision/detector';
+import { confidentStats } from '../../src/core/calibration';
+import { formatVerdict, verdict } from '../../src/core/labels';
+import { accuracy, auc, balancedAccuracy, confusion, expectedCalibrationError, perClass } from '../../src/core/metrics';
+import { withFlipAveraging } from '../../src/vision/classifier';
+import { cropFaces } from '../../src/vision/crop';
+import { loadBlazeFace } from '../../src/vision/detector';
 import {
   assertBlazeFaceInstalled,
   DEFAULT_MODEL_DIR,
@@ -18,13 +18,13 @@ import {
   openDataset,
   parseCommandLine,
   progressBar,
-} from './cli';
-import { SPLITS, type DatasetEntry, type Split } from './dataset';
-import { decodeInOrder, imageTensor } from './images';
-import { BLAZEFACE_MODEL, fileModelHandler } from './node-io';
+} from './common';
+import { SPLITS, type DatasetEntry, type Split } from '../lib/data/dataset';
+import { decodeInOrder, imageTensor } from '../lib/data/images';
+import { BLAZEFACE_MODEL, fileModelHandler } from '../lib/node-io';
 import type { TopLevelSpec } from 'vega-lite';
-import { renderSvg } from './plot';
-import { initTrainingBackend } from './wasm/setup';
+import { renderSvg } from '../lib/plot';
+import { initTrainingBackend } from '../lib/fit/wasm/setup';
 
 const HELP = `Usage: npm run evaluate -- --data <dir> [options]
 

@@ -2,7 +2,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 // tfjs-core's Node bundle ships without gradient definitions; tfjs-layers' bundle registers them in the shared registry.
 import '@tensorflow/tfjs-layers';
-import { initBackend } from '../../src/vision/backend';
+import { initBackend } from '../../../../src/vision/backend';
 import { registerWasmTrainingKernels } from './grad-kernels';
 
 /**

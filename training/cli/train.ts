@@ -2,10 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DEFAULT_CROP } from '../src/core/crop';
-import { AUGMENT_PRESETS, mulberry32 } from '../src/core/augment';
-import { accuracy, balancedAccuracy, confusion, logLoss } from '../src/core/metrics';
-import { applyAugmentation, sampleBatchAugmentation, type BatchAugmentation } from './augment';
+import { DEFAULT_CROP } from '../../src/core/crop';
+import { AUGMENT_PRESETS, mulberry32 } from '../../src/core/augment';
+import { accuracy, balancedAccuracy, confusion, logLoss } from '../../src/core/metrics';
+import { applyAugmentation, sampleBatchAugmentation, type BatchAugmentation } from '../lib/fit/augment';
 import {
   epochDir,
   hasCheckpoint,
@@ -14,7 +14,7 @@ import {
   saveCheckpoint,
   type NamedTensor,
   type TrainState,
-} from './checkpoint';
+} from '../lib/fit/checkpoint';
 import {
   assertBlazeFaceInstalled,
   EXIT,
@@ -24,17 +24,23 @@ import {
   prepareDataset,
   progressBar,
   summarisePrepare,
-} from './cli';
-import { exportModel, runCrop, trainingRecord, weightsBytes } from './exporter';
-import { loadModelFiles, recoverDir, replaceDirAtomically, saveModelFiles, type Quantization } from './model-files';
-import { buildModel, countParams, type Arch } from './models';
-import { REPO_ROOT } from './node-io';
-import type { EpochRecord } from './plot';
-import { plotHistory } from './plot';
-import { batchTensors, loadSplit, predictSplit, shuffled, subset, trainAndValidation } from './splits';
-import { createDataParallelStep } from './data-parallel';
-import { createTrainer } from './trainer';
-import { initTrainingBackend } from './wasm/setup';
+} from './common';
+import { exportModel, runCrop, trainingRecord, weightsBytes } from '../lib/model/exporter';
+import {
+  loadModelFiles,
+  recoverDir,
+  replaceDirAtomically,
+  saveModelFiles,
+  type Quantization,
+} from '../lib/model/model-files';
+import { buildModel, countParams, type Arch } from '../lib/model/models';
+import { REPO_ROOT } from '../lib/node-io';
+import type { EpochRecord } from '../lib/plot';
+import { plotHistory } from '../lib/plot';
+import { batchTensors, loadSplit, predictSplit, shuffled, subset, trainAndValidation } from '../lib/data/splits';
+import { createDataParallelStep } from '../lib/fit/data-parallel';
+import { createTrainer } from '../lib/fit/trainer';
+import { initTrainingBackend } from '../lib/fit/wasm/setup';
 
 const HELP = `Usage: npm run train -- [options]
 

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { resolve } from 'node:path';
-import { verdict } from '../src/core/labels';
-import { cropFaces } from '../src/vision/crop';
-import { loadBlazeFace } from '../src/vision/detector';
-import { assertBlazeFaceInstalled, DEFAULT_MODEL_DIR, EXIT, fail, loadClassifierDir, parseCommandLine } from './cli';
-import { decodeImage, imageTensor } from './images';
-import { BLAZEFACE_MODEL, fileModelHandler } from './node-io';
-import { initTrainingBackend } from './wasm/setup';
+import { verdict } from '../../src/core/labels';
+import { cropFaces } from '../../src/vision/crop';
+import { loadBlazeFace } from '../../src/vision/detector';
+import { assertBlazeFaceInstalled, DEFAULT_MODEL_DIR, EXIT, fail, loadClassifierDir, parseCommandLine } from './common';
+import { decodeImage, imageTensor } from '../lib/data/images';
+import { BLAZEFACE_MODEL, fileModelHandler } from '../lib/node-io';
+import { initTrainingBackend } from '../lib/fit/wasm/setup';
 
 const HELP = `Usage: npm run predict -- [--json] [--model <dir>] <image> [<image> ...]
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { CropSettings } from '../src/core/crop';
-import { cropFaces } from '../src/vision/crop';
-import type { DetectorOptions, FaceDetector } from '../src/vision/detector';
+import type { CropSettings } from '../../../src/core/crop';
+import { cropFaces } from '../../../src/vision/crop';
+import type { DetectorOptions, FaceDetector } from '../../../src/vision/detector';
 import { CropCache, entryKey, type CacheRecord } from './crop-cache';
 import type { DatasetEntry } from './dataset';
 import { decodeInOrder, imageTensor, type RgbImage } from './images';

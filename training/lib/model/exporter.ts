@@ -4,18 +4,25 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { DEFAULT_CROP, type CropSettings } from '../src/core/crop';
-import { chooseUncertainBand, confidentStats, fitTemperature, temperatureScaled } from '../src/core/calibration';
-import { DEFAULT_POLICY, type LabelPolicy } from '../src/core/labels';
-import { METADATA_FORMAT_VERSION, type ModelMetadata, type SplitMetrics } from '../src/core/metadata';
-import { accuracy, auc, balancedAccuracy, confusion, expectedCalibrationError, logLoss } from '../src/core/metrics';
-import type { TrainState } from './checkpoint';
-import { countBy, type Dataset } from './dataset';
+import { DEFAULT_CROP, type CropSettings } from '../../../src/core/crop';
+import { chooseUncertainBand, confidentStats, fitTemperature, temperatureScaled } from '../../../src/core/calibration';
+import { DEFAULT_POLICY, type LabelPolicy } from '../../../src/core/labels';
+import { METADATA_FORMAT_VERSION, type ModelMetadata, type SplitMetrics } from '../../../src/core/metadata';
+import {
+  accuracy,
+  auc,
+  balancedAccuracy,
+  confusion,
+  expectedCalibrationError,
+  logLoss,
+} from '../../../src/core/metrics';
+import type { TrainState } from '../fit/checkpoint';
+import { countBy, type Dataset } from '../data/dataset';
 import { foldBatchNorm } from './fold';
 import { loadModelFiles, replaceDirAtomically, saveModelFiles, type Quantization } from './model-files';
 import { countParams } from './models';
-import { REPO_ROOT } from './node-io';
-import { predictSplit, type SplitData } from './splits';
+import { REPO_ROOT } from '../node-io';
+import { predictSplit, type SplitData } from '../data/splits';
 
 export function probsMetrics(probs: Float32Array, labels: Uint8Array, policy?: LabelPolicy): SplitMetrics {
   const c = confusion(probs, labels);

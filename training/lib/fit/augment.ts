@@ -9,7 +9,7 @@ import {
   type AppearanceParams,
   type AugmentParams,
   type AugmentSettings,
-} from '../src/core/augment';
+} from '../../../src/core/augment';
 
 /**
  * Resamples each image of a `[n, h, w, c]` batch under its own params in one `tf.image.transform` call: bilinear

@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EpochRecord } from './plot';
-import { loadModelFiles, replaceDirAtomically, saveModelFiles } from './model-files';
+import type { EpochRecord } from '../plot';
+import { loadModelFiles, replaceDirAtomically, saveModelFiles } from '../model/model-files';
 
 /** An optimizer variable and its value, as `Optimizer.getWeights` returns them. */
 export interface NamedTensor {

@@ -2,7 +2,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initBackend } from '../src/vision/backend';
+import { initBackend } from '../../src/vision/backend';
 import {
   assertBlazeFaceInstalled,
   EXIT,
@@ -11,7 +11,7 @@ import {
   parseCommandLine,
   prepareDataset,
   summarisePrepare,
-} from './cli';
+} from './common';
 
 const HELP = `Usage: npm run prepare-data -- [--data <dir>]
 

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { parentPort, workerData } from 'node:worker_threads';
 import { applyAugmentation, type BatchAugmentation } from './augment';
-import { buildModel, type Arch } from './models';
+import { buildModel, type Arch } from '../model/models';
 import { createTrainer } from './trainer';
 import { initTrainingBackend } from './wasm/setup';
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { averageModels } from './average';
-import { epochDir, type TrainState } from './checkpoint';
+import { averageModels } from '../lib/model/average';
+import { epochDir, type TrainState } from '../lib/fit/checkpoint';
 import {
   assertBlazeFaceInstalled,
   DEFAULT_MODEL_DIR,
@@ -10,12 +10,12 @@ import {
   openDataset,
   parseCommandLine,
   prepareDataset,
-} from './cli';
-import { exportModel, runCrop, trainingRecord, weightsBytes } from './exporter';
-import { loadModelFiles, type Quantization } from './model-files';
-import { REPO_ROOT } from './node-io';
-import { loadSplit, trainAndValidation } from './splits';
-import { initTrainingBackend } from './wasm/setup';
+} from './common';
+import { exportModel, runCrop, trainingRecord, weightsBytes } from '../lib/model/exporter';
+import { loadModelFiles, type Quantization } from '../lib/model/model-files';
+import { REPO_ROOT } from '../lib/node-io';
+import { loadSplit, trainAndValidation } from '../lib/data/splits';
+import { initTrainingBackend } from '../lib/fit/wasm/setup';
 
 const HELP = `Usage: npm run export -- --run <name> [options]
 
