@@ -29,6 +29,13 @@ export function letterboxSquare(imageWidth: number, imageHeight: number): Box {
   return { x: (imageWidth - side) / 2, y: (imageHeight - side) / 2, width: side, height: side };
 }
 
+/** `box` grown (or shrunk) by `factor` about its centre. */
+export function scaleBox(box: Box, factor: number): Box {
+  const width = box.width * factor;
+  const height = box.height * factor;
+  return { x: box.x + (box.width - width) / 2, y: box.y + (box.height - height) / 2, width, height };
+}
+
 /** Maps a point from a box resampled to `size`×`size` back to the image the box was taken from. */
 export function fromSquare(point: Point, square: Box, size: number): Point {
   return [square.x + (point[0] * square.width) / size, square.y + (point[1] * square.height) / size];

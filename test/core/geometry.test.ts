@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromSquare, iou, letterboxSquare, toNormalizedBox } from '../../src/core/geometry';
+import { fromSquare, iou, letterboxSquare, scaleBox, toNormalizedBox } from '../../src/core/geometry';
 
 describe('geometry', () => {
   it('normalizes a box in cropAndResize order [y1, x1, y2, x2]', () => {
@@ -16,6 +16,11 @@ describe('geometry', () => {
     expect(fromSquare([0, 0], square, 128)).toEqual([0, -80]);
     expect(fromSquare([64, 64], square, 128)).toEqual([320, 240]);
     expect(fromSquare([128, 128], square, 128)).toEqual([640, 560]);
+  });
+
+  it('grows a box about its centre', () => {
+    expect(scaleBox({ x: 10, y: 20, width: 30, height: 40 }, 2)).toEqual({ x: -5, y: 0, width: 60, height: 80 });
+    expect(scaleBox(letterboxSquare(96, 96), 1.5)).toEqual({ x: -24, y: -24, width: 144, height: 144 });
   });
 
   it('computes intersection over union', () => {

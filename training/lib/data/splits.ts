@@ -31,9 +31,15 @@ function nameHash(name: string): number {
 }
 
 /**
- * Train and Validation crops. When Validation has none (no such folder, or no face in it), a tenth of Train is held
- * out instead, picked by a hash of the file names so that training, --resume and export agree whatever the seed.
+ * Whether a file of a folder without its own Validation split is held out to validate on: a tenth of the files,
+ * chosen by a hash of the name alone, so that a file stays on its side whatever the seed and whatever files are
+ * added or removed beside it.
  */
+export function isHeldOut(name: string): boolean {
+  return nameHash(name) % 10 === 0;
+}
+
+/** Train and Validation crops. When Validation has none (no such folder, or no face in it), Train's held-out tenth. */
 export function trainAndValidation(
   result: PrepareResult,
   cache: CropCache,
@@ -42,14 +48,9 @@ export function trainAndValidation(
   const train = loadSplit(result, cache, 'Train', size);
   const validation = loadSplit(result, cache, 'Validation', size);
   if (validation.n > 0) return { train, validation, heldOut: false };
-  const byHash = Array.from(train.names.keys()).sort((a, b) => nameHash(train.names[a]) - nameHash(train.names[b]));
-  const cut = Math.ceil(train.n / 10);
-  const ascending = (indices: number[]) => indices.sort((a, b) => a - b);
-  return {
-    train: subset(train, ascending(byHash.slice(cut))),
-    validation: subset(train, ascending(byHash.slice(0, cut))),
-    heldOut: true,
-  };
+  const out = Array.from(train.names.keys()).filter((i) => isHeldOut(train.names[i]));
+  const kept = Array.from(train.names.keys()).filter((i) => !isHeldOut(train.names[i]));
+  return { train: subset(train, kept), validation: subset(train, out), heldOut: true };
 }
 
 /** The crops at `indices` of a split, as a split of their own. */
