@@ -1,5 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,17 +29,17 @@ function linkedFaces(classes: [from: string, to: string][], count: number): stri
   return data;
 }
 
+function run(args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'training', 'cli', 'evaluate.ts'), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+}
+
 /** Runs the evaluate CLI with --json and returns its report, once it has exited 0 or 3. */
 function evaluate(args: string[]) {
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', join(ROOT, 'training', 'cli', 'evaluate.ts'), '--json', ...args],
-    {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 300_000,
-    },
-  );
+  const r = run(['--json', ...args]);
   expect([0, 3], r.stderr).toContain(r.status);
   return JSON.parse(r.stdout);
 }
@@ -78,6 +87,8 @@ describe.skipIf(!existsSync(GENDERFACES))('evaluate CLI on a plain {Male,Female}
     });
     expect(json.perClass.female.n + json.perClass.male.n).toBe(json.facesFound);
     expect(json.accuracyAll).toBeLessThanOrEqual(json.accuracy);
+    expect(json.recallGap).toBeCloseTo(json.perClass.female.recall - json.perClass.male.recall, 12);
+    expect(json).toMatchObject({ groups: {}, worstGroup: null, groupGap: {} });
     for (const file of ['index.html', 'summary.md', 'report.json'])
       expect(existsSync(join(report, file)), file).toBe(true);
     const html = readFileSync(join(report, 'index.html'), 'utf8');
@@ -119,5 +130,105 @@ describe.skipIf(!existsSync(GENDERFACES))('evaluate --mistakes', () => {
       expect(labelled, name).toBe(name.startsWith('Male/') ? 'male' : 'female');
       expect(shown, name).not.toBe(labelled);
     }
+  });
+});
+
+describe.skipIf(!existsSync(GENDERFACES))('evaluate --by', () => {
+  let data: string;
+  let report: string;
+
+  /*
+   * Each of 6 male and 6 female photos twice: under its own class ("kept") and under the other ("swapped"). The
+   * same pixels give the same face and score, so a face right when kept is wrong when swapped.
+   */
+  beforeAll(() => {
+    data = mkdtempSync(join(tmpdir(), 'facesense-groups-'));
+    report = join(data, 'report');
+    const ages = ['25', '30-39', 'more than 70', ''];
+    const rows = ['file,note,swap,all,sex,age'];
+    for (const dir of ['Male', 'Female']) mkdirSync(join(data, dir));
+    for (const [from, other, prefix] of [
+      ['Male', 'Female', 'm'],
+      ['Female', 'Male', 'f'],
+    ]) {
+      readdirSync(join(GENDERFACES, from))
+        .sort()
+        .slice(0, 6)
+        .forEach((file, k) => {
+          for (const [dir, swap] of [
+            [from, 'kept'],
+            [other, 'swapped'],
+          ]) {
+            const name = `${dir}/${prefix}-${file}`;
+            symlinkSync(join(GENDERFACES, from, file), join(data, name));
+            rows.push(`${name},"${swap}, from ${from}",${swap},all,${dir === 'Male' ? 'M' : 'F'},${ages[k % 4]}`);
+          }
+        });
+    }
+    writeFileSync(join(data, 'labels.csv'), rows.join('\n') + '\n');
+  });
+  afterAll(() => rmSync(data, { recursive: true, force: true }));
+
+  it('reports each group, the worst group and the gaps, in JSON, Markdown and HTML', () => {
+    const json = evaluate(['--data', data, '--by', 'swap,all,sex,age', '--min-group', '5', '--report', report]);
+    const { kept, swapped } = json.groups.swap;
+    expect(kept.n).toBe(12);
+    expect(swapped.n).toBe(12);
+    expect(swapped.facesFound).toBe(kept.facesFound);
+    expect(kept.facesFound).toBeGreaterThanOrEqual(5);
+    expect(kept.accuracy).toBeGreaterThan(0.8);
+    expect(swapped.accuracy).toBeCloseTo(1 - kept.accuracy, 12);
+    expect(swapped.femaleRecall).toBeCloseTo(1 - kept.maleRecall, 12);
+    expect(json.worstGroup).toEqual({ column: 'swap', group: 'swapped', accuracy: swapped.accuracy });
+    expect(json.groupGap.swap).toBeCloseTo(kept.accuracy - swapped.accuracy, 12);
+
+    // One group of everything: the overall figures. Groups by class: one recall each.
+    expect(json.groups.all).toEqual({
+      all: {
+        n: 24,
+        facesFound: json.facesFound,
+        accuracy: expect.closeTo(json.accuracy, 12),
+        balancedAccuracy: expect.closeTo(json.balancedAccuracy, 12),
+        femaleRecall: expect.closeTo(json.perClass.female.recall, 12),
+        maleRecall: expect.closeTo(json.perClass.male.recall, 12),
+      },
+    });
+    expect(json.groupGap.all).toBeNull();
+    expect(json.groups.sex.M).toMatchObject({ n: 12, femaleRecall: null, balancedAccuracy: null });
+    expect(json.groups.sex.M.accuracy).toBeCloseTo(json.perClass.male.recall, 12);
+
+    // Photos k = 0…5 of each class get ages 25, 30-39, more than 70, blank, 25, 30-39: 25 and 30-39 band
+    // together (8 photos, 16 images), "more than 70" is 60+ (4 images), the 4 blanks are in no group.
+    expect(Object.keys(json.groups.age)).toEqual(['20–39', '60+']);
+    expect(json.groups.age['20–39'].n).toBe(16);
+    expect(json.groups.age['60+'].n).toBe(4);
+
+    const summary = readFileSync(join(report, 'summary.md'), 'utf8');
+    expect(summary).toContain('## Accuracy by swap');
+    expect(summary).toContain(
+      '| swap | images | faces found | accuracy | balanced accuracy | female recall | male recall |',
+    );
+    expect(summary).toMatch(/Worst group: swapped \(/);
+    expect(summary).toContain('4 images have no age and are in no group.');
+    const html = readFileSync(join(report, 'index.html'), 'utf8');
+    expect(html).toContain('Accuracy by group');
+    expect((html.match(/<svg/g) ?? []).length).toBe(2 + 4);
+  });
+
+  it('exits 2 with one error line, before loading a model, without labels.csv or with a column it lacks', () => {
+    const noModel = ['--model', join(data, 'no-model')];
+    const noLabels = mkdtempSync(join(tmpdir(), 'facesense-nolabels-'));
+    try {
+      symlinkSync(join(data, 'Male'), join(noLabels, 'Male'));
+      const missingFile = run(['--data', noLabels, '--by', 'race', ...noModel]);
+      expect(missingFile.status).toBe(2);
+      expect(missingFile.stderr).toMatch(/^error: --by needs \S+labels\.csv, which does not exist\n$/);
+    } finally {
+      rmSync(noLabels, { recursive: true, force: true });
+    }
+    const missingColumn = run(['--data', data, '--by', 'swap,race', ...noModel]);
+    expect(missingColumn.status).toBe(2);
+    expect(missingColumn.stderr).toMatch(/^error: \S+labels\.csv has no column "race" \(it has file, note, swap/);
+    expect(missingColumn.stderr.trimEnd().split('\n')).toHaveLength(1);
   });
 });

@@ -1,8 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { confidentStats } from '../../src/core/calibration';
+import {
+  compareGroups,
+  groupOf,
+  groupStats,
+  MIN_GROUP_FACES,
+  parseCsv,
+  recallGap,
+  spread,
+  type GroupStats,
+} from '../../src/core/groups';
 import { formatVerdict, verdict } from '../../src/core/labels';
 import { accuracy, auc, balancedAccuracy, confusion, expectedCalibrationError, perClass } from '../../src/core/metrics';
 import { withFlipAveraging } from '../../src/vision/classifier';
@@ -37,17 +47,27 @@ a labelled folder and reports how well it does.
   --report <dir>    also write index.html (plots, most confident mistakes), summary.md and report.json there
   --json            print the JSON report on stdout (progress goes to stderr)
   --flip            test-time flip averaging: average each face's score with its mirror image's
+  --by <columns>    accuracy per group for these columns of <dir>/labels.csv (its "file" column names each image
+                    as a path relative to <dir>), e.g. --by race,age: a table and a chart per column, the worst
+                    group and the gap between the best and the worst group's accuracy
+  --min-group <n>   the faces a group needs to be ranked worst or best (default ${MIN_GROUP_FACES})
   --mistakes <file> list the images the app labels confidently and wrongly (not "uncertain"), most confident
                     first, one per line: wrong labels in the data, or the model's blind spots, to look at
   -h, --help        this text
 
 The face with the highest detection score in each image is the one evaluated. "accuracy" counts images with a
-face found; "accuracyAll" counts an image without one as wrong.
+face found; "accuracyAll" counts an image without one as wrong. "recallGap" is female recall minus male recall.
 Files that cannot be used (unreadable or not an image, empty, hidden, broken links, no face found) are skipped,
 counted and listed with the reason.
 
+With --by, "groups" gives each column's groups (images, faces found, and on those faces accuracy, balanced
+accuracy, female and male recall; null where there is nothing to measure), "groupGap" each column's best minus
+worst accuracy, and "worstGroup" the worst over all columns; only groups with --min-group faces are ranked, and a
+column needs two of them. An "age" column is banded 0–12, 13–19, 20–39, 40–59, 60+ (a range like 30-39 by its
+midpoint, "more than 70" by its bound); an image with a blank value, or not in labels.csv, is in no group.
+
 Exit codes: 0 done, every image had a face; 3 done, but some files were skipped (listed); 1 error (no dataset,
-model or face at that path); 2 bad arguments.`;
+model or face at that path); 2 bad arguments (--by included: no labels.csv, or no such column).`;
 
 interface Outcome {
   entry: DatasetEntry;
@@ -65,13 +85,19 @@ function parse() {
       json: { type: 'boolean', default: false },
       flip: { type: 'boolean', default: false },
       mistakes: { type: 'string' },
+      by: { type: 'string' },
+      'min-group': { type: 'string', default: String(MIN_GROUP_FACES) },
       help: { type: 'boolean', short: 'h' },
     },
   });
   const split = SPLITS.find((s) => s.toLowerCase() === values.split.toLowerCase());
   if (!split) fail(`--split must be one of ${SPLITS.join(', ')}, got "${values.split}"`, EXIT.usage);
   if (!values.data) fail('--data <dir> is required (see --help)', EXIT.usage);
-  return { ...values, data: values.data, split: split as Split };
+  const minGroup = Number(values['min-group']);
+  if (!Number.isInteger(minGroup) || minGroup < 1) {
+    fail(`--min-group must be a whole number of at least 1, got "${values['min-group']}"`, EXIT.usage);
+  }
+  return { ...values, data: values.data, split: split as Split, minGroup };
 }
 
 const opts = parse();
@@ -82,6 +108,7 @@ const inSplit = (f: { split?: Split | null }) => dataset.layout !== 'kaggle' || 
 const entries = dataset.entries.filter(inSplit);
 const dataPath = dataset.layout === 'kaggle' ? join(dataset.root, opts.split) : dataset.root;
 if (entries.length === 0) fail(`no images in ${dataPath}: expected {Male,Female}/*.jpg there`);
+const groupLabels = readGroupLabels(dataset.root, opts.by);
 const backend = await initTrainingBackend();
 const detector = await loadBlazeFace(fileModelHandler(BLAZEFACE_MODEL));
 const loaded = await loadClassifierDir(resolve(opts.model));
@@ -103,7 +130,7 @@ for await (const decoded of decodeInOrder(entries.map((e) => e.path))) {
     skipped.push({ name: entry.name, reason: decoded.message.split('\n')[0] });
   } else {
     const image = imageTensor(decoded);
-    const [face] = await detector.detect(image);
+    const [face] = await detector.detect(image, { still: true });
     if (!face) noFace.push(entry);
     else {
       const crops = cropFaces(image, [face.box], metadata.crop);
@@ -131,6 +158,21 @@ const probs = Float32Array.from(outcomes, (o) => o.probabilityMale);
 const labels = Uint8Array.from(outcomes, (o) => o.entry.label);
 const c = confusion(probs, labels, metadata.policy.threshold);
 const confident = confidentStats(probs, labels, metadata.policy.threshold, metadata.policy.uncertainBand);
+const evaluated: { entry: DatasetEntry; probabilityMale: number | null }[] = [
+  ...outcomes,
+  ...noFace.map((entry) => ({ entry, probabilityMale: null })),
+];
+const groups: Record<string, Record<string, GroupStats>> = Object.fromEntries(
+  groupLabels.columns.map((column) => {
+    const records = evaluated.flatMap(({ entry, probabilityMale }) => {
+      const group = groupOf(column, groupLabels.rows.get(entry.name)?.[column]);
+      return group === null ? [] : [{ group, label: entry.label, probabilityMale }];
+    });
+    return [column, groupStats(records, metadata.policy.threshold)];
+  }),
+);
+const spreads = Object.fromEntries(Object.entries(groups).map(([column, g]) => [column, spread(g, opts.minGroup)]));
+const { worstGroup, groupGap } = compareGroups(spreads);
 const report = {
   data: dataPath,
   model: { dir: resolve(opts.model), version: metadata.version, arch: metadata.arch },
@@ -143,6 +185,7 @@ const report = {
   accuracyAll: images > 0 ? (c.tp + c.tn) / images : 0,
   balancedAccuracy: balancedAccuracy(c),
   perClass: perClass(c),
+  recallGap: recallGap(c),
   confusion: { actualMale: { male: c.tp, female: c.fn }, actualFemale: { male: c.fp, female: c.tn } },
   auc: auc(probs, labels),
   ece: expectedCalibrationError(probs, labels),
@@ -153,11 +196,15 @@ const report = {
   imagesPerSecond: entries.length / seconds,
   flipAveraging: opts.flip,
   classifyMsPerFace: (1000 * classifySeconds) / outcomes.length,
+  groups,
+  worstGroup,
+  groupGap,
   noFaceFiles: noFace.map((e) => e.name),
   skippedFiles: skipped,
 };
 
 const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
+const points = (x: number) => `${(100 * x).toFixed(2)} points`;
 const summary = [
   `# Evaluation of ${metadata.arch} model ${metadata.version}`,
   '',
@@ -172,6 +219,7 @@ const summary = [
   `| balanced accuracy | ${pct(report.balancedAccuracy)} |`,
   `| male precision / recall (n) | ${pct(report.perClass.male.precision)} / ${pct(report.perClass.male.recall)} (${report.perClass.male.n}) |`,
   `| female precision / recall (n) | ${pct(report.perClass.female.precision)} / ${pct(report.perClass.female.recall)} (${report.perClass.female.n}) |`,
+  `| female recall − male recall | ${points(report.recallGap)} |`,
   `| ROC AUC | ${report.auc.toFixed(4)} |`,
   `| expected calibration error (15 bins) | ${pct(report.ece)} |`,
   `| coverage (labelled, not "uncertain") | ${pct(report.coverage)} |`,
@@ -181,6 +229,10 @@ const summary = [
   '|---|---|---|',
   `| male | ${c.tp} | ${c.fn} |`,
   `| female | ${c.fp} | ${c.tn} |`,
+  ...groupLabels.columns.flatMap((column) => ['', groupTable(column)]),
+  ...(worstGroup && groupLabels.columns.length > 1
+    ? ['', `Worst group of all: ${worstGroup.column} ${worstGroup.group} (${pct(worstGroup.accuracy)}).`]
+    : []),
 ].join('\n');
 
 console.log(summary);
@@ -190,6 +242,51 @@ if (opts.report) await writeReport(resolve(opts.report));
 if (opts.mistakes) writeMistakes(resolve(opts.mistakes));
 if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
 process.exit(noFace.length + skipped.length > 0 ? EXIT.skipped : EXIT.ok);
+
+/** The --by columns' values in labels.csv, by file name; exits 2 when the file or a column is missing. */
+function readGroupLabels(root: string, by: string | undefined) {
+  const rows = new Map<string, Record<string, string>>();
+  if (by === undefined) return { columns: [], rows };
+  const columns = [...new Set(by.split(',').map((c) => c.trim()))].filter((c) => c !== '');
+  if (columns.length === 0) fail('--by needs column names, e.g. --by race,age', EXIT.usage);
+  const file = join(root, 'labels.csv');
+  if (!existsSync(file)) fail(`--by needs ${file}, which does not exist`, EXIT.usage);
+  const csv = parseCsv(readFileSync(file, 'utf8'));
+  const missing = ['file', ...columns].filter((c) => !csv.columns.includes(c));
+  if (missing.length > 0) {
+    const list = missing.map((c) => `"${c}"`).join(', ');
+    fail(
+      `${file} has no column${missing.length > 1 ? 's' : ''} ${list} (it has ${csv.columns.join(', ')})`,
+      EXIT.usage,
+    );
+  }
+  for (const row of csv.rows) rows.set(row.file, row);
+  return { columns, rows };
+}
+
+function groupTable(column: string): string {
+  const show = (x: number | null) => (x === null ? '–' : pct(x));
+  const stats = Object.entries(groups[column]);
+  const { worst, best, gap } = spreads[column];
+  const ungrouped = evaluated.length - stats.reduce((sum, [, s]) => sum + s.n, 0);
+  return [
+    `## Accuracy by ${column}`,
+    '',
+    `| ${column} | images | faces found | accuracy | balanced accuracy | female recall | male recall |`,
+    '|---|---|---|---|---|---|---|',
+    ...stats.map(
+      ([group, s]) =>
+        `| ${group} | ${s.n} | ${s.facesFound} | ${show(s.accuracy)} | ${show(s.balancedAccuracy)} | ` +
+        `${show(s.femaleRecall)} | ${show(s.maleRecall)} |`,
+    ),
+    '',
+    worst && best && gap !== null
+      ? `Worst group: ${worst.group} (${pct(worst.accuracy)}); best: ${best.group} (${pct(best.accuracy)}); ` +
+        `gap ${points(gap)}.`
+      : `Fewer than two groups have ${opts.minGroup} faces: none is ranked worst.`,
+    ...(ungrouped > 0 ? [`${ungrouped} images have no ${column} and are in no group.`] : []),
+  ].join('\n');
+}
 
 function printSkipped(): void {
   if (noFace.length > 0) {
@@ -204,6 +301,7 @@ async function writeReport(dir: string): Promise<void> {
   writeFileSync(join(dir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
   writeFileSync(join(dir, 'summary.md'), summary + '\n');
   const [roc, reliability] = await Promise.all([renderSvg(rocSpec()), renderSvg(reliabilitySpec())]);
+  const groupCharts = await Promise.all(groupLabels.columns.map((column) => renderSvg(groupSpec(column))));
   const mistakes = await mistakeTiles(24);
   const escape = (s: string) => s.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
   const html = `<!doctype html>
@@ -214,6 +312,7 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;tex
 figure{margin:0}figure img{width:128px;height:128px;image-rendering:pixelated}figcaption{font-size:12px}</style></head>
 <body><pre style="white-space:pre-wrap">${escape(summary)}</pre>
 <h2>ROC curve and reliability</h2><div class="plots">${roc}${reliability}</div>
+${groupCharts.length > 0 ? `<h2>Accuracy by group</h2><div class="plots">${groupCharts.join('')}</div>` : ''}
 <h2>Most confident mistakes</h2><div class="grid">${mistakes
     .map(
       (m) =>
@@ -293,6 +392,48 @@ function reliabilitySpec() {
         },
       },
     ],
+  } satisfies TopLevelSpec;
+}
+
+/** Accuracy and the two recalls of each group of `column`, as grouped bars; a group without faces has none. */
+function groupSpec(column: string) {
+  const measures = ['accuracy', 'female recall', 'male recall'];
+  const stats = Object.entries(groups[column]);
+  const names = stats.map(([group, s]) => `${group} (${s.facesFound})`);
+  const values = stats.flatMap(([, s], k) =>
+    [s.accuracy, s.femaleRecall, s.maleRecall].flatMap((value, m) =>
+      value === null ? [] : [{ group: names[k], measure: measures[m], value }],
+    ),
+  );
+  // Groups tend to differ by a few points near 100 %: on an axis from 0 the bars would look alike.
+  const low = Math.max(0, Math.floor(20 * Math.min(1, ...values.map((v) => v.value)) - 1) / 20);
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: `Accuracy by ${column}`,
+    width: Math.max(240, 60 * names.length),
+    height: 240,
+    background: 'white',
+    data: { values },
+    mark: { type: 'bar', clip: true },
+    encoding: {
+      x: {
+        field: 'group',
+        type: 'nominal',
+        title: `${column} (faces found)`,
+        scale: { domain: names },
+        axis: { labelAngle: -30 },
+      },
+      xOffset: { field: 'measure', type: 'nominal', scale: { domain: measures } },
+      y: {
+        field: 'value',
+        type: 'quantitative',
+        title: low > 0 ? `on faces found (axis from ${Math.round(100 * low)} %)` : 'on faces found',
+        scale: { domain: [low, 1] },
+        axis: { format: '.0%' },
+      },
+      color: { field: 'measure', type: 'nominal', title: null, scale: { domain: measures } },
+    },
+    config: { legend: { orient: 'bottom' } },
   } satisfies TopLevelSpec;
 }
 
