@@ -27,10 +27,15 @@ export interface FaceDetector {
 /** What fills the border: black, the image's mean colour, or its edge pixels repeated outwards. */
 export type BorderFill = 'black' | 'mean' | 'edge';
 
-/** The retry for stills: the letterboxed square grown `scale` times about its centre, the border filled `fill`. */
+/**
+ * The retry for stills: the letterboxed square grown `scale` times about its centre, the border filled `fill`, and
+ * faces kept from `scoreThreshold` up (a still with no face at the usual threshold most likely holds one that fills
+ * it, so the retry may accept a less certain detection).
+ */
 export interface BorderRetry {
   scale: number;
   fill: BorderFill;
+  scoreThreshold: number;
 }
 
 export interface DetectorOptions {
@@ -46,7 +51,7 @@ export const DEFAULT_DETECTOR_OPTIONS: DetectorOptions = {
   maxFaces: 10,
   scoreThreshold: 0.75,
   iouThreshold: 0.3,
-  stillRetry: { scale: 2, fill: 'edge' },
+  stillRetry: { scale: 2, fill: 'mean', scoreThreshold: 0.6 },
 };
 
 /** BlazeFace's fixed input side. */
@@ -61,7 +66,10 @@ export async function loadBlazeFace(
   const model = await blazeface.load({
     modelUrl: source,
     maxFaces: opts.maxFaces,
-    scoreThreshold: opts.scoreThreshold,
+    // The model keeps what either pass may use; the plain pass filters to its own threshold. Greedy non-maximum
+    // suppression never lets a lower-scored box remove a higher one, so that filter gives what a model loaded at
+    // the higher threshold would.
+    scoreThreshold: Math.min(opts.scoreThreshold, opts.stillRetry?.scoreThreshold ?? 1),
     iouThreshold: opts.iouThreshold,
     inputWidth: INPUT_SIZE,
     inputHeight: INPUT_SIZE,
@@ -114,10 +122,11 @@ export async function loadBlazeFace(
     async detect(image, { still = false } = {}) {
       const [height, width] = image.shape;
       const square = letterboxSquare(width, height);
-      const faces = await detectIn(image, square, 'black');
+      const faces = (await detectIn(image, square, 'black')).filter((f) => f.score >= opts.scoreThreshold);
       const retry = opts.stillRetry;
       if (faces.length > 0 || !still || !retry) return faces;
-      return detectIn(image, scaleBox(square, retry.scale), retry.fill);
+      const again = await detectIn(image, scaleBox(square, retry.scale), retry.fill);
+      return again.filter((f) => f.score >= retry.scoreThreshold);
     },
     dispose() {
       model.dispose();

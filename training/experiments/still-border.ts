@@ -14,8 +14,8 @@ import { isHeldOut } from '../lib/data/splits';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 import { BLAZEFACE_MODEL, fileModelHandler } from '../lib/node-io';
 
-const RETRIES: BorderRetry[] = [1.5, 2, 2.5].flatMap((scale) =>
-  (['black', 'mean', 'edge'] as const).map((fill) => ({ scale, fill })),
+const RETRIES: BorderRetry[] = [0.75, 0.6].flatMap((scoreThreshold) =>
+  [1.5, 2].flatMap((scale) => (['black', 'mean', 'edge'] as const).map((fill) => ({ scale, fill, scoreThreshold }))),
 );
 
 const LIMIT = 1200;
@@ -64,7 +64,7 @@ for (const dir of process.argv.slice(2)) {
   rows.push(`| ${dir} (${entries.length}) | none | ${pct(foundPlain, entries.length)} | | |`);
   RETRIES.forEach((r, k) => {
     rows.push(
-      `| ${dir} | ${r.fill} ×${r.scale} | ${pct(found[k], entries.length)} | ${pct(tightFound[k], tight)} of ${tight} | ` +
+      `| ${dir} | ${r.fill} ×${r.scale}, score ≥ ${r.scoreThreshold} | ${pct(found[k], entries.length)} | ${pct(tightFound[k], tight)} of ${tight} | ` +
         `${tightFound[k] ? (tightIou[k] / tightFound[k]).toFixed(3) : ''} |`,
     );
   });

@@ -16,7 +16,8 @@ export interface PrepareResult {
 }
 
 export function detectorKey(options: DetectorOptions): string {
-  return `blazeface-short-t${options.scoreThreshold}`;
+  const retry = options.stillRetry;
+  return `blazeface-short-t${options.scoreThreshold}${retry ? `-border${retry.scale}${retry.fill}t${retry.scoreThreshold}` : ''}`;
 }
 
 /**
@@ -53,7 +54,7 @@ async function cropOne(
 ): Promise<void> {
   const tensor = imageTensor(image);
   try {
-    const [face] = await detector.detect(tensor);
+    const [face] = await detector.detect(tensor, { still: true });
     if (!face) {
       cache.addFailure(key, 'no-face', 'no face found');
       return;
