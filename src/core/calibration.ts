@@ -1,6 +1,6 @@
 /**
  * Post-hoc calibration fitted on a validation split: a temperature that makes "93 %" mean right 93 % of the time,
- * and the band around the threshold shown as "uncertain" so that the labels shown are precise enough.
+ * and the band around the threshold shown as "uncertain", kept narrow enough that nearly every face gets a label.
  */
 import { logLoss } from './metrics';
 
@@ -74,18 +74,23 @@ export function confidentStats(probs: ArrayLike<number>, labels: ArrayLike<numbe
   };
 }
 
-/** The narrowest band (in steps of 0.01, at most 0.49) whose shown labels reach `targetPrecision` for both classes. */
+/**
+ * The widest band (in steps of 0.01, at most 0.49) that still leaves at least `minCoverage` of the faces with a
+ * label: the app says "uncertain" only about the few faces it is least sure of, and a face the calibrated model
+ * puts at 92 % reads "92 %" unless the data says that is among its least sure.
+ */
 export function chooseUncertainBand(
   probs: ArrayLike<number>,
   labels: ArrayLike<number>,
   threshold = 0.5,
-  targetPrecision = 0.98,
+  minCoverage = 0.97,
 ): BandChoice {
-  let stats = confidentStats(probs, labels, threshold, 0);
   let band = 0;
-  while (stats.precision < targetPrecision && band < 0.49) {
-    band = Math.round((band + 0.01) * 100) / 100;
-    stats = confidentStats(probs, labels, threshold, band);
+  let stats = confidentStats(probs, labels, threshold, band);
+  for (let wider = 0.01; wider <= 0.49; wider = Math.round((wider + 0.01) * 100) / 100) {
+    const next = confidentStats(probs, labels, threshold, wider);
+    if (next.coverage < minCoverage) break;
+    [band, stats] = [wider, next];
   }
   return { band, coverage: stats.coverage, precision: stats.precision };
 }

@@ -30,9 +30,13 @@ describe('calibration', () => {
     expect(confidentStats(probs, labels, 0.5, 0.1)).toEqual({ coverage: 4 / 6, precision: 0.5, accuracy: 0.75 });
   });
 
-  it('widens the band until the shown labels are precise enough', () => {
-    const probs = [0.99, 0.98, 0.7, 0.3, 0.02, 0.01];
-    const labels = [1, 1, 0, 1, 0, 0];
-    expect(chooseUncertainBand(probs, labels, 0.5, 0.98)).toEqual({ band: 0.21, coverage: 4 / 6, precision: 1 });
+  it('chooses the widest band that leaves the asked share of faces labelled', () => {
+    // Scores 0.005, 0.015, …, 0.995: two faces at each distance 0.005, 0.015, … from the threshold.
+    const probs = Array.from({ length: 100 }, (_, i) => (i + 0.5) / 100);
+    const labels = probs.map((p) => (p >= 0.5 ? 1 : 0));
+    // A band of 0.01 withholds the two faces at 0.495 and 0.505; 0.02 would withhold four (96 % labelled).
+    expect(chooseUncertainBand(probs, labels, 0.5, 0.97)).toEqual({ band: 0.01, coverage: 0.98, precision: 1 });
+    expect(chooseUncertainBand(probs, labels, 0.5, 0.9)).toEqual({ band: 0.05, coverage: 0.9, precision: 1 });
+    expect(chooseUncertainBand(probs, labels, 0.5, 1).band).toBe(0);
   });
 });
