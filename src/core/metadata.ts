@@ -16,6 +16,22 @@ export interface SplitMetrics {
   confidentAccuracy?: number;
 }
 
+/** One data folder a model was trained on. */
+export interface DataSource {
+  name: string;
+  /** Relative to the repository. */
+  path: string;
+  layout: 'kaggle' | 'flat';
+  /** Images listed, by split ("All" for a plain folder) and class. */
+  counts: Record<string, Record<string, number>>;
+  /** What Validation was: the folder's own split, or a tenth of its images held out by file name. */
+  validation: 'split' | 'held-out tenth';
+  /** The collections its images come from, each with its licence and whom to credit. */
+  collections: { collection: string; images: number; licence: string; credit: string }[];
+  /** sha256 of the sorted "name label" list of its images. */
+  listSha256: string;
+}
+
 /** What `metadata.json` beside an exported `model.json` says about the model. */
 export interface ModelMetadata {
   formatVersion: 1;
@@ -32,8 +48,20 @@ export interface ModelMetadata {
   /** Temperature applied to the logit before the label policy (1 = as trained). */
   temperature: number;
   quantization: 'float32' | 'float16' | 'uint8';
-  metrics: { validation?: SplitMetrics; test?: SplitMetrics; quantizationDelta?: number };
-  data: { path: string; counts: Record<string, Record<string, number>>; listSha256: string };
+  /** Validation and Test of all folders together, and of each folder by name. */
+  metrics: {
+    validation?: SplitMetrics;
+    test?: SplitMetrics;
+    quantizationDelta?: number;
+    bySource?: Record<string, { validation?: SplitMetrics; test?: SplitMetrics }>;
+  };
+  data: {
+    /** Every data folder trained on. */
+    sources: DataSource[];
+    /** Each folder's weight in every batch, and the share of female faces in each folder's part; runs from
+     * before batches were mixed drew them in file order with a class-weighted loss, and have none. */
+    batch?: { mix: Record<string, number>; femaleShare: number };
+  };
   training: {
     epochs: number;
     bestEpoch: number;

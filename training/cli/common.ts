@@ -8,7 +8,15 @@ import { checksumProblems, parseMetadata } from '../../src/core/metadata';
 import { loadGenderClassifier, type GenderClassifier } from '../../src/vision/classifier';
 import { DEFAULT_DETECTOR_OPTIONS, loadBlazeFace } from '../../src/vision/detector';
 import { CacheInUseError, CropCache } from '../lib/data/crop-cache';
-import { countBy, DataError, DEFAULT_DATA_DIR, listDataset, type Dataset, type SkippedFile } from '../lib/data/dataset';
+import {
+  countBy,
+  DataError,
+  DEFAULT_DATA_DIR,
+  listDataset,
+  type Dataset,
+  type DatasetEntry,
+  type SkippedFile,
+} from '../lib/data/dataset';
 import { BLAZEFACE_MODEL, fileModelHandler, REPO_ROOT } from '../lib/node-io';
 import { detectorKey, prepareCrops, type PrepareResult } from '../lib/data/prepare-crops';
 
@@ -72,11 +80,14 @@ export function formatSkipped(list: readonly SkippedFile[], max = 20): string {
   return lines.join('\n');
 }
 
-/** Detects and crops every image of the dataset into the shared crop cache, with a progress bar. */
-export async function prepareDataset(
-  dataset: Dataset,
+/**
+ * Detects and crops every image of the datasets into the shared crop cache, with one progress bar over all of
+ * them; returns each dataset's outcome, in order.
+ */
+export async function prepareDatasets(
+  datasets: readonly Dataset[],
   crop: CropSettings = DEFAULT_CROP,
-): Promise<{ cache: CropCache; result: PrepareResult }> {
+): Promise<{ cache: CropCache; results: PrepareResult[] }> {
   let cache: CropCache;
   try {
     cache = new CropCache(CACHE_DIR, crop, detectorKey(DEFAULT_DETECTOR_OPTIONS));
@@ -89,20 +100,46 @@ export async function prepareDataset(
   let started = false;
   let rateStart = 0;
   try {
-    const result = await prepareCrops(dataset.entries, cache, detector, crop, (done, total) => {
-      if (!started) {
-        bar.start(total, 0, { rate: '-', extra: '' });
-        rateStart = performance.now();
-        started = true;
-      }
-      const rate = (done / ((performance.now() - rateStart) / 1000)).toFixed(0);
-      bar.update(done, { rate, extra: '' });
-    });
+    const all = await prepareCrops(
+      datasets.flatMap((d) => d.entries),
+      cache,
+      detector,
+      crop,
+      (done, total) => {
+        if (!started) {
+          bar.start(total, 0, { rate: '-', extra: '' });
+          rateStart = performance.now();
+          started = true;
+        }
+        const rate = (done / ((performance.now() - rateStart) / 1000)).toFixed(0);
+        bar.update(done, { rate, extra: '' });
+      },
+    );
     if (started) bar.stop();
-    return { cache, result };
+    return { cache, results: datasets.map((d) => outcomesOf(all, new Set(d.entries))) };
   } finally {
     detector.dispose();
   }
+}
+
+/** The part of a prepare result that concerns `entries`. */
+function outcomesOf(all: PrepareResult, entries: ReadonlySet<DatasetEntry>): PrepareResult {
+  const mine = <T extends { entry: DatasetEntry }>(list: T[]) => list.filter((x) => entries.has(x.entry));
+  return {
+    usable: mine(all.usable),
+    noFace: mine(all.noFace),
+    unreadable: mine(all.unreadable),
+    processed: all.processed,
+  };
+}
+
+/** One dataset's crops (see prepareDatasets). */
+export async function prepareDataset(
+  dataset: Dataset,
+  crop: CropSettings = DEFAULT_CROP,
+): Promise<{ cache: CropCache; result: PrepareResult }> {
+  const { cache, results } = await prepareDatasets([dataset], crop);
+  return { cache, result: results[0] };
 }
 
 export function summarisePrepare(dataset: Dataset, result: PrepareResult, cacheDir: string): string {

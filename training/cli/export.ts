@@ -9,12 +9,13 @@ import {
   fail,
   openDataset,
   parseCommandLine,
-  prepareDataset,
+  prepareDatasets,
 } from './common';
 import { exportModel, runCrop, trainingRecord, weightsBytes } from '../lib/model/exporter';
 import { loadModelFiles, type Quantization } from '../lib/model/model-files';
 import { REPO_ROOT } from '../lib/node-io';
-import { loadSplit, trainAndValidation } from '../lib/data/splits';
+import { sourceData } from '../lib/data/splits';
+import { sourceName } from '../lib/data/sources';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 
 const HELP = `Usage: npm run export -- --run <name> [options]
@@ -25,7 +26,8 @@ quantized weights, temperature and "uncertain" band fitted on Validation, metric
 export the mean of several epochs' weights.
 
   --run <name>        run folder under training/runs (required)
-  --data <dir>        the dataset the run was trained on (default: the one recorded in the run)
+  --data <dir>        a data folder the run was trained on, repeated for several (default: those recorded in
+                      the run); Validation and Test are taken from them as training took them
   --out <dir>         destination (default public/models/gender); replaced atomically
   --quantize <q>      uint8, float16 or float32 (default: the run's choice)
   --average <a>-<b>   export the mean of the weights of epochs a to b (training/runs/<name>/epochs) instead of
@@ -37,7 +39,7 @@ Exit codes: 0 exported; 1 error (no run, dataset or usable face at that path); 2
 const { values } = parseCommandLine(HELP, {
   options: {
     run: { type: 'string' },
-    data: { type: 'string' },
+    data: { type: 'string', multiple: true },
     out: { type: 'string', default: DEFAULT_MODEL_DIR },
     quantize: { type: 'string' },
     average: { type: 'string' },
@@ -52,7 +54,14 @@ try {
 } catch {
   fail(`no training run in ${runDir} (expected checkpoint/state.json)`);
 }
-const options = state.options as { data?: string; arch: string; quantize: Quantization; cropScale?: number };
+const options = state.options as {
+  data: string | string[];
+  arch: string;
+  quantize: Quantization;
+  cropScale?: number;
+  mix?: Record<string, number>;
+  femaleShare?: number;
+};
 const crop = runCrop(options);
 const quantization = (values.quantize ?? options.quantize) as Quantization;
 if (!['uint8', 'float16', 'float32'].includes(quantization))
@@ -69,13 +78,14 @@ if (averaged) {
 }
 
 assertBlazeFaceInstalled();
-const dataset = openDataset(values.data ?? options.data);
+// Runs from before several folders recorded one.
+const datasets = (values.data ?? [options.data].flat()).map((dir) => openDataset(dir));
 await initTrainingBackend();
-const { cache, result } = await prepareDataset(dataset, crop);
-const { validation } = trainAndValidation(result, cache, crop.size);
-const test = loadSplit(result, cache, 'Test', crop.size);
+const { cache, results } = await prepareDatasets(datasets, crop);
+const sources = datasets.map((d, i) => sourceData(sourceName(d.root), d, results[i], cache, crop.size));
 cache.close();
-if (validation.n === 0) fail(`no usable face crops in ${dataset.root} to calibrate on (Validation/ or Train/)`);
+const empty = sources.find((s) => s.validation.n === 0);
+if (empty) fail(`no usable face crops in ${empty.dataset.root} to calibrate on (Validation/ or Train/)`);
 const model = averaged
   ? await averageModels(epochsOf(averaged).map((e) => epochDir(runDir, e)))
   : await loadModelFiles(join(runDir, 'best'));
@@ -86,9 +96,8 @@ const metadata = await exportModel({
   crop,
   out,
   quantization,
-  dataset,
-  validation,
-  test,
+  sources,
+  batch: options.mix && options.femaleShare ? { mix: options.mix, femaleShare: options.femaleShare } : undefined,
   training: { ...trainingRecord(state), ...(averaged ? { averagedEpochs: averaged } : {}) },
 });
 const { validation: v, test: t } = metadata.metrics;

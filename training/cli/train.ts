@@ -21,7 +21,7 @@ import {
   fail,
   openDataset,
   parseCommandLine,
-  prepareDataset,
+  prepareDatasets,
   progressBar,
   summarisePrepare,
 } from './common';
@@ -37,7 +37,10 @@ import { buildModel, countParams, type Arch } from '../lib/model/models';
 import { REPO_ROOT } from '../lib/node-io';
 import type { EpochRecord } from '../lib/plot';
 import { plotHistory } from '../lib/plot';
-import { batchTensors, loadSplit, predictSplit, shuffled, subset, trainAndValidation } from '../lib/data/splits';
+import { batchTensors, concatSplits, predictSplit, shuffled, sourceData, subset } from '../lib/data/splits';
+import { mixedBatch, stratumCounts, type Stratum } from '../lib/data/mix';
+import { sourceName } from '../lib/data/sources';
+import { DEFAULT_DATA_DIR } from '../lib/data/dataset';
 import { createDataParallelStep } from '../lib/fit/data-parallel';
 import { createTrainer } from '../lib/fit/trainer';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
@@ -47,9 +50,15 @@ const HELP = `Usage: npm run train -- [options]
 Trains the face gender classifier on a folder of face photos and exports the web model the app loads.
 Faces are found with BlazeFace and cropped with the app's own crop code first (cached; see prepare-data).
 
-  --data <dir>              Kaggle layout: <dir>/{Train,Validation,Test}/{Male,Female}/*.jpg
-                            (default: gender-recognition-200k-images-celeba/Dataset); without faces in
-                            Validation/, a tenth of Train is held out to validate on
+  --data <dir>              a folder of faces: Kaggle layout <dir>/{Train,Validation,Test}/{Male,Female}/*.jpg,
+                            or plain <dir>/{Male,Female}/*.jpg (default:
+                            gender-recognition-200k-images-celeba/Dataset). Repeat it to train on several folders
+                            at once; a folder without faces in Validation/ holds out a tenth of its images, chosen
+                            by file name, to validate on
+  --mix <name=w,…>          each folder's share of every batch, by folder name (…/celeba/Dataset is "celeba"),
+                            e.g. celeba=1,diverse=1 (default: in proportion to their training images)
+  --female-share <x>        share of female faces in each folder's part of a batch (default 0.5: both classes
+                            equally, whatever the folder holds)
   --arch compact|seed       compact: our ~200k-parameter separable CNN for the browser (default);
                             seed: the tutorial's AlexNet-style network
   --epochs <n>              epochs to train (default 30; the tutorial used 50); with --resume, a new total
@@ -70,7 +79,8 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
   --lr-schedule <s>         cosine: decay the rate to 0 over the run (default); constant: the tutorial's fixed rate
   --workers <n>             threads that share each batch, 1 or 2 (default: 2 where there are 2 cores)
   --seed <n>                seed for initialisation, shuffling and augmentation (default 42)
-  --out <dir>               where the best epoch, by validation balanced accuracy, is exported
+  --out <dir>               where the best epoch is exported: the one with the highest validation balanced
+                            accuracy of its weakest folder
                             (default public/models/gender)
   --quantize uint8|float16|float32   weight encoding of the export (default uint8)
   --run <name>              run folder under training/runs for checkpoints, history and curves (default: the arch)
@@ -91,7 +101,9 @@ dataset at that path, no usable face); 2 bad arguments; 130 stopped by a signal 
 function parse() {
   const { values } = parseCommandLine(HELP, {
     options: {
-      data: { type: 'string' },
+      data: { type: 'string', multiple: true },
+      mix: { type: 'string' },
+      'female-share': { type: 'string', default: '0.5' },
       arch: { type: 'string', default: 'compact' },
       epochs: { type: 'string' },
       'bn-momentum': { type: 'string', default: '0.99' },
@@ -132,10 +144,15 @@ function parse() {
   const cropScale = Number(values['crop-scale']);
   if (!(cropScale >= 1 && cropScale <= 3))
     fail(`--crop-scale must be between 1 and 3, got "${values['crop-scale']}"`, EXIT.usage);
+  const femaleShare = Number(values['female-share']);
+  if (!(femaleShare > 0 && femaleShare < 1))
+    fail(`--female-share must be between 0 and 1, got "${values['female-share']}"`, EXIT.usage);
   const arch = oneOf<Arch>('arch', values.arch, ['compact', 'seed']);
   const batch = int('batch', values.batch) as number;
   return {
-    data: values.data,
+    data: values.data ?? [DEFAULT_DATA_DIR],
+    mix: values.mix === undefined ? undefined : parseMix(values.mix),
+    femaleShare,
     arch,
     epochs: int('epochs', values.epochs ?? '30') as number,
     epochsGiven: values.epochs !== undefined,
@@ -157,6 +174,18 @@ function parse() {
     from: values.from,
     backend: oneOf('backend', values.backend, ['wasm', 'cpu'] as const),
   };
+}
+
+/** "celeba=1,diverse=0.5" as weights by folder name. */
+function parseMix(text: string): Record<string, number> {
+  const mix: Record<string, number> = {};
+  for (const part of text.split(',')) {
+    const [name, weight] = part.split('=');
+    if (!name || !(Number(weight) >= 0))
+      fail(`--mix takes name=weight pairs (as celeba=1,diverse=1), got "${text}"`, EXIT.usage);
+    mix[name.trim()] = Number(weight);
+  }
+  return mix;
 }
 
 const opts = parse();
@@ -192,26 +221,72 @@ if (opts.resume) {
 }
 
 assertBlazeFaceInstalled();
-const dataset = openDataset(opts.data);
-if (dataset.layout !== 'kaggle' || dataset.missingSplits.includes('Train')) {
-  fail(`${dataset.root} has no Train/ folder: expected Train/{Male,Female}/*.jpg (Validation/ and Test/ optional)`);
+const datasets = opts.data.map((dir) => openDataset(dir));
+for (const dataset of datasets) {
+  if (dataset.layout === 'kaggle' && dataset.missingSplits.includes('Train')) {
+    fail(`${dataset.root} has no Train/ folder: expected Train/{Male,Female}/*.jpg (Validation/ and Test/ optional)`);
+  }
 }
+const names = datasets.map((d) => sourceName(d.root));
+if (new Set(names).size < names.length)
+  fail(`two --data folders have the same name (${names.join(', ')}): give each folder its own name`, EXIT.usage);
 const backend = await initTrainingBackend(opts.backend);
 const crop = runCrop(opts);
-const { cache, result } = await prepareDataset(dataset, crop);
-console.log(summarisePrepare(dataset, result, cache.dir));
 const size = crop.size;
-const { train, validation, heldOut } = trainAndValidation(result, cache, size);
-const test = loadSplit(result, cache, 'Test', size);
-cache.close();
-if (heldOut) console.log(`no face crops in Validation: ${validation.n} Train crops are held out to validate on`);
-const males = train.y.reduce((s, v) => s + v, 0);
-if (validation.n === 0 || males === 0 || males === train.n) {
-  fail(`too few usable face crops in ${join(dataset.root, 'Train')}: need faces of both Male/ and Female/`);
+const prepared = await prepareDatasets(datasets, crop);
+const sources = datasets.map((dataset, i) => {
+  console.log(summarisePrepare(dataset, prepared.results[i], prepared.cache.dir));
+  return sourceData(names[i], dataset, prepared.results[i], prepared.cache, size);
+});
+prepared.cache.close();
+for (const source of sources) {
+  if (source.heldOut)
+    console.log(`${source.name}: no Validation split, ${source.validation.n} of its crops are held out to validate on`);
+  const males = source.train.y.reduce((s, v) => s + v, 0);
+  if (source.validation.n === 0 || males === 0 || males === source.train.n)
+    fail(`too few usable face crops in ${source.dataset.root}: need faces of both Male/ and Female/`);
 }
+const train = concatSplits(
+  sources.map((s) => s.train),
+  size,
+);
+const validation = concatSplits(
+  sources.map((s) => s.validation),
+  size,
+);
+const test = concatSplits(
+  sources.map((s) => s.test),
+  size,
+);
+const males = train.y.reduce((s, v) => s + v, 0);
 
-// Inverse class frequency: each class carries half the loss, so the 39 % male minority is not under-fitted.
-const classWeights = { female: train.n / (2 * (train.n - males)), male: train.n / (2 * males) };
+// Every batch takes a fixed number of each folder's female and male faces, so the loss needs no class weights.
+const mix = opts.mix ?? Object.fromEntries(sources.map((s) => [s.name, s.train.n]));
+const unknown = Object.keys(mix).filter((name) => !names.includes(name));
+const unweighted = names.filter((name) => !(name in mix));
+if (unknown.length > 0 || unweighted.length > 0)
+  fail(
+    `--mix must give a weight to each folder (${names.join(', ')}), got "${Object.keys(mix).join(', ')}"`,
+    EXIT.usage,
+  );
+const strata: Stratum[] = [];
+const shares: number[] = [];
+let offset = 0;
+for (const source of sources) {
+  for (const label of [0, 1] as const) {
+    const indices = Uint32Array.from(
+      Array.from(source.train.y.keys()).filter((i) => source.train.y[i] === label),
+      (i) => offset + i,
+    );
+    strata.push({ source: source.name, label, indices });
+    shares.push(mix[source.name] * (label === 0 ? opts.femaleShare : 1 - opts.femaleShare));
+  }
+  offset += source.train.n;
+}
+const counts = stratumCounts(shares, opts.batch);
+const batchMix = sources.map((s, i) => `${s.name} ${counts[2 * i]} female + ${counts[2 * i + 1]} male`).join(', ');
+const classWeights = { female: 1, male: 1 };
+opts.mix = mix;
 
 let state: TrainState;
 let model;
@@ -269,8 +344,7 @@ const trainStep = async (x: tf.Tensor4D, y: tf.Tensor1D, augmentation: BatchAugm
 
 console.log(
   `${opts.arch}: ${countParams(model).toLocaleString('en')} parameters | backend ${backend} ×${opts.workers} | ` +
-    `Train ${train.n} (${males} male), Validation ${validation.n}, Test ${test.n} | batch ${opts.batch} | ` +
-    `class weights female ${classWeights.female.toFixed(2)}, male ${classWeights.male.toFixed(2)}`,
+    `Train ${train.n} (${males} male), Validation ${validation.n}, Test ${test.n} | batch ${opts.batch}: ${batchMix}`,
 );
 
 let stopSignal: NodeJS.Signals | null = null;
@@ -295,14 +369,13 @@ const checkpoint = async () =>
   });
 
 const stepsPerEpoch = opts.stepsPerEpoch ?? Math.ceil(train.n / opts.batch);
-// A partial validation pass (--validation-steps) uses a fixed random sample: the split is sorted by class.
-const validationSample =
-  opts.validationSteps && opts.validationSteps * opts.batch < validation.n
-    ? subset(validation, shuffled(validation.n, mulberry32(opts.seed)).subarray(0, opts.validationSteps * opts.batch))
-    : validation;
+// A partial validation pass (--validation-steps) uses a fixed random sample of each folder: splits are sorted by class.
+const validationSamples = sources.map(({ name, validation: v }) => {
+  const n = opts.validationSteps ? Math.min(v.n, opts.validationSteps * opts.batch) : v.n;
+  return { name, data: n < v.n ? subset(v, shuffled(v.n, mulberry32(opts.seed)).subarray(0, n)) : v };
+});
 
 for (let epoch = state.epoch; epoch < opts.epochs; epoch++) {
-  const order = shuffled(train.n, mulberry32(opts.seed * 7919 + epoch));
   const bar = progressBar(`epoch ${epoch + 1}/${opts.epochs}`, 'batches');
   const started = performance.now();
   let lossSum = 0;
@@ -310,7 +383,7 @@ for (let epoch = state.epoch; epoch < opts.epochs; epoch++) {
   let seen = 0;
   bar.start(stepsPerEpoch, state.step, { rate: '-', extra: '' });
   for (let step = state.step; step < stepsPerEpoch; step++) {
-    const indices = Array.from({ length: opts.batch }, (_, i) => order[(step * opts.batch + i) % train.n]);
+    const indices = mixedBatch(strata, counts, epoch * stepsPerEpoch + step, opts.seed);
     const { x, y } = batchTensors(train, indices);
     const rng = mulberry32((opts.seed * 7919 + epoch) * 100_003 + step);
     const augmentation = sampleBatchAugmentation(indices.length, rng, AUGMENT_PRESETS[opts.augment]);
@@ -342,8 +415,16 @@ for (let epoch = state.epoch; epoch < opts.epochs; epoch++) {
   }
   bar.stop();
   const trainSeconds = (performance.now() - started) / 1000;
-  const probs = await predictSplit((t) => model.predict(t) as tf.Tensor, validationSample);
-  const labels = validationSample.y;
+  const bySource: Record<string, { accuracy: number; balancedAccuracy: number }> = {};
+  const allProbs: Float32Array[] = [];
+  for (const { name, data } of validationSamples) {
+    const probs = await predictSplit((t) => model.predict(t) as tf.Tensor, data);
+    const c = confusion(probs, data.y);
+    bySource[name] = { accuracy: accuracy(c), balancedAccuracy: balancedAccuracy(c) };
+    allProbs.push(probs);
+  }
+  const probs = Float32Array.from(allProbs.flatMap((p) => Array.from(p)));
+  const labels = Uint8Array.from(validationSamples.flatMap((v) => Array.from(v.data.y)));
   const c = confusion(probs, labels);
   const record: EpochRecord = {
     epoch: epoch + 1,
@@ -352,17 +433,20 @@ for (let epoch = state.epoch; epoch < opts.epochs; epoch++) {
     valLoss: logLoss(probs, labels),
     valAccuracy: accuracy(c),
     valBalancedAccuracy: balancedAccuracy(c),
+    valBySource: bySource,
+    valWorstBalancedAccuracy: Math.min(...Object.values(bySource).map((v) => v.balancedAccuracy)),
     seconds: trainSeconds,
   };
   state.history.push(record);
   state.epoch = epoch + 1;
   state.step = 0;
   state.seconds += (performance.now() - started) / 1000;
-  // Balanced accuracy, not accuracy, picks the epoch: Validation is 30 % male while Train and Test are 40 %, and
-  // plain accuracy there rewards epochs that lean towards "female".
-  const isBest = (record.valBalancedAccuracy ?? 0) > state.bestValBalancedAccuracy;
+  // The epoch is picked by the balanced accuracy of its weakest folder: an average over folders, or plain accuracy
+  // (CelebA's Validation is 30 % male), would hide an epoch that is worse on one kind of face or one class.
+  const score = record.valWorstBalancedAccuracy ?? 0;
+  const isBest = score > state.bestValBalancedAccuracy;
   if (isBest) {
-    state.bestValBalancedAccuracy = record.valBalancedAccuracy ?? 0;
+    state.bestValBalancedAccuracy = score;
     state.bestEpoch = epoch + 1;
     await replaceDirAtomically(bestDir, async (tmp) => {
       await saveModelFiles(model, tmp);
@@ -379,7 +463,9 @@ for (let epoch = state.epoch; epoch < opts.epochs; epoch++) {
   console.log(
     `epoch ${epoch + 1}/${opts.epochs}: loss ${record.loss.toFixed(4)} acc ${record.accuracy.toFixed(4)} | ` +
       `val_loss ${record.valLoss.toFixed(4)} val_acc ${record.valAccuracy.toFixed(4)} ` +
-      `val_balanced ${(record.valBalancedAccuracy ?? 0).toFixed(4)} | ${trainSeconds.toFixed(0)} s` +
+      `val_balanced ${(record.valBalancedAccuracy ?? 0).toFixed(4)} (${Object.entries(bySource)
+        .map(([name, v]) => `${name} ${v.balancedAccuracy.toFixed(4)}`)
+        .join(', ')}) | ${trainSeconds.toFixed(0)} s` +
       (isBest ? ' | best so far' : ''),
   );
 }
@@ -393,9 +479,8 @@ const metadata = await exportModel({
   crop,
   out: opts.out,
   quantization: opts.quantize,
-  dataset,
-  validation,
-  test,
+  sources,
+  batch: { mix, femaleShare: opts.femaleShare },
   training: trainingRecord(state),
 });
 best.dispose();
@@ -412,5 +497,8 @@ console.log(
     `  curves: ${join(runDir, 'curves.svg')}, history: ${join(runDir, 'history.json')}`,
   ].join('\n'),
 );
-const skipped = dataset.skipped.length + result.noFace.length + result.unreadable.length;
+const skipped = datasets.reduce(
+  (n, d, i) => n + d.skipped.length + prepared.results[i].noFace.length + prepared.results[i].unreadable.length,
+  0,
+);
 process.exit(skipped > 0 ? EXIT.skipped : EXIT.ok);

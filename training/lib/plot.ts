@@ -12,6 +12,10 @@ export interface EpochRecord {
   valLoss: number;
   valAccuracy: number;
   valBalancedAccuracy?: number;
+  /** Each data folder's validation figures, by folder name. */
+  valBySource?: Record<string, { accuracy: number; balancedAccuracy: number }>;
+  /** The lowest of the folders' validation balanced accuracies: what picks the best epoch. */
+  valWorstBalancedAccuracy?: number;
   /** Training time of the epoch. */
   seconds?: number;
   /** Learning rate in use during the epoch. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CropCache } from './crop-cache';
-import type { Split } from './dataset';
+import type { Dataset, Split } from './dataset';
 import type { PrepareResult } from './prepare-crops';
 
 /** One split's crops held in memory: `n` RGB crops of `size`×`size` back to back, labels 1 = male. */
@@ -39,6 +39,21 @@ export function isHeldOut(name: string): boolean {
   return nameHash(name) % 10 === 0;
 }
 
+/** A split cut in two by isHeldOut: what is trained on, and the held-out tenth. */
+function holdOut(data: SplitData): { kept: SplitData; out: SplitData } {
+  const indices = Array.from(data.names.keys());
+  return {
+    kept: subset(
+      data,
+      indices.filter((i) => !isHeldOut(data.names[i])),
+    ),
+    out: subset(
+      data,
+      indices.filter((i) => isHeldOut(data.names[i])),
+    ),
+  };
+}
+
 /** Train and Validation crops. When Validation has none (no such folder, or no face in it), Train's held-out tenth. */
 export function trainAndValidation(
   result: PrepareResult,
@@ -48,9 +63,50 @@ export function trainAndValidation(
   const train = loadSplit(result, cache, 'Train', size);
   const validation = loadSplit(result, cache, 'Validation', size);
   if (validation.n > 0) return { train, validation, heldOut: false };
-  const out = Array.from(train.names.keys()).filter((i) => isHeldOut(train.names[i]));
-  const kept = Array.from(train.names.keys()).filter((i) => !isHeldOut(train.names[i]));
-  return { train: subset(train, kept), validation: subset(train, out), heldOut: true };
+  const { kept, out } = holdOut(train);
+  return { train: kept, validation: out, heldOut: true };
+}
+
+/** One data folder's crops, split for training: a plain {Male,Female} folder holds out a tenth and has no Test. */
+export interface SourceData {
+  name: string;
+  dataset: Dataset;
+  train: SplitData;
+  validation: SplitData;
+  test: SplitData;
+  /** Validation is a held-out part of the training images. */
+  heldOut: boolean;
+}
+
+export function sourceData(
+  name: string,
+  dataset: Dataset,
+  result: PrepareResult,
+  cache: CropCache,
+  size: number,
+): SourceData {
+  if (dataset.layout === 'flat') {
+    const { kept, out } = holdOut(loadSplit(result, cache, null, size));
+    return { name, dataset, train: kept, validation: out, test: loadSplit(result, cache, 'Test', size), heldOut: true };
+  }
+  return { name, dataset, ...trainAndValidation(result, cache, size), test: loadSplit(result, cache, 'Test', size) };
+}
+
+/** Several splits one after the other, as one. */
+export function concatSplits(parts: readonly SplitData[], size: number): SplitData {
+  const x = new Uint8Array(parts.reduce((n, p) => n + p.x.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    x.set(p.x, at);
+    at += p.x.length;
+  }
+  return {
+    x,
+    y: Uint8Array.from(parts.flatMap((p) => Array.from(p.y))),
+    n: parts.reduce((n, p) => n + p.n, 0),
+    size,
+    names: parts.flatMap((p) => p.names),
+  };
 }
 
 /** The crops at `indices` of a split, as a split of their own. */

@@ -22,7 +22,8 @@ import { foldBatchNorm } from './fold';
 import { loadModelFiles, replaceDirAtomically, saveModelFiles, type Quantization } from './model-files';
 import { countParams } from './models';
 import { REPO_ROOT } from '../node-io';
-import { predictSplit, type SplitData } from '../data/splits';
+import { concatSplits, predictSplit, type SourceData, type SplitData } from '../data/splits';
+import { collectionsOf } from '../data/sources';
 
 export function probsMetrics(probs: Float32Array, labels: Uint8Array, policy?: LabelPolicy): SplitMetrics {
   const c = confusion(probs, labels);
@@ -78,20 +79,25 @@ export interface ExportInput {
   crop: CropSettings;
   out: string;
   quantization: Quantization;
-  dataset: Dataset;
-  validation: SplitData;
-  test: SplitData;
+  /** The folders trained on, with their Validation and Test crops. */
+  sources: readonly SourceData[];
+  batch: ModelMetadata['data']['batch'];
   training: ModelMetadata['training'];
 }
 
 /**
  * Folds BatchNormalization into the convolutions (the same outputs, fewer ops per frame), quantizes the model and
- * measures what that costs on Validation; fits the temperature and the "uncertain" band on Validation (labels
- * shown ≥ 98 % precise); reports Test with both applied; and writes model.json, weights and metadata.json to `out`
- * atomically. Returns the metadata written.
+ * measures what that costs on Validation; fits the temperature and the "uncertain" band (at least 97 % of faces
+ * labelled) on all folders' Validation together; reports Validation and Test with both applied, for all folders and
+ * for each; and writes model.json, weights and metadata.json to `out` atomically. Returns the metadata written.
  */
 export async function exportModel(input: ExportInput): Promise<ModelMetadata> {
-  const { model, out, quantization, validation, test } = input;
+  const { model, out, quantization, sources } = input;
+  const size = input.crop.size;
+  const validation = concatSplits(
+    sources.map((s) => s.validation),
+    size,
+  );
   const floatValidation = await splitMetrics(model, validation);
   const inference = await foldBatchNorm(model);
   // The quantized copy is measured from the system's temp folder: a kill here leaves nothing beside `out`.
@@ -102,13 +108,23 @@ export async function exportModel(input: ExportInput): Promise<ModelMetadata> {
   const predict = (x: tf.Tensor4D) => quantized.predict(x) as tf.Tensor;
   const rawValidation = await predictSplit(predict, validation);
   const temperature = fitTemperature(rawValidation, validation.y);
-  const calibrate = (probs: Float32Array) => probs.map((p) => temperatureScaled(p, temperature));
-  const calibratedValidation = calibrate(rawValidation);
+  const calibrated = async (data: SplitData) =>
+    (await predictSplit(predict, data)).map((p) => temperatureScaled(p, temperature));
+  const calibratedValidation = rawValidation.map((p) => temperatureScaled(p, temperature));
   const { band } = chooseUncertainBand(calibratedValidation, validation.y, DEFAULT_POLICY.threshold);
   const policy: LabelPolicy = { threshold: DEFAULT_POLICY.threshold, uncertainBand: band };
+  const metricsOf = async (data: SplitData) =>
+    data.n > 0 ? probsMetrics(await calibrated(data), data.y, policy) : undefined;
   const validationMetrics = probsMetrics(calibratedValidation, validation.y, policy);
-  const testMetrics =
-    test.n > 0 ? probsMetrics(calibrate(await predictSplit(predict, test)), test.y, policy) : undefined;
+  const testMetrics = await metricsOf(
+    concatSplits(
+      sources.map((s) => s.test),
+      size,
+    ),
+  );
+  const bySource: NonNullable<ModelMetadata['metrics']['bySource']> = {};
+  for (const source of sources)
+    bySource[source.name] = { validation: await metricsOf(source.validation), test: await metricsOf(source.test) };
   quantized.dispose();
 
   const created = new Date().toISOString();
@@ -126,11 +142,19 @@ export async function exportModel(input: ExportInput): Promise<ModelMetadata> {
       validation: validationMetrics,
       test: testMetrics,
       quantizationDelta: validationMetrics.accuracy - floatValidation.accuracy,
+      bySource,
     },
     data: {
-      path: relative(REPO_ROOT, input.dataset.root) || '.',
-      counts: countBy(input.dataset.entries),
-      listSha256: fileListHash(input.dataset),
+      sources: sources.map(({ name, dataset, heldOut }) => ({
+        name,
+        path: relative(REPO_ROOT, dataset.root) || '.',
+        layout: dataset.layout,
+        counts: countBy(dataset.entries),
+        validation: heldOut ? 'held-out tenth' : 'split',
+        collections: collectionsOf(dataset),
+        listSha256: fileListHash(dataset),
+      })),
+      batch: input.batch,
     },
     training: input.training,
     tfjsVersion: tf.version_core,

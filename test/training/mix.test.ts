@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { mixedBatch, stratumCounts, type Stratum } from '../../training/lib/data/mix';
+
+const stratum = (source: string, label: 0 | 1, from: number, n: number): Stratum => ({
+  source,
+  label,
+  indices: Uint32Array.from({ length: n }, (_, i) => from + i),
+});
+
+describe('stratumCounts', () => {
+  it('splits a batch by share, rounding by largest remainder so the counts add up', () => {
+    expect(stratumCounts([1, 1, 1, 1], 64)).toEqual([16, 16, 16, 16]);
+    // 64 × (0.3, 0.3, 0.2, 0.2) = 19.2, 19.2, 12.8, 12.8: the two largest remainders get the two spare images.
+    expect(stratumCounts([0.3, 0.3, 0.2, 0.2], 64)).toEqual([19, 19, 13, 13]);
+    expect(stratumCounts([2, 1], 10)).toEqual([7, 3]);
+    expect(stratumCounts([1, 0], 8)).toEqual([8, 0]);
+  });
+});
+
+describe('mixedBatch', () => {
+  const strata = [stratum('a', 0, 0, 10), stratum('a', 1, 10, 3), stratum('b', 0, 13, 5), stratum('b', 1, 18, 7)];
+  const counts = [4, 4, 2, 2];
+  const which = (i: number) => strata.findIndex((s) => i >= s.indices[0] && i < s.indices[0] + s.indices.length);
+
+  it('takes exactly the asked number of each stratum in every batch', () => {
+    for (let step = 0; step < 20; step++) {
+      const batch = mixedBatch(strata, counts, step, 42);
+      expect(batch).toHaveLength(12);
+      const per = [0, 0, 0, 0];
+      for (const i of batch) per[which(i)]++;
+      expect(per).toEqual(counts);
+    }
+  });
+
+  it('shows every image of a stratum once before any twice, in a new order each pass', () => {
+    const seen = (steps: number[]) =>
+      steps.flatMap((step) => mixedBatch(strata, counts, step, 42).filter((i) => which(i) === 0));
+    // Stratum 0 has 10 images and 4 a batch: steps 0–4 take 20 places, two full passes.
+    const first = seen([0, 1]).concat(seen([2]).slice(0, 2));
+    const second = seen([2])
+      .slice(2)
+      .concat(seen([3, 4]));
+    expect([...first].sort((x, y) => x - y)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    expect([...second].sort((x, y) => x - y)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    expect(second).not.toEqual(first);
+  });
+
+  it('is a function of the seed and the step alone, so a resumed run sees the same batches', () => {
+    expect(mixedBatch(strata, counts, 7, 42)).toEqual(mixedBatch(strata, counts, 7, 42));
+    expect(mixedBatch(strata, counts, 7, 43)).not.toEqual(mixedBatch(strata, counts, 7, 42));
+  });
+});

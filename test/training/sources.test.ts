@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import type { Dataset, DatasetEntry } from '../../training/lib/data/dataset';
+import { collectionsOf, sourceName } from '../../training/lib/data/sources';
+import { isHeldOut } from '../../training/lib/data/splits';
+
+const dataset = (names: string[]): Dataset => ({
+  root: '/data/x',
+  layout: 'flat',
+  entries: names.map((name) => ({ name }) as DatasetEntry),
+  skipped: [],
+  missingSplits: [],
+});
+
+describe('data sources', () => {
+  it('names a folder by itself, or by its parent for the Kaggle download\'s "Dataset"', () => {
+    expect(sourceName('/data/celeba/Dataset')).toBe('celeba');
+    expect(sourceName('/data/diverse')).toBe('diverse');
+  });
+
+  it('credits each collection by its file names, with its licence, and counts files it does not know', () => {
+    const uses = collectionsOf(
+      dataset([
+        'Male/fairface-train_1.jpg',
+        'Female/fairface-train_22.jpg',
+        'Female/aaf_00721A13.jpg',
+        'Train/Male/000001.jpg',
+        'Male/selfie.jpg',
+      ]),
+    );
+    expect(uses.map((u) => [u.collection, u.images])).toEqual([
+      ['FairFace', 2],
+      ['All-Age-Faces', 1],
+      ['CelebA', 1],
+      ['unrecognised', 1],
+    ]);
+    expect(uses[0].licence).toBe('CC BY 4.0');
+    expect(uses[0].credit).toMatch(/Kärkkäinen and Joo/);
+    expect(uses[3].licence).toMatch(/unknown/);
+  });
+
+  it('holds out about a tenth of the files, each by its name alone', () => {
+    const names = Array.from({ length: 5000 }, (_, i) => `Male/fairface-train_${i}.jpg`);
+    const out = names.filter(isHeldOut);
+    expect(out.length / names.length).toBeGreaterThan(0.08);
+    expect(out.length / names.length).toBeLessThan(0.12);
+    // Adding files beside them moves none of them across.
+    const more = [...names, ...Array.from({ length: 500 }, (_, i) => `Female/aaf_${i}.jpg`)];
+    expect(more.filter(isHeldOut).filter((n) => n.startsWith('Male/'))).toEqual(out);
+  });
+});

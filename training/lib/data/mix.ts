@@ -1,0 +1,64 @@
+import { mulberry32 } from '../../../src/core/augment';
+import { shuffled } from './splits';
+
+/**
+ * The training images of one (source, class) pair: every batch takes a fixed number of them, so each batch's mix of
+ * sources and classes is what the command line asked for, however unequal the folders are.
+ */
+export interface Stratum {
+  source: string;
+  label: 0 | 1;
+  /** Indices of its images in the training set. */
+  indices: Uint32Array;
+}
+
+/**
+ * How many images of each stratum a batch of `batch` takes, given each stratum's share (any positive weights):
+ * shares rounded by largest remainder, so the counts add up to `batch` exactly.
+ */
+export function stratumCounts(shares: readonly number[], batch: number): number[] {
+  const total = shares.reduce((a, b) => a + b, 0);
+  const exact = shares.map((s) => (s / total) * batch);
+  const counts = exact.map(Math.floor);
+  const byRemainder = exact.map((x, i) => [x - Math.floor(x), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  const missing = batch - counts.reduce((a, b) => a + b, 0);
+  for (let k = 0; k < missing; k++) counts[byRemainder[k][1]]++;
+  return counts;
+}
+
+/**
+ * The training-set indices of global batch `step` (counted over all epochs). Each stratum is walked through in
+ * shuffled passes, a new order each pass, so every image of a stratum is seen once before any is seen twice; the
+ * batch is a function of the seed and the step alone, so a resumed run sees exactly the batches it would have.
+ */
+export function mixedBatch(
+  strata: readonly Stratum[],
+  counts: readonly number[],
+  step: number,
+  seed: number,
+): number[] {
+  const out: number[] = [];
+  strata.forEach((stratum, s) => {
+    const n = stratum.indices.length;
+    for (let k = 0; k < counts[s]; k++) {
+      const position = step * counts[s] + k;
+      const pass = Math.floor(position / n);
+      out.push(stratum.indices[passOrder(seed, s, pass, n)[position % n]]);
+    }
+  });
+  return out;
+}
+
+const orders = new Map<string, Uint32Array>();
+
+/** The shuffled order of one pass over a stratum; the last few are kept, as consecutive batches share passes. */
+function passOrder(seed: number, stratum: number, pass: number, n: number): Uint32Array {
+  const key = `${seed}|${stratum}|${pass}|${n}`;
+  let order = orders.get(key);
+  if (!order) {
+    order = shuffled(n, mulberry32((seed * 7919 + stratum) * 100_003 + pass));
+    if (orders.size >= 64) orders.delete(orders.keys().next().value as string);
+    orders.set(key, order);
+  }
+  return order;
+}
