@@ -43,6 +43,11 @@ export interface Analysis {
 /** Given the boxes found in a frame, says for each whether to classify it. */
 export type ClassifySelector = (boxes: readonly Box[]) => readonly boolean[];
 
+export interface AnalyzeOptions {
+  select?: ClassifySelector;
+  still?: boolean;
+}
+
 export type ImageInput = HTMLVideoElement | HTMLImageElement | HTMLCanvasElement | ImageBitmap;
 
 const MODELS = `${import.meta.env.BASE_URL}models/`;
@@ -91,14 +96,17 @@ export class FaceEngine {
     this.lostListeners.add(listener);
   }
 
-  /** Finds the faces in `image` and classifies those `select` picks (all by default), in one batch. */
-  async analyze(image: ImageInput, select?: ClassifySelector): Promise<Analysis> {
+  /**
+   * Finds the faces in `image` and classifies those `select` picks (all by default), in one batch. A `still` (a
+   * photo) is looked at again with a border when no face is found: a face that fills it needs room around it.
+   */
+  async analyze(image: ImageInput, { select, still = false }: AnalyzeOptions = {}): Promise<Analysis> {
     const t0 = performance.now();
     // Cast once here: the detector's resample and the face crops both read float32, and each would cast again.
     const pixels = tf.tidy(() => tf.cast(tf.browser.fromPixels(image), 'float32')) as tf.Tensor3D;
     try {
       const t1 = performance.now();
-      const detections = await this.detector.detect(pixels);
+      const detections = await this.detector.detect(pixels, { still });
       const t2 = performance.now();
       const faces: FaceResult[] = detections.map((d) => ({ box: d.box }));
       const chosen = select?.(faces.map((f) => f.box)) ?? faces.map(() => true);

@@ -188,10 +188,10 @@ export class PipelineController implements ReactiveController {
     const tracker = still ? undefined : this.tracker;
     const now = performance.now();
     let tracked: TrackedFace[] = [];
-    const analysis = await engine.analyze(
-      image,
-      tracker && ((boxes) => (tracked = tracker.update(boxes, now)).map((f) => f.classify)),
-    );
+    const analysis = await engine.analyze(image, {
+      still,
+      select: tracker && ((boxes) => (tracked = tracker.update(boxes, now)).map((f) => f.classify)),
+    });
     if (generation !== this.generation) return;
     const probabilities = analysis.faces.map((f) => f.probability);
     const verdicts = tracker

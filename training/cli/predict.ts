@@ -59,7 +59,7 @@ for (const file of files) {
     continue;
   }
   const image = imageTensor(decoded);
-  const faces = await detector.detect(image);
+  const faces = await detector.detect(image, { still: true });
   const crops = cropFaces(
     image,
     faces.map((f) => f.box),
