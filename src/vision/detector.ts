@@ -42,8 +42,8 @@ export interface DetectorOptions {
   maxFaces: number;
   scoreThreshold: number;
   iouThreshold: number;
-  /** How stills are looked at again when no face is found; null never retries. */
-  stillRetry: BorderRetry | null;
+  /** How stills are looked at again when no face is found, in order until one finds a face; [] never retries. */
+  stillRetries: BorderRetry[];
 }
 
 /** The retry's scale and fill were chosen on validation data: docs/experiments.md, "The border retry for stills". */
@@ -51,7 +51,7 @@ export const DEFAULT_DETECTOR_OPTIONS: DetectorOptions = {
   maxFaces: 10,
   scoreThreshold: 0.75,
   iouThreshold: 0.3,
-  stillRetry: { scale: 2, fill: 'mean', scoreThreshold: 0.6 },
+  stillRetries: [{ scale: 2, fill: 'mean', scoreThreshold: 0.6 }],
 };
 
 /** BlazeFace's fixed input side. */
@@ -69,7 +69,7 @@ export async function loadBlazeFace(
     // The model keeps what either pass may use; the plain pass filters to its own threshold. Greedy non-maximum
     // suppression never lets a lower-scored box remove a higher one, so that filter gives what a model loaded at
     // the higher threshold would.
-    scoreThreshold: Math.min(opts.scoreThreshold, opts.stillRetry?.scoreThreshold ?? 1),
+    scoreThreshold: Math.min(opts.scoreThreshold, ...opts.stillRetries.map((r) => r.scoreThreshold)),
     iouThreshold: opts.iouThreshold,
     inputWidth: INPUT_SIZE,
     inputHeight: INPUT_SIZE,
@@ -123,10 +123,13 @@ export async function loadBlazeFace(
       const [height, width] = image.shape;
       const square = letterboxSquare(width, height);
       const faces = (await detectIn(image, square, 'black')).filter((f) => f.score >= opts.scoreThreshold);
-      const retry = opts.stillRetry;
-      if (faces.length > 0 || !still || !retry) return faces;
-      const again = await detectIn(image, scaleBox(square, retry.scale), retry.fill);
-      return again.filter((f) => f.score >= retry.scoreThreshold);
+      if (faces.length > 0 || !still) return faces;
+      for (const retry of opts.stillRetries) {
+        const again = await detectIn(image, scaleBox(square, retry.scale), retry.fill);
+        const kept = again.filter((f) => f.score >= retry.scoreThreshold);
+        if (kept.length > 0) return kept;
+      }
+      return [];
     },
     dispose() {
       model.dispose();

@@ -9,7 +9,7 @@ import { BLAZEFACE_MODEL, fileModelHandler } from '../../training/lib/node-io';
 import { DATA_DIR } from '../support/data';
 
 const DIVERSE = join(DATA_DIR, 'diverse');
-const retry = DEFAULT_DETECTOR_OPTIONS.stillRetry!;
+const [retry] = DEFAULT_DETECTOR_OPTIONS.stillRetries;
 
 let detector: FaceDetector;
 
@@ -67,7 +67,7 @@ describe('detector: the border retry for stills', () => {
     });
     const lenient = await loadBlazeFace(fileModelHandler(BLAZEFACE_MODEL), {
       scoreThreshold: retry.scoreThreshold,
-      stillRetry: null,
+      stillRetries: [],
     });
     const [inCanvas] = await lenient.detect(canvas);
     const [retried] = await detector.detect(photo, { still: true });

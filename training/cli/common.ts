@@ -7,7 +7,7 @@ import { DEFAULT_CROP, type CropSettings } from '../../src/core/crop';
 import { checksumProblems, parseMetadata } from '../../src/core/metadata';
 import { loadGenderClassifier, type GenderClassifier } from '../../src/vision/classifier';
 import { DEFAULT_DETECTOR_OPTIONS, loadBlazeFace } from '../../src/vision/detector';
-import { CacheInUseError, CropCache } from '../lib/data/crop-cache';
+import { CacheInUseError, CropCache, entryKey } from '../lib/data/crop-cache';
 import {
   countBy,
   DataError,
@@ -95,6 +95,7 @@ export async function prepareDatasets(
     if (err instanceof CacheInUseError) fail(err.message);
     throw err;
   }
+  const todo = datasets.map((d) => d.entries.filter((e) => !cache.get(entryKey(e))).length);
   const detector = await loadBlazeFace(fileModelHandler(BLAZEFACE_MODEL));
   const bar = progressBar('detect+crop', 'img');
   let started = false;
@@ -116,21 +117,16 @@ export async function prepareDatasets(
       },
     );
     if (started) bar.stop();
-    return { cache, results: datasets.map((d) => outcomesOf(all, new Set(d.entries))) };
+    return { cache, results: datasets.map((d, i) => ({ ...outcomesOf(all, new Set(d.entries)), processed: todo[i] })) };
   } finally {
     detector.dispose();
   }
 }
 
-/** The part of a prepare result that concerns `entries`. */
-function outcomesOf(all: PrepareResult, entries: ReadonlySet<DatasetEntry>): PrepareResult {
+/** The crops and failures of a prepare result that concern `entries`. */
+function outcomesOf(all: PrepareResult, entries: ReadonlySet<DatasetEntry>): Omit<PrepareResult, 'processed'> {
   const mine = <T extends { entry: DatasetEntry }>(list: T[]) => list.filter((x) => entries.has(x.entry));
-  return {
-    usable: mine(all.usable),
-    noFace: mine(all.noFace),
-    unreadable: mine(all.unreadable),
-    processed: all.processed,
-  };
+  return { usable: mine(all.usable), noFace: mine(all.noFace), unreadable: mine(all.unreadable) };
 }
 
 /** One dataset's crops (see prepareDatasets). */

@@ -1,32 +1,50 @@
 /**
  * Chooses the border retry for stills (src/vision/detector.ts) on validation data: for each fill and scale, how
  * many faces BlazeFace finds, and how well the retried box agrees with the box found without a border. Run:
- *   npx tsx training/experiments/still-border.ts ../shared/data/celeba/Dataset ../shared/data/diverse
+ *   npx tsx training/experiments/still-border.ts ../shared/data/celeba/Dataset ../shared/data/diverse \
+ *     ../shared/data/scenes/negative_dlib_dogs.jpg
  * Kaggle-layout folders are read from Validation/, plain {Male,Female} folders from their held-out tenth; at most
- * about LIMIT images of each, evenly spaced.
+ * about LIMIT images of each, evenly spaced. An image file argument is a photo without a human face: any face found
+ * there is a false one.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { iou, scaleBox, type Box } from '../../src/core/geometry';
 import { loadBlazeFace, type BorderRetry } from '../../src/vision/detector';
 import { listDataset } from '../lib/data/dataset';
-import { decodeInOrder, imageTensor } from '../lib/data/images';
+import { decodeImage, decodeInOrder, imageTensor } from '../lib/data/images';
 import { isHeldOut } from '../lib/data/splits';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 import { BLAZEFACE_MODEL, fileModelHandler } from '../lib/node-io';
 
-const RETRIES: BorderRetry[] = [0.75, 0.6].flatMap((scoreThreshold) =>
-  [1.5, 2].flatMap((scale) => (['black', 'mean', 'edge'] as const).map((fill) => ({ scale, fill, scoreThreshold }))),
-);
+const single = (scoreThreshold: number) =>
+  [1.5, 2].flatMap((scale) =>
+    (['black', 'mean', 'edge'] as const).map((fill): BorderRetry[] => [{ scale, fill, scoreThreshold }]),
+  );
+const mean = (scale: number, scoreThreshold: number): BorderRetry => ({ scale, fill: 'mean', scoreThreshold });
+/** Each candidate is a sequence of retries, tried in order until one finds a face. */
+const RETRIES: BorderRetry[][] = [
+  ...single(0.75),
+  ...single(0.6),
+  [mean(2, 0.5)],
+  [mean(1.5, 0.5)],
+  [mean(2, 0.6), mean(1.5, 0.6)],
+  [mean(2, 0.6), mean(2, 0.5)],
+  [mean(2, 0.6), mean(1.5, 0.5)],
+];
+const describe = (retries: BorderRetry[]) =>
+  retries.map((r) => `${r.fill} ×${r.scale}, score ≥ ${r.scoreThreshold}`).join(', then ');
 
 const LIMIT = 1200;
+const IMAGE = /\.(jpe?g|png)$/i;
 
 await initTrainingBackend();
-const plain = await loadBlazeFace(fileModelHandler(BLAZEFACE_MODEL), { stillRetry: null });
+const plain = await loadBlazeFace(fileModelHandler(BLAZEFACE_MODEL), { stillRetries: [] });
 const retried = await Promise.all(
-  RETRIES.map((stillRetry) => loadBlazeFace(fileModelHandler(BLAZEFACE_MODEL), { stillRetry })),
+  RETRIES.map((stillRetries) => loadBlazeFace(fileModelHandler(BLAZEFACE_MODEL), { stillRetries })),
 );
 const rows: string[] = [];
-for (const dir of process.argv.slice(2)) {
+const args = process.argv.slice(2);
+for (const dir of args.filter((a) => !IMAGE.test(a))) {
   const dataset = listDataset(dir);
   const entries = dataset.entries
     .filter((e) => (dataset.layout === 'kaggle' ? e.split === 'Validation' : isHeldOut(e.name)))
@@ -64,10 +82,18 @@ for (const dir of process.argv.slice(2)) {
   rows.push(`| ${dir} (${entries.length}) | none | ${pct(foundPlain, entries.length)} | | |`);
   RETRIES.forEach((r, k) => {
     rows.push(
-      `| ${dir} | ${r.fill} ×${r.scale}, score ≥ ${r.scoreThreshold} | ${pct(found[k], entries.length)} | ${pct(tightFound[k], tight)} of ${tight} | ` +
+      `| ${dir} | ${describe(r)} | ${pct(found[k], entries.length)} | ${pct(tightFound[k], tight)} of ${tight} | ` +
         `${tightFound[k] ? (tightIou[k] / tightFound[k]).toFixed(3) : ''} |`,
     );
   });
+}
+for (const photo of args.filter((a) => IMAGE.test(a))) {
+  const image = imageTensor(await decodeImage(photo));
+  for (let r = 0; r < RETRIES.length; r++) {
+    const faces = await retried[r].detect(image, { still: true });
+    rows.push(`| ${photo} (no face) | ${describe(RETRIES[r])} | ${faces.length} false | | |`);
+  }
+  image.dispose();
 }
 console.log("| data | border | faces found | tight cuts found | IoU of their boxes with the whole image's |");
 console.log('| --- | --- | --- | --- | --- |');

@@ -16,8 +16,8 @@ export interface PrepareResult {
 }
 
 export function detectorKey(options: DetectorOptions): string {
-  const retry = options.stillRetry;
-  return `blazeface-short-t${options.scoreThreshold}${retry ? `-border${retry.scale}${retry.fill}t${retry.scoreThreshold}` : ''}`;
+  const retries = options.stillRetries.map((r) => `-border${r.scale}${r.fill}t${r.scoreThreshold}`).join('');
+  return `blazeface-short-t${options.scoreThreshold}${retries}`;
 }
 
 /**
