@@ -46,12 +46,15 @@ export interface DetectorOptions {
   stillRetries: BorderRetry[];
 }
 
-/** The retry's scale and fill were chosen on validation data: docs/experiments.md, "The border retry for stills". */
+/** The retries were chosen on validation data: docs/experiments.md, "The border retry for stills". */
 export const DEFAULT_DETECTOR_OPTIONS: DetectorOptions = {
   maxFaces: 10,
   scoreThreshold: 0.75,
   iouThreshold: 0.3,
-  stillRetries: [{ scale: 2, fill: 'mean', scoreThreshold: 0.6 }],
+  stillRetries: [
+    { scale: 2, fill: 'mean', scoreThreshold: 0.6 },
+    { scale: 1.5, fill: 'mean', scoreThreshold: 0.6 },
+  ],
 };
 
 /** BlazeFace's fixed input side. */
