@@ -221,7 +221,8 @@ if (opts.resume) {
 }
 
 assertBlazeFaceInstalled();
-const datasets = opts.data.map((dir) => openDataset(dir));
+// A run resumed from before several folders recorded one.
+const datasets = [opts.data].flat().map((dir) => openDataset(dir));
 for (const dataset of datasets) {
   if (dataset.layout === 'kaggle' && dataset.missingSplits.includes('Train')) {
     fail(`${dataset.root} has no Train/ folder: expected Train/{Male,Female}/*.jpg (Validation/ and Test/ optional)`);
@@ -286,6 +287,7 @@ for (const source of sources) {
 const counts = stratumCounts(shares, opts.batch);
 const batchMix = sources.map((s, i) => `${s.name} ${counts[2 * i]} female + ${counts[2 * i + 1]} male`).join(', ');
 const classWeights = { female: 1, male: 1 };
+// Kept with the run's options, so that --resume and export use the mix it resolved to.
 opts.mix = mix;
 
 let state: TrainState;
