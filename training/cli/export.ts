@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { averageModels } from '../lib/model/average';
-import { epochDir, type TrainState } from '../lib/fit/checkpoint';
+import { epochDir, trainingRecord, type TrainState } from '../lib/fit/checkpoint';
 import {
   assertBlazeFaceInstalled,
   DEFAULT_MODEL_DIR,
@@ -11,7 +11,7 @@ import {
   parseCommandLine,
   prepareDatasets,
 } from './common';
-import { exportModel, runCrop, trainingRecord, weightsBytes } from '../lib/model/exporter';
+import { exportModel, runCrop, weightsBytes } from '../lib/model/exporter';
 import { loadModelFiles, type Quantization } from '../lib/model/model-files';
 import { REPO_ROOT } from '../lib/node-io';
 import { sourceData } from '../lib/data/splits';

@@ -12,6 +12,7 @@ import {
   loadCheckpoint,
   readState,
   saveCheckpoint,
+  trainingRecord,
   type NamedTensor,
   type TrainState,
 } from '../lib/fit/checkpoint';
@@ -25,7 +26,7 @@ import {
   progressBar,
   summarisePrepare,
 } from './common';
-import { exportModel, runCrop, trainingRecord, weightsBytes } from '../lib/model/exporter';
+import { exportModel, runCrop, weightsBytes } from '../lib/model/exporter';
 import {
   loadModelFiles,
   recoverDir,

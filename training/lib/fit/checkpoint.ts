@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ModelMetadata } from '../../../src/core/metadata';
 import type { EpochRecord } from '../plot';
 import { loadModelFiles, replaceDirAtomically, saveModelFiles } from '../model/model-files';
 
@@ -69,4 +70,18 @@ export async function loadCheckpoint(
   const map = tf.io.decodeWeights(new Uint8Array(bin).buffer, specs);
   const optimizerWeights = specs.map((s) => ({ name: s.name, tensor: map[s.name] }));
   return { model, optimizerWeights, state };
+}
+
+/** What metadata.json says about how a run trained, from its checkpoint state. */
+export function trainingRecord(state: TrainState): ModelMetadata['training'] {
+  const options = state.options as { batch: number; lr: number; seed: number; from?: string };
+  return {
+    epochs: state.epoch,
+    bestEpoch: state.bestEpoch,
+    batch: options.batch,
+    lr: options.lr,
+    seed: options.seed,
+    seconds: Math.round(state.seconds),
+    ...(options.from ? { from: options.from } : {}),
+  };
 }

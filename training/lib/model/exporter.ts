@@ -16,7 +16,6 @@ import {
   expectedCalibrationError,
   logLoss,
 } from '../../../src/core/metrics';
-import type { TrainState } from '../fit/checkpoint';
 import { countBy, type Dataset } from '../data/dataset';
 import { foldBatchNorm } from './fold';
 import { loadModelFiles, replaceDirAtomically, saveModelFiles, type Quantization } from './model-files';
@@ -48,20 +47,6 @@ export async function splitMetrics(model: tfl.LayersModel, data: SplitData): Pro
 }
 
 /** sha256 of the sorted "name label" list: says exactly which files a model was trained and tested on. */
-/** What metadata.json says about how a run trained, from its checkpoint state. */
-export function trainingRecord(state: TrainState): ModelMetadata['training'] {
-  const options = state.options as { batch: number; lr: number; seed: number; from?: string };
-  return {
-    epochs: state.epoch,
-    bestEpoch: state.bestEpoch,
-    batch: options.batch,
-    lr: options.lr,
-    seed: options.seed,
-    seconds: Math.round(state.seconds),
-    ...(options.from ? { from: options.from } : {}),
-  };
-}
-
 /** The crop a run trains on, from its options; runs from before --crop-scale cropped at the default. */
 export function runCrop(options: { cropScale?: number }): CropSettings {
   return { ...DEFAULT_CROP, scale: options.cropScale ?? DEFAULT_CROP.scale };
