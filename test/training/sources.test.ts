@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Dataset, DatasetEntry } from '../../training/lib/data/dataset';
 import { collectionsOf, sourceName } from '../../training/lib/data/sources';
-import { isHeldOut } from '../../training/lib/data/splits';
+import { isHeldOut, measuredEntries } from '../../training/lib/data/splits';
 
 const dataset = (names: string[]): Dataset => ({
   root: '/data/x',
@@ -36,6 +36,24 @@ describe('data sources', () => {
     expect(uses[0].licence).toBe('CC BY 4.0');
     expect(uses[0].credit).toMatch(/Kärkkäinen and Joo/);
     expect(uses[3].licence).toMatch(/unknown/);
+  });
+
+  it('crops for an export only what Validation and Test are made of', () => {
+    const names = Array.from({ length: 300 }, (_, i) => `${i}.jpg`);
+    const kaggle: Dataset = {
+      ...dataset([]),
+      layout: 'kaggle',
+      entries: (['Train', 'Validation', 'Test'] as const).flatMap((split) =>
+        names.map((n) => ({ name: `${split}/Male/${n}`, split }) as DatasetEntry),
+      ),
+    };
+    const kept = measuredEntries(kaggle);
+    expect(kept.filter((e) => e.split === 'Validation')).toHaveLength(300);
+    expect(kept.filter((e) => e.split === 'Test')).toHaveLength(300);
+    // Train's held-out tenth too, for a Validation folder in which no face is found.
+    expect(kept.filter((e) => e.split === 'Train').map((e) => e.name)).toEqual(
+      names.map((n) => `Train/Male/${n}`).filter(isHeldOut),
+    );
   });
 
   it('holds out about a tenth of the files, each by its name alone', () => {

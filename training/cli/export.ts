@@ -14,7 +14,7 @@ import {
 import { exportModel, runCrop, weightsBytes } from '../lib/model/exporter';
 import { loadModelFiles, type Quantization } from '../lib/model/model-files';
 import { REPO_ROOT } from '../lib/node-io';
-import { sourceData } from '../lib/data/splits';
+import { measuredEntries, sourceData } from '../lib/data/splits';
 import { sourceName } from '../lib/data/sources';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 
@@ -81,7 +81,11 @@ assertBlazeFaceInstalled();
 // Runs from before several folders recorded one.
 const datasets = (values.data ?? [options.data].flat()).map((dir) => openDataset(dir));
 await initTrainingBackend();
-const { cache, results } = await prepareDatasets(datasets, crop);
+// Only what Validation and Test are made of is cropped: an export measures, it does not train.
+const { cache, results } = await prepareDatasets(
+  datasets.map((d) => ({ ...d, entries: measuredEntries(d) })),
+  crop,
+);
 const sources = datasets.map((d, i) => sourceData(sourceName(d.root), d, results[i], cache, crop.size));
 cache.close();
 const empty = sources.find((s) => s.validation.n === 0);

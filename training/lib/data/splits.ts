@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CropCache } from './crop-cache';
-import type { Dataset, Split } from './dataset';
+import type { Dataset, DatasetEntry, Split } from './dataset';
 import type { PrepareResult } from './prepare-crops';
 
 /** One split's crops held in memory: `n` RGB crops of `size`×`size` back to back, labels 1 = male. */
@@ -52,6 +52,14 @@ function holdOut(data: SplitData): { kept: SplitData; out: SplitData } {
       indices.filter((i) => isHeldOut(data.names[i])),
     ),
   };
+}
+
+/**
+ * The images a folder's Validation and Test can be made of (its Validation and Test splits, and the held-out tenth
+ * of the rest): all that an export, which measures but does not train, needs cropped.
+ */
+export function measuredEntries(dataset: Dataset): DatasetEntry[] {
+  return dataset.entries.filter((e) => e.split === 'Validation' || e.split === 'Test' || isHeldOut(e.name));
 }
 
 /** Train and Validation crops. When Validation has none (no such folder, or no face in it), Train's held-out tenth. */
