@@ -5,6 +5,9 @@ import { mapBox, viewTransform, type ObjectFit } from '../core/viewport';
 import type { LabelledFace } from './pipeline-controller';
 
 const COLOURS: Record<GenderLabel, string> = { female: '#ff6fb5', male: '#4fb3ff', uncertain: '#d0d0d0' };
+/** A face without a label yet: dimmer than "uncertain" and dashed, so it reads as "still looking". */
+const PENDING_COLOUR = '#9aa1b0';
+const PENDING_DASH = [6, 4];
 
 /**
  * Draws a box and a label on every face, over a video or image element of the same size. Boxes come in source
@@ -76,8 +79,9 @@ export class FaceOverlay extends LitElement {
     ctx.lineWidth = 3;
     for (const face of this.faces) {
       const b = mapBox(face.box, t);
-      const colour = COLOURS[face.verdict.label];
+      const colour = face.verdict ? COLOURS[face.verdict.label] : PENDING_COLOUR;
       ctx.strokeStyle = colour;
+      ctx.setLineDash(face.verdict ? [] : PENDING_DASH);
       ctx.strokeRect(b.x, b.y, b.width, b.height);
       const pad = 4;
       const labelWidth = ctx.measureText(face.text).width + 2 * pad;

@@ -16,8 +16,9 @@ const LOG_FRAMES = 1000;
 export interface LabelledFace {
   /** In pixels of the analysed image. */
   box: Box;
-  verdict: Verdict;
-  /** "female 93%", "male 88%" or "uncertain". */
+  /** Undefined while a live face has not settled: it shows a neutral box and is not announced (FaceTracker). */
+  verdict?: Verdict;
+  /** "female 93%", "male 88%", "uncertain", or "…" without a verdict. */
   text: string;
   /** The same number for the same face from frame to frame (live only). */
   track?: number;
@@ -32,7 +33,7 @@ export interface LabelledFrame {
 
 export interface FrameRecord {
   frame: number;
-  faces: { track: number; label: GenderLabel }[];
+  faces: { track: number; label: GenderLabel | 'pending' }[];
   timings: Analysis['timings'];
 }
 
@@ -210,8 +211,12 @@ export class PipelineController implements ReactiveController {
     if (this.hook) this.record(this.hook, engine, faces, probabilities, analysis.timings, done);
     const { capture, detect, classify } = analysis.timings;
     this.stats.add({ capture, detect, classify, total: capture + detect + classify }, done);
-    const sentence = describeFaces(faces.map((f) => f.text));
-    if (sentence !== this.announcement && (still || done - this.lastAnnounced >= ANNOUNCE_INTERVAL_MS)) {
+    const sentence = describeFaces(faces.map((f) => f.verdict && f.text));
+    if (
+      sentence !== undefined &&
+      sentence !== this.announcement &&
+      (still || done - this.lastAnnounced >= ANNOUNCE_INTERVAL_MS)
+    ) {
       this.announcement = sentence;
       this.lastAnnounced = done;
     }
@@ -236,7 +241,7 @@ export class PipelineController implements ReactiveController {
     if (hook.firstLabelAt < 0 && classified > 0) hook.firstLabelAt = now;
     hook.log.push({
       frame: hook.frames,
-      faces: faces.map((f) => ({ track: f.track ?? -1, label: f.verdict.label })),
+      faces: faces.map((f) => ({ track: f.track ?? -1, label: f.verdict?.label ?? 'pending' })),
       timings,
     });
     if (hook.log.length > LOG_FRAMES) hook.log.shift();

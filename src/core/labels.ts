@@ -24,7 +24,19 @@ export function verdict(probabilityMale: number, policy: LabelPolicy = DEFAULT_P
   return { label, confidence, probabilityMale };
 }
 
-/** "female 93%", "male 88%" or "uncertain". */
-export function formatVerdict(v: Verdict): string {
-  return v.label === 'uncertain' ? 'uncertain' : `${v.label} ${Math.round(v.confidence * 100)}%`;
+/** What a live face shows while it has no label yet (see FaceTracker): neither a class nor "uncertain". */
+export const PENDING_TEXT = '…';
+
+/**
+ * A probability as a whole percent between 1 % and 99 %: a calibrated probability is never certain, and
+ * rounding 0.998 up to "100%" would say it is.
+ */
+export function formatPercent(probability: number): string {
+  return `${Math.min(99, Math.max(1, Math.round(probability * 100)))}%`;
+}
+
+/** "female 93%", "male 88%" or "uncertain"; PENDING_TEXT for a face without a verdict yet. */
+export function formatVerdict(v: Verdict | undefined): string {
+  if (!v) return PENDING_TEXT;
+  return v.label === 'uncertain' ? 'uncertain' : `${v.label} ${formatPercent(v.confidence)}`;
 }

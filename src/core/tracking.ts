@@ -5,7 +5,11 @@ import { ExponentialSmoother, stableVerdict } from './smoothing';
 export interface TrackerOptions {
   /** Least overlap (IoU) between a track's last box and a detection for both to be the same face. */
   minIou: number;
-  /** How long a track outlives its face's last detection, so a face missed for a few frames keeps its label. */
+  /**
+   * How long a track outlives its face's last detection, so a face missed for a few frames keeps its label. A face
+   * found again on the next frame keeps its track however long that frame took: on a device that needs more than
+   * this per frame, every face would otherwise be new on every frame and never settle.
+   */
   graceMs: number;
   /** Time constant of the smoothing of the probability. */
   tauMs: number;
@@ -15,6 +19,14 @@ export interface TrackerOptions {
   reclassifyIou: number;
   /** …or when this long has passed since. */
   reclassifyMs: number;
+  /**
+   * A new face has no label until it has settled: until it has been classified this many times. Meanwhile it is
+   * classified on every frame, so this takes as many frames, and its score is the plain mean of those results;
+   * smoothing with `tauMs` goes on from that mean. One result alone can be off (a face half in the picture,
+   * motion blur), and a score that starts anywhere else (say at the threshold) would first show a label the
+   * face never earned, such as "uncertain" on the way from 0.5 to 0.99.
+   */
+  settleClassifications: number;
 }
 
 export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = {
@@ -24,6 +36,7 @@ export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = {
   hysteresis: 0.03,
   reclassifyIou: 0.8,
   reclassifyMs: 1000,
+  settleClassifications: 3,
 };
 
 /**
@@ -80,7 +93,10 @@ interface Track {
   classifiedAt: number;
   /** The latest classifier output, held between classifications. */
   measured?: number;
-  smoothed: ExponentialSmoother;
+  /** The classifier outputs of a face that has not settled yet. */
+  unsettled: number[];
+  /** Set once the face has settled. */
+  smoothed?: ExponentialSmoother;
   label?: GenderLabel;
 }
 
@@ -103,39 +119,38 @@ export class FaceTracker {
   /** Matches this frame's boxes (taken at `now`, ms) to tracks, starting new ones and ending expired ones. */
   update(boxes: readonly Box[], now: number): TrackedFace[] {
     const o = this.options;
-    this.tracks = this.tracks.filter((t) => now - t.lastSeen <= o.graceMs);
     const match = associate(
       this.tracks.map((t) => t.box),
       boxes,
       o.minIou,
     );
-    return boxes.map((box, i) => {
-      // A new track starts at the threshold: "uncertain" until the smoothed evidence says otherwise.
+    const faces = boxes.map((box, i) => {
       const track =
         match[i] >= 0
           ? this.tracks[match[i]]
-          : this.add({
-              id: this.nextId++,
-              box,
-              lastSeen: now,
-              classifiedAt: now,
-              smoothed: new ExponentialSmoother(o.tauMs, this.policy.threshold, now),
-            });
+          : this.add({ id: this.nextId++, box, lastSeen: now, classifiedAt: now, unsettled: [] });
       track.box = box;
       track.lastSeen = now;
       return {
         track: track.id,
         box,
-        classify: needsClassification(track.classifiedBox, track.classifiedAt, box, now, o),
+        classify: !track.smoothed || needsClassification(track.classifiedBox, track.classifiedAt, box, now, o),
       };
     });
+    this.tracks = this.tracks.filter((t) => now - t.lastSeen <= o.graceMs);
+    return faces;
   }
 
   /**
    * This frame's classifier outputs (probability of "male"; undefined for faces not classified) for the faces
-   * `update` returned; gives each face's smoothed verdict.
+   * `update` returned; gives each face's smoothed verdict, or undefined for a face that has not settled yet (see
+   * `settleClassifications`): it has no label to show or announce.
    */
-  label(faces: readonly TrackedFace[], probabilities: readonly (number | undefined)[], now: number): Verdict[] {
+  label(
+    faces: readonly TrackedFace[],
+    probabilities: readonly (number | undefined)[],
+    now: number,
+  ): (Verdict | undefined)[] {
     return faces.map((face, i) => {
       const track = this.tracks.find((t) => t.id === face.track);
       if (!track) throw new Error(`no track ${face.track}`);
@@ -144,9 +159,16 @@ export class FaceTracker {
         track.measured = p;
         track.classifiedBox = face.box;
         track.classifiedAt = now;
+        if (!track.smoothed) {
+          track.unsettled.push(p);
+          if (track.unsettled.length < this.options.settleClassifications) return undefined;
+          const mean = track.unsettled.reduce((a, b) => a + b) / track.unsettled.length;
+          track.smoothed = new ExponentialSmoother(this.options.tauMs, mean, now);
+        }
       }
+      if (!track.smoothed || track.measured === undefined) return undefined;
       // Advanced on every frame toward the held measurement, so the time constant holds between classifications.
-      if (track.measured !== undefined) track.smoothed.update(track.measured, now);
+      track.smoothed.update(track.measured, now);
       const v = stableVerdict(track.smoothed.value, track.label, this.policy, this.options.hysteresis);
       track.label = v.label;
       return v;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatVerdict, verdict } from '../../src/core/labels';
+import { formatPercent, formatVerdict, PENDING_TEXT, verdict } from '../../src/core/labels';
 
 describe('label policy', () => {
   const policy = { threshold: 0.5, uncertainBand: 0.15 };
@@ -25,5 +25,17 @@ describe('label policy', () => {
     expect(formatVerdict(verdict(0.07, policy))).toBe('female 93%');
     expect(formatVerdict(verdict(0.884, policy))).toBe('male 88%');
     expect(formatVerdict(verdict(0.55, policy))).toBe('uncertain');
+    expect(formatVerdict(undefined)).toBe(PENDING_TEXT);
+    expect(PENDING_TEXT).not.toMatch(/uncertain/);
+  });
+
+  it('never shows a calibrated probability as certain: at most 99 %, at least 1 %', () => {
+    expect(formatVerdict(verdict(0.998, policy))).toBe('male 99%');
+    expect(formatVerdict(verdict(1, policy))).toBe('male 99%');
+    expect(formatVerdict(verdict(0.0004, policy))).toBe('female 99%');
+    expect(formatVerdict(verdict(0.985, policy))).toBe('male 99%');
+    expect(formatVerdict(verdict(0.984, policy))).toBe('male 98%');
+    expect(formatPercent(0.001)).toBe('1%');
+    expect(formatPercent(0.5)).toBe('50%');
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Box } from '../../src/core/geometry';
 import { DEFAULT_POLICY } from '../../src/core/labels';
+import { smoothingAlpha } from '../../src/core/smoothing';
 import { associate, FaceTracker, needsClassification } from '../../src/core/tracking';
 
 const box = (x: number, y = 0, side = 100): Box => ({ x, y, width: side, height: side });
@@ -52,7 +53,7 @@ describe('FaceTracker', () => {
       out.push({
         t,
         tracks: faces.map((f) => f.track),
-        labels: verdicts.map((v) => v.label),
+        labels: verdicts.map((v) => v?.label ?? 'pending'),
         classified: faces.filter((f) => f.classify).length,
       });
     }
@@ -61,7 +62,7 @@ describe('FaceTracker', () => {
 
   const flips = (labels: string[]) => labels.filter((l, i) => i > 0 && l !== labels[i - 1]).length;
 
-  it('keeps one track per face as it moves, and starts "uncertain"', () => {
+  it('keeps one track per face as it moves, without a label until it has settled', () => {
     const tracker = new FaceTracker(DEFAULT_POLICY);
     const out = run(
       tracker,
@@ -71,8 +72,42 @@ describe('FaceTracker', () => {
       () => 0.95,
     );
     expect(out.every((f) => f.tracks.join() === '1,2')).toBe(true);
-    expect(out[0].labels).toEqual(['uncertain', 'uncertain']);
-    expect(out.at(-1)!.labels).toEqual(['male', 'male']);
+    expect(out.slice(0, 2).map((f) => f.labels)).toEqual([
+      ['pending', 'pending'],
+      ['pending', 'pending'],
+    ]);
+    // Labelled at the third classification, on the third frame: from the mean of its results, not from 0.5.
+    expect(out.slice(2).every((f) => f.labels.join() === 'male,male')).toBe(true);
+  });
+
+  it('settles after three classifications, on consecutive frames, at the mean of their results', () => {
+    const tracker = new FaceTracker(DEFAULT_POLICY);
+    const results = [0.9, 0.2, 0.8];
+    const verdicts = [0, 33, 66, 99].map((t, i) => {
+      const faces = tracker.update([box(100)], t);
+      expect(faces[0].classify, `frame ${i}`).toBe(i < 3);
+      return tracker.label(faces, [faces[0].classify ? results[i] : undefined], t)[0];
+    });
+    expect(verdicts.slice(0, 2)).toEqual([undefined, undefined]);
+    // One odd result weighs a third: the mean, 0.63, is "uncertain", though two of the three say "male".
+    const mean = 1.9 / 3;
+    expect(verdicts[2]?.label).toBe('uncertain');
+    expect(verdicts[2]?.probabilityMale).toBeCloseTo(mean, 10);
+    // Then smoothed toward the latest result as usual.
+    expect(verdicts[3]?.probabilityMale).toBeCloseTo(mean + (0.8 - mean) * smoothingAlpha(33, 500), 10);
+  });
+
+  it('shows "uncertain" for a face whose settled score lies in the band, and never before it settles', () => {
+    const out = run(
+      new FaceTracker(DEFAULT_POLICY, { settleClassifications: 5 }),
+      30,
+      33,
+      () => [box(100)],
+      () => 0.55,
+    );
+    const labels = out.map((f) => f.labels[0]);
+    expect(labels.slice(0, 4)).toEqual(['pending', 'pending', 'pending', 'pending']);
+    expect(new Set(labels.slice(4))).toEqual(new Set(['uncertain']));
   });
 
   it('changes the label at most once on a static face with a noisy classifier', () => {
@@ -88,8 +123,9 @@ describe('FaceTracker', () => {
       () => 0.8 + noise(),
     );
     const labels = out.map((f) => f.labels[0]);
-    expect(labels[0]).toBe('uncertain');
+    expect(labels[0]).toBe('pending');
     expect(labels.at(-1)).toBe('male');
+    // The one change is from no label to "male".
     expect(flips(labels)).toBe(1);
   });
 
@@ -103,6 +139,18 @@ describe('FaceTracker', () => {
     expect(new Set(long.flatMap((f) => f.tracks))).toEqual(new Set([1, 2]));
   });
 
+  it('keeps the track of a face found on every frame however slow the frames, so it settles', () => {
+    const out = run(
+      new FaceTracker(DEFAULT_POLICY, { graceMs: 500 }),
+      5,
+      800,
+      () => [box(100)],
+      () => 0.1,
+    );
+    expect(out.map((f) => f.tracks[0])).toEqual([1, 1, 1, 1, 1]);
+    expect(out.map((f) => f.labels[0])).toEqual(['pending', 'pending', 'female', 'female', 'female']);
+  });
+
   it('classifies a still face once per time budget and a moving face when its box changes', () => {
     const still = run(
       new FaceTracker(DEFAULT_POLICY),
@@ -111,8 +159,8 @@ describe('FaceTracker', () => {
       () => [box(100)],
       () => 0.9,
     );
-    // 0–2.97 s at 30 fps: at 0, 1 and 2 s.
-    expect(still.reduce((n, f) => n + f.classified, 0)).toBe(3);
+    // 0–2.97 s at 30 fps: on each of the first three frames, to settle, then 1 and 2 s after the third.
+    expect(still.reduce((n, f) => n + f.classified, 0)).toBe(5);
     const moving = run(
       new FaceTracker(DEFAULT_POLICY),
       91,

@@ -190,7 +190,8 @@ export async function waitForFaces(page: Page, count: number, timeout = 90_000):
   return text.slice(prefix.length).split(', ');
 }
 
-export const LABEL = /^(female \d{1,3}%|male \d{1,3}%|uncertain)$/;
+/** A face's label as announced: a calibrated probability is never shown as 100 %. */
+export const LABEL = /^(female \d{1,2}%|male \d{1,2}%|uncertain)$/;
 
 export function screenshotPath(name: string): string {
   mkdirSync(ARTIFACTS, { recursive: true });

@@ -39,6 +39,8 @@ describe('live camera with one face (wasm)', () => {
     expect(labels[0]).toMatch(LABEL);
     const stats = await page.locator('facesense-app .stats').textContent();
     expect(stats).toMatch(/^\d+\.\d fps · detect \d+ ms · classify \d+ ms · wasm · 1 face$/);
+    // Inside a landmark, as axe's "region" rule asks of all content: the bar is a named region.
+    await expect(page.getByRole('region', { name: 'Controls and status' }).locator('.stats').count()).resolves.toBe(1);
     await page.screenshot({ path: screenshotPath('one-face') });
   });
 
@@ -51,6 +53,12 @@ describe('live camera with one face (wasm)', () => {
       undefined,
       { timeout: 30_000, polling: 200 },
     );
+    // Before it settles the face has no label ("…", not announced), and then its own: never "uncertain" on the way.
+    const log = await page.evaluate(() => window.__facesense!.log);
+    expect(log[0].frame).toBe(1);
+    const labels = log.flatMap((f) => f.faces.map((face) => face.label));
+    expect(labels[0]).toBe('pending');
+    expect(labels).not.toContain('uncertain');
     await page.screenshot({ path: screenshotPath('one-face-labelled') });
   });
 

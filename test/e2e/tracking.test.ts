@@ -23,7 +23,7 @@ describe('tracking and smoothing on a still face in front of a noisy camera (was
     await browser?.close();
   });
 
-  it(`keeps one track, and its label changes at most once (from "uncertain") over ${FRAMES} frames`, async () => {
+  it(`keeps one track, and its label changes at most once (from "…" while it settles) over ${FRAMES} frames`, async () => {
     const log = await session.page.evaluate(() => window.__facesense!.log);
     expect(log[0].frame).toBe(1);
     const frames = log.slice(0, FRAMES);
@@ -34,7 +34,7 @@ describe('tracking and smoothing on a still face in front of a noisy camera (was
     const labels = faces.map((f) => f.label);
     const flips = labels.filter((l, i) => i > 0 && l !== labels[i - 1]).length;
     console.log(`label flips over ${FRAMES} frames: ${flips} (${labels[0]} → ${labels.at(-1)})`);
-    expect(labels[0]).toBe('uncertain');
+    expect(labels[0]).toBe('pending');
     expect(flips).toBeLessThanOrEqual(1);
     expect(session.errors).toEqual([]);
   });
