@@ -229,7 +229,8 @@ export class FacesenseApp extends LitElement {
         ></face-overlay>
         ${this.renderPanel()}
       </main>
-      <div class="bar">
+      <!-- A named region, so the status line is inside a landmark like the rest of the page. -->
+      <section class="bar" aria-label="Controls and status">
         ${
           this.mode === 'camera' && cam.status === 'live' && this.camera.cameraCount >= 2
             ? html`<button @click=${() => this.camera.switchCamera()}>Switch camera</button>`
@@ -243,7 +244,7 @@ export class FacesenseApp extends LitElement {
           ${this.pipeline.error ? html`<span>Could not analyse the picture: ${this.pipeline.error}</span>` : nothing}
         </span>
         <span class="stats">${this.statusLine()}</span>
-      </div>
+      </section>
       <footer>
         <span>
           Everything runs on this device: the camera picture and your photos are never uploaded, and the app sends
