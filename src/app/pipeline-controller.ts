@@ -52,7 +52,7 @@ export interface DebugHook {
   /** Faces detected and faces classified since the page loaded: their ratio is the work tracking saves. */
   detected: number;
   classified: number;
-  /** `performance.now()` when the first face with a classifier result was shown. */
+  /** `performance.now()` when the first face was shown with a label (a settled face, not "…"). */
   firstLabelAt: number;
   /** The latest frames: the label shown for each track, and the stage times (ms). */
   log: FrameRecord[];
@@ -238,7 +238,7 @@ export class PipelineController implements ReactiveController {
     const classified = probabilities.filter((p) => p !== undefined).length;
     hook.detected += faces.length;
     hook.classified += classified;
-    if (hook.firstLabelAt < 0 && classified > 0) hook.firstLabelAt = now;
+    if (hook.firstLabelAt < 0 && faces.some((f) => f.verdict)) hook.firstLabelAt = now;
     hook.log.push({
       frame: hook.frames,
       faces: faces.map((f) => ({ track: f.track ?? -1, label: f.verdict?.label ?? 'pending' })),
