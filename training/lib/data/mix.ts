@@ -30,6 +30,8 @@ export function stratumCounts(shares: readonly number[], batch: number): number[
  * The training-set indices of global batch `step` (counted over all epochs). Each stratum is walked through in
  * shuffled passes, a new order each pass, so every image of a stratum is seen once before any is seen twice; the
  * batch is a function of the seed and the step alone, so a resumed run sees exactly the batches it would have.
+ * The batch comes in random order: the data-parallel step splits it in halves, each normalised by BatchNorm on its
+ * own, and a half that held one stratum (one class, or one folder) would learn from its statistics.
  */
 export function mixedBatch(
   strata: readonly Stratum[],
@@ -46,7 +48,8 @@ export function mixedBatch(
       out.push(stratum.indices[passOrder(seed, s, pass, n)[position % n]]);
     }
   });
-  return out;
+  const order = shuffled(out.length, mulberry32((seed * 104_729 + 17) * 1_000_003 + step));
+  return Array.from(order, (i) => out[i]);
 }
 
 const orders = new Map<string, Uint32Array>();
