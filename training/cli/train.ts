@@ -252,14 +252,7 @@ const train = concatSplits(
   sources.map((s) => s.train),
   size,
 );
-const validation = concatSplits(
-  sources.map((s) => s.validation),
-  size,
-);
-const test = concatSplits(
-  sources.map((s) => s.test),
-  size,
-);
+const count = (split: 'validation' | 'test') => sources.reduce((n, s) => n + s[split].n, 0);
 const males = train.y.reduce((s, v) => s + v, 0);
 
 // Every batch takes a fixed number of each folder's female and male faces, so the loss needs no class weights.
@@ -347,7 +340,7 @@ const trainStep = async (x: tf.Tensor4D, y: tf.Tensor1D, augmentation: BatchAugm
 
 console.log(
   `${opts.arch}: ${countParams(model).toLocaleString('en')} parameters | backend ${backend} ×${opts.workers} | ` +
-    `Train ${train.n} (${males} male), Validation ${validation.n}, Test ${test.n} | batch ${opts.batch}: ${batchMix}`,
+    `Train ${train.n} (${males} male), Validation ${count('validation')}, Test ${count('test')} | batch ${opts.batch}: ${batchMix}`,
 );
 
 let stopSignal: NodeJS.Signals | null = null;
