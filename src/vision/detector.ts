@@ -12,8 +12,9 @@ export interface DetectedFace {
 
 export interface DetectOptions {
   /**
-   * The image is a photo, not a video frame: when no face is found, look once more with a border around it, so
-   * that a face filling a tight photo has the room around it BlazeFace expects. Too slow to do on every frame.
+   * The image is a photo, not a video frame: when no face is found, look again with a border around it
+   * (`stillRetries`), so that a face filling a tight photo has the room around it BlazeFace expects. Too slow to
+   * do on every frame.
    */
   still?: boolean;
 }
