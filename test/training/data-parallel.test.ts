@@ -1,30 +1,85 @@
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../src/core/augment';
+import { AUGMENT_PRESETS, mulberry32 } from '../../src/core/augment';
 import { sampleBatchAugmentation } from '../../training/lib/fit/augment';
-import { createDataParallelStep } from '../../training/lib/fit/data-parallel';
-import { buildModel } from '../../training/lib/model/models';
-import { createTrainer } from '../../training/lib/fit/trainer';
+import { createDataParallelStep, shareBatch } from '../../training/lib/fit/data-parallel';
+import { buildModel, FastBatchNorm } from '../../training/lib/model/models';
+import { createTrainer, type Trainer } from '../../training/lib/fit/trainer';
 import { initTrainingBackend } from '../../training/lib/fit/wasm/setup';
+
+const CLASS_WEIGHTS = { female: 1, male: 1 };
+
+/** Bright images are "male", dark ones "female": separable at a glance. */
+function toyBatch(n: number, size: number) {
+  const y = tf.tensor1d(Array.from({ length: n }, (_, i) => i % 2));
+  const x = tf.tidy(() =>
+    tf.add(tf.mul(tf.reshape(y, [n, 1, 1, 1]), 150), tf.randomUniform([n, size, size, 3], 0, 100, 'float32', 7)),
+  ) as tf.Tensor4D;
+  return { x, y };
+}
+
+/** Convs and BatchNorm as in compact, without its dropout, whose masks no seed fixes. */
+function smallNet(): tfl.LayersModel {
+  const he = (seed: number) => tfl.initializers.heNormal({ seed });
+  return tfl.sequential({
+    layers: [
+      tfl.layers.rescaling({ scale: 1 / 127.5, offset: -1, inputShape: [16, 16, 3] }),
+      tfl.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, useBias: false, kernelInitializer: he(1) }),
+      new FastBatchNorm({ name: 'bn_a' }),
+      tfl.layers.reLU(),
+      tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', useBias: false, depthwiseInitializer: he(2) }),
+      new FastBatchNorm({ name: 'bn_b' }),
+      tfl.layers.reLU(),
+      tfl.layers.globalAveragePooling2d({}),
+      tfl.layers.dense({
+        units: 1,
+        activation: 'sigmoid',
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }),
+      }),
+    ],
+  });
+}
+
+describe('shareBatch', () => {
+  it('gives each thread whole micro-batches, as evenly as they go, this thread first', () => {
+    expect(shareBatch(64, 32, 2)).toEqual([
+      [0, 32],
+      [32, 32],
+    ]);
+    expect(shareBatch(64, 16, 3)).toEqual([
+      [0, 32],
+      [32, 16],
+      [48, 16],
+    ]);
+    expect(shareBatch(70, 32, 2)).toEqual([
+      [0, 64],
+      [64, 6],
+    ]);
+    expect(shareBatch(64, 32, 4)).toEqual([
+      [0, 32],
+      [32, 32],
+      [64, 0],
+      [64, 0],
+    ]);
+    expect(shareBatch(10, 32, 1)).toEqual([[0, 10]]);
+  });
+});
 
 describe('data-parallel training step', () => {
   beforeAll(async () => {
     await initTrainingBackend();
   });
 
-  it('learns with the batch split and augmented across a worker thread, and leaks no tensor', async () => {
+  it('learns with the batch split and augmented across worker threads, and leaks no tensor', async () => {
     const model = buildModel('compact', { inputSize: 32, seed: 3 });
-    const trainer = createTrainer(model, { lr: 3e-3 });
+    const trainer = createTrainer(model, { lr: 3e-3, microBatch: 8 });
     const parallel = await createDataParallelStep(model, trainer, {
-      arch: 'compact',
-      inputSize: 32,
-      classWeights: { female: 1, male: 1 },
+      threads: 2,
+      microBatch: 8,
+      classWeights: CLASS_WEIGHTS,
     });
-    // Bright images are "male", dark ones "female": separable at a glance.
-    const y = tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 2));
-    const x = tf.tidy(() =>
-      tf.add(tf.mul(tf.reshape(y, [16, 1, 1, 1]), 150), tf.randomUniform([16, 32, 32, 3], 0, 100)),
-    ) as tf.Tensor4D;
+    const { x, y } = toyBatch(16, 32);
     try {
       const rng = mulberry32(1);
       const step = () => parallel.step(x, y, sampleBatchAugmentation(16, rng));
@@ -39,6 +94,51 @@ describe('data-parallel training step', () => {
       await parallel.close();
       tf.dispose([x, y]);
       model.dispose();
+    }
+  });
+
+  it('makes the same step with 1, 2 and 4 threads: gradients, weights and BatchNorm averages', async () => {
+    const { x, y } = toyBatch(16, 16);
+    const augmentation = sampleBatchAugmentation(16, mulberry32(5), AUGMENT_PRESETS.robust);
+    const run = async (threads: number) => {
+      const model = smallNet();
+      const real = createTrainer(model, { lr: 1e-3, microBatch: 4 });
+      let grads: Float32Array[] = [];
+      // The real trainer, with the summed gradients copied on their way to Adam.
+      const trainer: Trainer = {
+        ...real,
+        applyGradients(g) {
+          grads = g.map((t) => t.dataSync() as Float32Array);
+          real.applyGradients(g);
+        },
+      };
+      const parallel = await createDataParallelStep(model, trainer, {
+        threads,
+        microBatch: 4,
+        classWeights: CLASS_WEIGHTS,
+      });
+      const result = await parallel.step(x, y, augmentation);
+      await parallel.close();
+      const weights = model.getWeights().map((w) => w.dataSync() as Float32Array);
+      real.optimizer.dispose();
+      model.dispose();
+      return { result, grads, weights };
+    };
+    try {
+      const one = await run(1);
+      for (const threads of [2, 4]) {
+        const many = await run(threads);
+        expect(many.result.correct).toBe(one.result.correct);
+        expect(many.result.loss).toBeCloseTo(one.result.loss, 5);
+        many.grads.forEach((g, i) => {
+          const scale = Math.max(...one.grads[i].map(Math.abs));
+          g.forEach((v, j) => expect(Math.abs(v - one.grads[i][j])).toBeLessThan(1e-4 * scale + 1e-7));
+        });
+        // Weights include BatchNorm's moving averages, which every micro-batch moved, in batch order.
+        many.weights.forEach((w, i) => w.forEach((v, j) => expect(Math.abs(v - one.weights[i][j])).toBeLessThan(1e-5)));
+      }
+    } finally {
+      tf.dispose([x, y]);
     }
   });
 });

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { DEFAULT_CROP } from '../../src/core/crop';
 import { AUGMENT_PRESETS, mulberry32 } from '../../src/core/augment';
 import { accuracy, balancedAccuracy, confusion, logLoss } from '../../src/core/metrics';
-import { applyAugmentation, sampleBatchAugmentation, type BatchAugmentation } from '../lib/fit/augment';
+import { sampleBatchAugmentation } from '../lib/fit/augment';
 import {
   epochDir,
   hasCheckpoint,
@@ -66,8 +66,9 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
   --bn-momentum <x>         BatchNorm moving-average momentum (default 0.99, as Keras; 0.9 suits short runs,
                             whose moving statistics would otherwise still remember their initial values)
   --batch <n>               images per optimizer step (default 64; the tutorial used 256)
-  --micro-batch <n>         images per forward pass; a larger --batch accumulates gradients over micro-batches
-                            (default: min(batch, 64); the wasm heap is capped at 4 GiB)
+  --micro-batch <n>         images per forward pass and per BatchNorm normalisation (default: min(batch, 32)); a
+                            thread's share of each batch is whole micro-batches, so --batch / --micro-batch
+                            threads at most have work
   --steps-per-epoch <n>     batches per epoch (default: one full pass over Train; the tutorial used 256)
   --validation-steps <n>    validation batches per epoch (default: all of Validation; the tutorial used 256)
   --crop-scale <x>          side of the face crop as a multiple of BlazeFace's box (default 1.5: takes in hair and jaw
@@ -78,7 +79,8 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
                             the photo's edge (faces in tight photos)
   --lr <x>                  Adam learning rate (default 0.001)
   --lr-schedule <s>         cosine: decay the rate to 0 over the run (default); constant: the tutorial's fixed rate
-  --workers <n>             threads that share each batch, 1 or 2 (default: 2 where there are 2 cores)
+  --workers <n>             threads that share each batch (default: one per core); any number gives the same
+                            result up to float rounding
   --seed <n>                seed for initialisation, shuffling and augmentation (default 42)
   --out <dir>               where the best epoch is exported: the one with the highest validation balanced
                             accuracy of its weakest folder
@@ -116,7 +118,7 @@ function parse() {
       'lr-schedule': { type: 'string', default: 'cosine' },
       augment: { type: 'string', default: 'light' },
       'crop-scale': { type: 'string', default: String(DEFAULT_CROP.scale) },
-      workers: { type: 'string', default: String(Math.min(2, availableParallelism())) },
+      workers: { type: 'string', default: String(availableParallelism()) },
       seed: { type: 'string', default: '42' },
       out: { type: 'string', default: join(REPO_ROOT, 'public', 'models', 'gender') },
       quantize: { type: 'string', default: 'uint8' },
@@ -159,14 +161,15 @@ function parse() {
     epochsGiven: values.epochs !== undefined,
     bnMomentum,
     batch,
-    microBatch: int('micro-batch', values['micro-batch']) ?? Math.min(batch, 64),
+    microBatch: int('micro-batch', values['micro-batch']) ?? Math.min(batch, 32),
+    microBatchGiven: values['micro-batch'] !== undefined,
     stepsPerEpoch: int('steps-per-epoch', values['steps-per-epoch']),
     validationSteps: int('validation-steps', values['validation-steps']),
     lr,
     cropScale,
     augment: oneOf('augment', values.augment, Object.keys(AUGMENT_PRESETS) as (keyof typeof AUGMENT_PRESETS)[]),
     lrSchedule: oneOf('lr-schedule', values['lr-schedule'], ['cosine', 'constant'] as const),
-    workers: Math.min(2, int('workers', values.workers) as number),
+    workers: int('workers', values.workers) as number,
     seed: int('seed', values.seed, 0) as number,
     out: resolve(values.out),
     quantize: oneOf<Quantization>('quantize', values.quantize, ['uint8', 'float16', 'float32']),
@@ -213,11 +216,12 @@ if (opts.from) {
 }
 if (opts.resume) {
   // A resume keeps the run's options (its data too), except how many threads to use and, when given, a new total
-  // of epochs.
+  // of epochs or micro-batch size (runs from before micro-batches were the unit of a thread's work recorded 64).
   Object.assign(opts, readState(checkpointDir).options, {
     resume: true,
     workers: opts.workers,
     ...(opts.epochsGiven ? { epochs: opts.epochs } : {}),
+    ...(opts.microBatchGiven ? { microBatch: opts.microBatch } : {}),
   });
 }
 
@@ -319,25 +323,17 @@ if (restoredOptimizer) {
   tf.dispose(restoredOptimizer.map((w) => w.tensor));
 }
 
-const parallel =
-  opts.workers > 1
-    ? await createDataParallelStep(model, trainer, {
-        arch: opts.arch,
-        inputSize: size,
-        classWeights,
-        microBatch: opts.microBatch,
-      })
-    : null;
-const trainStep = async (x: tf.Tensor4D, y: tf.Tensor1D, augmentation: BatchAugmentation) => {
-  if (parallel) return parallel.step(x, y, augmentation);
-  const augmented = applyAugmentation(x, augmentation);
-  try {
-    return trainer.step(augmented, y);
-  } finally {
-    augmented.dispose();
-  }
-};
-
+const parallel = await createDataParallelStep(model, trainer, {
+  threads: opts.workers,
+  microBatch: opts.microBatch,
+  classWeights,
+});
+const busy = parallel.busyThreads(opts.batch);
+if (busy < opts.workers)
+  console.warn(
+    `note: a batch of ${opts.batch} is ${busy} micro-batch${busy === 1 ? '' : 'es'} of ${opts.microBatch}, so only ` +
+      `${busy} of ${opts.workers} threads have work; --batch ${opts.microBatch * opts.workers} would use them all`,
+  );
 console.log(
   `${opts.arch}: ${countParams(model).toLocaleString('en')} parameters | backend ${backend} ×${opts.workers} | ` +
     `Train ${train.n} (${males} male), Validation ${count('validation')}, Test ${count('test')} | batch ${opts.batch}: ${batchMix}`,
@@ -387,7 +383,7 @@ for (let epoch = state.epoch; epoch < opts.epochs; epoch++) {
       const progress = (epoch * stepsPerEpoch + step) / (opts.epochs * stepsPerEpoch);
       trainer.setLearningRate((opts.lr * (1 + Math.cos(Math.PI * progress))) / 2);
     }
-    const r = await trainStep(x, y, augmentation);
+    const r = await parallel.step(x, y, augmentation);
     tf.dispose([x, y]);
     // A single-thread step is synchronous: yield so the progress timer and signal handlers get to run.
     await new Promise((done) => setImmediate(done));
@@ -404,7 +400,7 @@ for (let epoch = state.epoch; epoch < opts.epochs; epoch++) {
       state.step = step + 1;
       state.seconds += (performance.now() - started) / 1000;
       await checkpoint();
-      await parallel?.close();
+      await parallel.close();
       console.log(`checkpoint saved in ${checkpointDir}; continue with: npm run train -- --resume --run ${opts.run}`);
       process.exit(130);
     }
@@ -466,7 +462,7 @@ for (let epoch = state.epoch; epoch < opts.epochs; epoch++) {
   );
 }
 
-await parallel?.close();
+await parallel.close();
 model.dispose();
 const best = await loadModelFiles(bestDir);
 const metadata = await exportModel({

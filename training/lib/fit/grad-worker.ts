@@ -1,20 +1,21 @@
 /**
- * A second core for training: holds a replica of the model and computes the gradients of part of each batch, with
- * the weights the main thread sends along. tfjs's wasm backend runs one thread per isolate in Node, so a worker
- * thread is how training uses both cores.
+ * More cores for training: each worker thread holds a replica of the model and computes the gradients of its part of
+ * each batch, with the weights the main thread sends along. tfjs's wasm backend runs one thread per isolate in Node,
+ * so worker threads are how training uses several cores.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { parentPort, workerData } from 'node:worker_threads';
 import { applyAugmentation, type BatchAugmentation } from './augment';
-import { buildModel, type Arch } from '../model/models';
+import { collectBatchNormStats } from '../model/models';
 import { createTrainer } from './trainer';
 import { initTrainingBackend } from './wasm/setup';
 
 export interface WorkerInit {
-  arch: Arch;
-  inputSize: number;
+  /** The main thread's model topology (`model.toJSON()`); its custom layers are registered by importing models.ts. */
+  modelTopology: string;
   classWeights: { female: number; male: number };
-  microBatch?: number;
+  microBatch: number;
 }
 
 export interface WorkerRequest {
@@ -33,11 +34,14 @@ export interface WorkerReply {
   grads: Float32Array[];
   lossSum: number;
   correct: number;
+  /** BatchNorm statistics of each micro-batch, in call order, for the main thread's moving averages. */
+  stats: Array<{ layer: string; mean: Float32Array; variance: Float32Array }>;
 }
 
 const init = workerData as WorkerInit;
 await initTrainingBackend();
-const model = buildModel(init.arch, { inputSize: init.inputSize });
+const model = await tfl.models.modelFromJSON({ modelTopology: JSON.parse(init.modelTopology) });
+const [, size] = model.inputs[0].shape as number[];
 const trainer = createTrainer(model, { classWeights: init.classWeights, microBatch: init.microBatch });
 const variables = model.trainableWeights;
 const port = parentPort!;
@@ -49,16 +53,24 @@ port.on('message', (req: WorkerRequest) => {
     value.dispose();
   });
   const n = req.y.length;
-  const size = init.inputSize;
   const raw = tf.tensor4d(req.x, [n, size, size, 3]);
   const x = applyAugmentation(raw, req.augmentation, req.begin);
   const y = tf.tensor1d(req.y);
-  const { grads, lossSum, correct } = trainer.gradients(x, y, req.scale);
-  const reply: WorkerReply = { grads: grads.map((g) => g.dataSync() as Float32Array), lossSum, correct };
-  tf.dispose([raw, x, y, ...grads]);
-  port.postMessage(
-    reply,
-    reply.grads.map((g) => g.buffer as ArrayBuffer),
-  );
+  const { result, stats } = collectBatchNormStats(() => trainer.gradients(x, y, req.scale));
+  const reply: WorkerReply = {
+    grads: result.grads.map((g) => g.dataSync() as Float32Array),
+    lossSum: result.lossSum,
+    correct: result.correct,
+    stats: stats.map(({ layer, mean, variance }) => ({
+      layer,
+      mean: mean.dataSync() as Float32Array,
+      variance: variance.dataSync() as Float32Array,
+    })),
+  };
+  tf.dispose([raw, x, y, ...result.grads, ...stats.flatMap((s) => [s.mean, s.variance])]);
+  port.postMessage(reply, [
+    ...reply.grads.map((g) => g.buffer as ArrayBuffer),
+    ...reply.stats.flatMap((s) => [s.mean.buffer as ArrayBuffer, s.variance.buffer as ArrayBuffer]),
+  ]);
 });
 port.postMessage('ready');

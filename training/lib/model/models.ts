@@ -36,21 +36,15 @@ export class FastBatchNorm extends StockBatchNorm {
 
   override call(inputs: tfc.Tensor | tfc.Tensor[], kwargs: { [key: string]: unknown }): tfc.Tensor | tfc.Tensor[] {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    const { axis, momentum, epsilon, center, scale } = this.getConfig() as {
+    const { axis, epsilon, center, scale } = this.getConfig() as {
       axis: number;
-      momentum: number;
       epsilon: number;
       center: boolean;
       scale: boolean;
     };
     if (!kwargs['training'] || !center || !scale || (axis !== -1 && axis !== x.rank - 1))
       return super.call(inputs, kwargs);
-    const weight = (name: string) => {
-      const w = this.weights.find((v) => v.originalName.endsWith(`/${name}`));
-      if (!w) throw new Error(`${this.name}: no ${name} weight`);
-      return w;
-    };
-    const [gamma, beta, movingMean, movingVariance] = ['gamma', 'beta', 'moving_mean', 'moving_variance'].map(weight);
+    const [gamma, beta] = ['gamma', 'beta'].map((name) => this.weight(name));
     return tfc.tidy(() => {
       const axes = [...Array(x.rank - 1).keys()];
       let stats: [tfc.Tensor, tfc.Tensor] | null = null;
@@ -83,15 +77,68 @@ export class FastBatchNorm extends StockBatchNorm {
       });
       const y = normalize(x, gamma.read(), beta.read());
       const [mean, variance] = stats!;
+      if (statsSink) statsSink.push({ layer: this.name, mean, variance });
+      else {
+        this.updateMovingStats(mean, variance);
+        tfc.dispose([mean, variance]);
+      }
+      return y;
+    });
+  }
+
+  private weight(name: string) {
+    const w = this.weights.find((v) => v.originalName.endsWith(`/${name}`));
+    if (!w) throw new Error(`${this.name}: no ${name} weight`);
+    return w;
+  }
+
+  /** One step of the moving averages towards a batch's statistics. */
+  updateMovingStats(mean: tfc.Tensor, variance: tfc.Tensor): void {
+    const { momentum } = this.getConfig() as { momentum: number };
+    const [movingMean, movingVariance] = ['moving_mean', 'moving_variance'].map((name) => this.weight(name));
+    tfc.tidy(() => {
       for (const [v, value] of [
         [movingMean, mean],
         [movingVariance, variance],
       ] as const) {
         v.write(tfc.sub(v.read(), tfc.mul(tfc.sub(v.read(), value), 1 - momentum)));
       }
-      tfc.dispose([mean, variance]);
-      return y;
     });
+  }
+}
+
+/** One FastBatchNorm layer's batch statistics from one training-mode forward pass. */
+export interface BatchNormStats {
+  layer: string;
+  mean: tfc.Tensor;
+  variance: tfc.Tensor;
+}
+
+let statsSink: BatchNormStats[] | null = null;
+
+/**
+ * Runs `f` with FastBatchNorm layers handing over their batch statistics, in call order, instead of updating their
+ * moving averages. Data-parallel training applies every thread's statistics in batch order afterwards, so that the
+ * moving averages, like the gradients, do not depend on how many threads shared the batch. The caller owns the
+ * returned tensors.
+ */
+export function collectBatchNormStats<T>(f: () => T): { result: T; stats: BatchNormStats[] } {
+  const outer = statsSink;
+  const stats: BatchNormStats[] = [];
+  statsSink = stats;
+  try {
+    return { result: f(), stats };
+  } finally {
+    statsSink = outer;
+  }
+}
+
+/** Applies statistics from `collectBatchNormStats` (possibly another thread's) to `model`'s moving averages. */
+export function applyBatchNormStats(model: tf.LayersModel, stats: BatchNormStats[]): void {
+  for (const { layer, mean, variance } of stats) {
+    const bn = model.getLayer(layer);
+    if (!(bn instanceof FastBatchNorm)) throw new Error(`${layer} is not a FastBatchNorm layer`);
+    bn.updateMovingStats(mean, variance);
   }
 }
 // Models rebuilt from JSON in this (training) process get the fast training pass too.
