@@ -10,6 +10,9 @@ import './face-overlay';
 import { InstallController } from './install-controller';
 import { PipelineController } from './pipeline-controller';
 import { ServiceWorkerController } from './service-worker-controller';
+import { SettingsController } from './settings-controller';
+import './settings-sheet';
+import type { SettingsChangeEvent, SettingsSheet } from './settings-sheet';
 
 /** How video and photo fill the stage; the overlay maps boxes with the same value. */
 const FIT = 'contain';
@@ -157,7 +160,8 @@ export class FacesenseApp extends LitElement {
     }
   `;
 
-  private readonly camera = new CameraController(this);
+  private readonly settings = new SettingsController(this);
+  private readonly camera = new CameraController(this, () => this.settings.value.cameraId);
   private readonly pipeline = new PipelineController(this, trackerOptions());
   private readonly serviceWorker = new ServiceWorkerController(this);
   private readonly installer = new InstallController(this);
@@ -171,11 +175,13 @@ export class FacesenseApp extends LitElement {
   @query('video') private video?: HTMLVideoElement;
   @query('canvas.photo') private photoCanvas?: HTMLCanvasElement;
   @query('input[type=file]') private fileInput!: HTMLInputElement;
+  @query('settings-sheet') private sheet!: SettingsSheet;
   private engineLoading?: Promise<unknown>;
   /** GPU context losses so far, per backend. */
   private readonly contextLosses = new Map<string, number>();
 
   override firstUpdated(): void {
+    this.pipeline.setLabels(this.settings.value);
     void this.camera.start();
     this.engineLoading = this.loadEngine();
   }
@@ -201,6 +207,9 @@ export class FacesenseApp extends LitElement {
       <header>
         <h1>FaceSense</h1>
         ${this.installer.available ? html`<button @click=${() => this.installer.install()}>Install app</button>` : nothing}
+        <button aria-haspopup="dialog" @click=${(e: Event) => this.sheet.show(e.currentTarget as HTMLElement)}>
+          Settings
+        </button>
       </header>
       <main
         class=${classMap({ stage: true, dragging: this.dragging })}
@@ -232,8 +241,8 @@ export class FacesenseApp extends LitElement {
       <!-- A named region, so the status line is inside a landmark like the rest of the page. -->
       <section class="bar" aria-label="Controls and status">
         ${
-          this.mode === 'camera' && cam.status === 'live' && this.camera.cameraCount >= 2
-            ? html`<button @click=${() => this.camera.switchCamera()}>Switch camera</button>`
+          this.mode === 'camera' && cam.status === 'live' && this.camera.cameras.length >= 2
+            ? html`<button @click=${() => this.chooseCamera(this.camera.nextDeviceId)}>Switch camera</button>`
             : nothing
         }
         <button @click=${() => this.fileInput.click()}>Open photo</button>
@@ -254,7 +263,31 @@ export class FacesenseApp extends LitElement {
       </footer>
       <p role="status" aria-live="polite" class="visually-hidden">${this.pipeline.announcement}</p>
       ${this.renderToast()}
+      <settings-sheet
+        .settings=${this.settings.value}
+        .cameras=${this.camera.cameras}
+        .cameraId=${this.camera.activeDeviceId ?? this.settings.value.cameraId}
+        .modelPolicy=${this.engineState.status === 'ready' ? this.engineState.engine.metadata.policy : undefined}
+        ?persistent=${this.settings.persistent}
+        @settings-change=${this.onSettingsChange}
+      ></settings-sheet>
     `;
+  }
+
+  /** Stores the change and applies it at once: new labels from the next frame (a photo is analysed again). */
+  private readonly onSettingsChange = (event: SettingsChangeEvent): void => {
+    const { cameraId, ...labels } = event.detail;
+    if (cameraId !== undefined) this.chooseCamera(cameraId);
+    if (Object.keys(labels).length === 0) return;
+    this.settings.update(labels);
+    this.pipeline.setLabels(this.settings.value);
+    if (this.mode === 'photo' && this.photoCanvas && !this.photoError) void this.pipeline.analyzeOnce(this.photoCanvas);
+  };
+
+  /** Remembers the camera and, unless a photo is shown, switches to it. */
+  private chooseCamera(cameraId: string | undefined): void {
+    this.settings.update({ cameraId });
+    if (this.mode === 'camera') void this.camera.start();
   }
 
   private renderPanel() {

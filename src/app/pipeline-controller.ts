@@ -1,7 +1,8 @@
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import { describeFaces } from '../core/announce';
 import type { Box } from '../core/geometry';
-import { formatVerdict, verdict, type GenderLabel, type Verdict } from '../core/labels';
+import { verdict, type GenderLabel, type LabelPolicy, type Verdict } from '../core/labels';
+import { DEFAULT_SETTINGS, formatLabel, labelPolicy, type LabelSettings } from '../core/settings';
 import { FrameStats, type StageSummary } from '../core/stats';
 import { FaceTracker, type TrackedFace, type TrackerOptions } from '../core/tracking';
 import type { Analysis, FaceEngine, ImageInput } from './face-engine';
@@ -18,7 +19,7 @@ export interface LabelledFace {
   box: Box;
   /** Undefined while a live face has not settled: it shows a neutral box and is not announced (FaceTracker). */
   verdict?: Verdict;
-  /** "female 93%", "male 88%", "uncertain", or "…" without a verdict. */
+  /** "female 93%", "male 88%" (or "male" with the percentage hidden), "uncertain", or "…" without a verdict. */
   text: string;
   /** The same number for the same face from frame to frame (live only). */
   track?: number;
@@ -84,6 +85,8 @@ export class PipelineController implements ReactiveController {
   private generation = 0;
   /** Replaced when the source changes, so a frame still in flight cannot touch the new source's tracks. */
   private tracker?: FaceTracker;
+  /** The user's caution level and label text (settings sheet). */
+  private labels: LabelSettings = DEFAULT_SETTINGS;
 
   /** `trackerOptions` tune how live faces are followed and how often they are classified again. */
   constructor(
@@ -138,6 +141,17 @@ export class PipelineController implements ReactiveController {
     this.stop();
   }
 
+  /**
+   * Labels faces from the next frame on with the user's settings. A new caution level starts a new tracker, so
+   * live faces settle again under the new band (a few frames of "…"); a photo takes them when analysed again.
+   */
+  setLabels(labels: LabelSettings): void {
+    const cautionChanged = labels.caution !== this.labels.caution;
+    this.labels = { caution: labels.caution, showPercent: labels.showPercent };
+    if (cautionChanged && this.engine && this.tracker)
+      this.tracker = new FaceTracker(this.policy(this.engine), this.trackerOptions);
+  }
+
   get following(): boolean {
     return this.loop.running;
   }
@@ -162,7 +176,7 @@ export class PipelineController implements ReactiveController {
 
   private reset(): void {
     this.generation++;
-    this.tracker = this.engine && new FaceTracker(this.engine.metadata.policy, this.trackerOptions);
+    this.tracker = this.engine && new FaceTracker(this.policy(this.engine), this.trackerOptions);
     this.analysis = undefined;
     // The faces of the previous source are gone; the live region must not keep reading them out.
     this.announcement = '';
@@ -198,11 +212,11 @@ export class PipelineController implements ReactiveController {
     const verdicts = tracker
       ? tracker.label(tracked, probabilities, now)
       : // Every face of a photo is classified.
-        probabilities.map((p) => verdict(p as number, engine.metadata.policy));
+        probabilities.map((p) => verdict(p as number, this.policy(engine)));
     const faces = analysis.faces.map(({ box }, i) => ({
       box,
       verdict: verdicts[i],
-      text: formatVerdict(verdicts[i]),
+      text: formatLabel(verdicts[i], this.labels.showPercent),
       track: tracked[i]?.track,
     }));
     this.analysis = { faces, width: analysis.width, height: analysis.height };
@@ -221,6 +235,10 @@ export class PipelineController implements ReactiveController {
       this.lastAnnounced = done;
     }
     this.host.requestUpdate();
+  }
+
+  private policy(engine: FaceEngine): LabelPolicy {
+    return labelPolicy(this.labels.caution, engine.metadata.policy);
   }
 
   private record(
