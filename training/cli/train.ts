@@ -57,7 +57,8 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
                             at once; a folder without faces in Validation/ holds out a tenth of its images, chosen
                             by file name, to validate on
   --mix <name=w,…>          each folder's share of every batch, by folder name (…/celeba/Dataset is "celeba"),
-                            e.g. celeba=1,diverse=1 (default: in proportion to their training images)
+                            e.g. celeba=1,diverse=1.5 (default: an equal share for each folder, as the shipped
+                            model's first stage; its second gave diverse 1.5)
   --female-share <x>        share of female faces in each folder's part of a batch (default 0.5: both classes
                             equally, whatever the folder holds)
   --arch compact|seed       compact: our ~200k-parameter separable CNN for the browser (default);
@@ -71,12 +72,13 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
                             threads at most have work
   --steps-per-epoch <n>     batches per epoch (default: one full pass over Train; the tutorial used 256)
   --validation-steps <n>    validation batches per epoch (default: all of Validation; the tutorial used 256)
-  --crop-scale <x>          side of the face crop as a multiple of BlazeFace's box (default 1.5: takes in hair and jaw
-                            line); the exported metadata carries it, so the app and evaluate crop alike
+  --crop-scale <x>          side of the face crop as a multiple of BlazeFace's box (default ${DEFAULT_CROP.scale}, as the
+                            shipped model: takes in hair and jaw line); the exported metadata carries it, so the
+                            app and evaluate crop alike
   --augment tutorial|light|robust  tutorial: the tutorial's ImageDataGenerator (rotation 40°, shifts 0.2,
-                            shear 0.2°, zoom 0.2, flip, nearest fill); light (default): rotation 15°, shifts and
-                            zoom 0.1; robust: light, plus brightness, contrast and colour changes and crops cut by
-                            the photo's edge (faces in tight photos)
+                            shear 0.2°, zoom 0.2, flip, nearest fill); light: rotation 15°, shifts and zoom 0.1;
+                            robust (default, as the shipped model): light, plus brightness, contrast and colour
+                            changes and crops cut by the photo's edge (faces in tight photos)
   --lr <x>                  Adam learning rate (default 0.001)
   --lr-schedule <s>         cosine: decay the rate to 0 over the run (default); constant: the tutorial's fixed rate
   --workers <n>             threads that share each batch (default: one per core); any number gives the same
@@ -116,7 +118,7 @@ function parse() {
       'validation-steps': { type: 'string' },
       lr: { type: 'string', default: '0.001' },
       'lr-schedule': { type: 'string', default: 'cosine' },
-      augment: { type: 'string', default: 'light' },
+      augment: { type: 'string', default: 'robust' },
       'crop-scale': { type: 'string', default: String(DEFAULT_CROP.scale) },
       workers: { type: 'string', default: String(availableParallelism()) },
       seed: { type: 'string', default: '42' },
@@ -260,7 +262,7 @@ const count = (split: 'validation' | 'test') => sources.reduce((n, s) => n + s[s
 const males = train.y.reduce((s, v) => s + v, 0);
 
 // Every batch takes a fixed number of each folder's female and male faces, so the loss needs no class weights.
-const mix = opts.mix ?? Object.fromEntries(sources.map((s) => [s.name, s.train.n]));
+const mix = opts.mix ?? Object.fromEntries(sources.map((s) => [s.name, 1]));
 const unknown = Object.keys(mix).filter((name) => !names.includes(name));
 const unweighted = names.filter((name) => !(name in mix));
 if (unknown.length > 0 || unweighted.length > 0)
@@ -282,6 +284,8 @@ for (const source of sources) {
   }
   offset += source.train.n;
 }
+// The folders' Train crops were copied into `train`: drop the originals. With one folder, `train` is that split.
+if (sources.length > 1) for (const source of sources) source.train.x = new Uint8Array(0);
 const counts = stratumCounts(shares, opts.batch);
 const batchMix = sources.map((s, i) => `${s.name} ${counts[2 * i]} female + ${counts[2 * i + 1]} male`).join(', ');
 const classWeights = { female: 1, male: 1 };
