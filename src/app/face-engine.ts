@@ -11,7 +11,7 @@ import type { ModelMetadata } from '../core/metadata';
 import { initBackend } from '../vision/backend';
 import { loadGenderClassifier, type GenderClassifier } from '../vision/classifier';
 import { cropFaces } from '../vision/crop';
-import { loadBlazeFace, type FaceDetector } from '../vision/detector';
+import { BLAZEFACE_FILES, loadBlazeFace, type FaceDetector } from '../vision/detector';
 import { fetchVerifiedModel } from './verified-model';
 
 // The binaries come from our own origin (bundled, hashed, precached), never from a CDN.
@@ -74,7 +74,10 @@ export class FaceEngine {
     const gender = await fetchVerifiedModel(`${MODELS}gender/`);
     if (gender.repaired.length > 0) console.warn(`gender model: downloaded again: ${gender.repaired.join('; ')}`);
     const [detector, classifier] = await Promise.all([
-      loadBlazeFace(`${MODELS}blazeface/facemesh-detection-short.json`),
+      loadBlazeFace({
+        shortRange: `${MODELS}blazeface/${BLAZEFACE_FILES.shortRange}`,
+        fullRange: `${MODELS}blazeface/${BLAZEFACE_FILES.fullRange}`,
+      }),
       loadGenderClassifier(gender.handler, gender.metadata),
     ]);
     const engine = new FaceEngine(backend, gender.metadata, detector, classifier);

@@ -1,26 +1,47 @@
 import * as blazeface from '@tensorflow-models/blazeface';
+import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import * as tf from '@tensorflow/tfjs-core';
 import { asFloat32 } from './crop';
-import { fromSquare, letterboxSquare, scaleBox, toNormalizedBox, type Box, type Point } from '../core/geometry';
+import {
+  anchorCentres,
+  decodeFaces,
+  FULL_RANGE_ANCHORS,
+  suppressOverlaps,
+  VALUES_PER_ANCHOR,
+} from '../core/face-anchors';
+import { addHeld, fromView, stillViews, toShortRangeBox, ViewCycle } from '../core/face-views';
+import {
+  fromSquare,
+  letterboxSquare,
+  scaleBox,
+  toNormalizedBox,
+  type Box,
+  type NormalizedBox,
+  type Point,
+} from '../core/geometry';
 
 export interface DetectedFace {
   box: Box;
   score: number;
-  /** BlazeFace's six keypoints: right eye, left eye, nose, mouth, right ear, left ear (image pixels). */
+  /** Six keypoints: right eye, left eye, nose, mouth, right ear, left ear (image pixels). */
   landmarks: Point[];
 }
 
 export interface DetectOptions {
   /**
-   * The image is a photo, not a video frame: when no face is found, look again with a border around it
-   * (`stillRetries`), so that a face filling a tight photo has the room around it BlazeFace expects. Too slow to
-   * do on every frame.
+   * The image is a photo, not a video frame: every view of the far-face model is looked at at once, the
+   * short-range model looks too, and when no face is found the short-range model looks again with a border around
+   * the photo (`stillRetries`), so that a face filling a tight photo has the room around it BlazeFace expects.
+   * Too slow to do on every frame.
    */
   still?: boolean;
 }
 
 export interface FaceDetector {
-  /** Faces in an RGB image tensor [height, width, 3], highest score first. */
+  /**
+   * Faces in an RGB image tensor [height, width, 3], highest score first. Video frames (not `still`) are taken as
+   * one stream: each reports what was found in the views looked at in the few frames before (see ViewCycle).
+   */
   detect(image: tf.Tensor3D, options?: DetectOptions): Promise<DetectedFace[]>;
   dispose(): void;
 }
@@ -40,9 +61,17 @@ export interface BorderRetry {
 }
 
 export interface DetectorOptions {
+  /** Most faces the short-range model reports; the full-range model has no cap (a crowd has more). */
   maxFaces: number;
+  /** The short-range model's least score. */
   scoreThreshold: number;
+  /** Non-maximum suppression for both models: boxes overlapping more than this are one face. */
   iouThreshold: number;
+  /**
+   * The full-range model's least score. MediaPipe uses 0.6 for it; at 0.5 it finds 2 more of the 144 scene faces
+   * (`npm run evaluate:detector`) and no more false ones.
+   */
+  farScoreThreshold: number;
   /** How stills are looked at again when no face is found, in order until one finds a face; [] never retries. */
   stillRetries: BorderRetry[];
 }
@@ -52,32 +81,66 @@ export const DEFAULT_DETECTOR_OPTIONS: DetectorOptions = {
   maxFaces: 10,
   scoreThreshold: 0.75,
   iouThreshold: 0.3,
+  farScoreThreshold: 0.5,
   stillRetries: [
     { scale: 2, fill: 'mean', scoreThreshold: 0.6 },
     { scale: 1.5, fill: 'mean', scoreThreshold: 0.6 },
   ],
 };
 
-/** BlazeFace's fixed input side. */
+/** The short-range model's fixed input side. */
 const INPUT_SIZE = 128;
 
-/** Loads BlazeFace from a URL (the app) or an IOHandler (Node reads the files itself). */
+/** The full-range model's fixed input side, and its anchors (in the order of its output rows). */
+const FAR_INPUT_SIZE = FULL_RANGE_ANCHORS.inputSize;
+const FAR_ANCHORS = anchorCentres(FULL_RANGE_ANCHORS);
+
+/**
+ * A live frame this long after the previous one starts a new video (another camera, a tab shown again): the faces
+ * held from before are forgotten.
+ */
+const NEW_VIDEO_GAP_MS = 1000;
+
+/** Where each model comes from: a URL (the app) or an IOHandler (Node reads the files itself). */
+export interface BlazeFaceModels {
+  /** MediaPipe's short-range face detector (facemesh-detection-short.json). */
+  shortRange: string | tf.io.IOHandler;
+  /** MediaPipe's full-range face detector (facemesh-detection-full.json), which also finds far faces. */
+  fullRange: string | tf.io.IOHandler;
+}
+
+/** The file names of both models under public/models/blazeface/. */
+export const BLAZEFACE_FILES = {
+  shortRange: 'facemesh-detection-short.json',
+  fullRange: 'facemesh-detection-full.json',
+} as const;
+
+/**
+ * Loads the face detector: MediaPipe's full-range model finds faces near and far, on the whole frame and on tiles
+ * of it (src/core/face-views.ts); for stills the short-range model looks too, and looks again with a border when
+ * nothing is found.
+ */
 export async function loadBlazeFace(
-  source: string | tf.io.IOHandler,
+  models: BlazeFaceModels,
   options: Partial<DetectorOptions> = {},
 ): Promise<FaceDetector> {
   const opts = { ...DEFAULT_DETECTOR_OPTIONS, ...options };
-  const model = await blazeface.load({
-    modelUrl: source,
-    maxFaces: opts.maxFaces,
-    // The model keeps what either pass may use; the plain pass filters to its own threshold. Greedy non-maximum
-    // suppression never lets a lower-scored box remove a higher one, so that filter gives what a model loaded at
-    // the higher threshold would.
-    scoreThreshold: Math.min(opts.scoreThreshold, ...opts.stillRetries.map((r) => r.scoreThreshold)),
-    iouThreshold: opts.iouThreshold,
-    inputWidth: INPUT_SIZE,
-    inputHeight: INPUT_SIZE,
-  });
+  const [model, far] = await Promise.all([
+    blazeface.load({
+      modelUrl: models.shortRange,
+      maxFaces: opts.maxFaces,
+      // The model keeps what either pass may use; the plain pass filters to its own threshold. Greedy non-maximum
+      // suppression never lets a lower-scored box remove a higher one, so that filter gives what a model loaded at
+      // the higher threshold would.
+      scoreThreshold: Math.min(opts.scoreThreshold, ...opts.stillRetries.map((r) => r.scoreThreshold)),
+      iouThreshold: opts.iouThreshold,
+      inputWidth: INPUT_SIZE,
+      inputHeight: INPUT_SIZE,
+    }),
+    loadGraphModel(models.fullRange),
+  ]);
+  const cycle = new ViewCycle<DetectedFace>(NEW_VIDEO_GAP_MS);
+
   /** Faces found in `square` (a region of the image, in its pixels) with what lies outside the image `fill`ed. */
   async function detectIn(image: tf.Tensor3D, square: Box, fill: BorderFill): Promise<DetectedFace[]> {
     const [height, width] = image.shape;
@@ -122,21 +185,85 @@ export async function loadBlazeFace(
       .sort((a, b) => b.score - a.score);
   }
 
+  /**
+   * The full-range model's faces in each of `views` (squares of the image, in its pixels; black beyond it), all
+   * resampled into one batch and run at once. Boxes are in the short-range model's convention.
+   */
+  async function detectFar(image: tf.Tensor3D, views: readonly Box[]): Promise<DetectedFace[][]> {
+    const [height, width] = image.shape;
+    const output = tf.tidy(() => {
+      const boxes: NormalizedBox[] = views.map((v) => toNormalizedBox(v, width, height));
+      const resampled = tf.image.cropAndResize(
+        tf.expandDims(asFloat32(image), 0) as tf.Tensor4D,
+        boxes,
+        views.map(() => 0),
+        [FAR_INPUT_SIZE, FAR_INPUT_SIZE],
+      );
+      // The model takes pixels scaled to [-1, 1]. Identity:0 is its face head (this conversion also carries an
+      // unused person head, Identity_1:0).
+      return far.execute(tf.sub(tf.div(resampled, 127.5), 1), 'Identity:0') as tf.Tensor3D;
+    });
+    let raw: Float32Array;
+    try {
+      raw = (await output.data()) as Float32Array;
+    } finally {
+      output.dispose();
+    }
+    const perView = FAR_ANCHORS.length * VALUES_PER_ANCHOR;
+    return views.map((view, i) =>
+      decodeFaces(raw, FAR_ANCHORS, FAR_INPUT_SIZE, opts.farScoreThreshold, i * perView).map((f) => {
+        const [x1, y1] = fromView([f.box.x, f.box.y], view, FAR_INPUT_SIZE);
+        const [x2, y2] = fromView([f.box.x + f.box.width, f.box.y + f.box.height], view, FAR_INPUT_SIZE);
+        return {
+          box: toShortRangeBox({ x: x1, y: y1, width: x2 - x1, height: y2 - y1 }),
+          score: f.score,
+          landmarks: f.keypoints.map((p) => fromView(p, view, FAR_INPUT_SIZE)),
+        };
+      }),
+    );
+  }
+
+  const byScore = (faces: DetectedFace[]) => faces.sort((a, b) => b.score - a.score);
+
+  /** A video frame: the whole frame and one cycled view, with what the other cycled views found last time. */
+  async function detectLive(image: tf.Tensor3D): Promise<DetectedFace[]> {
+    const [height, width] = image.shape;
+    const { view, index } = cycle.take(width, height, FAR_INPUT_SIZE, performance.now());
+    const [whole, cycled] = await detectFar(image, [letterboxSquare(width, height), view]);
+    const fresh = suppressOverlaps([...whole, ...cycled], opts.iouThreshold);
+    const held = cycle.swap(index, suppressOverlaps(cycled, opts.iouThreshold));
+    return byScore(addHeld(fresh, held, opts.iouThreshold));
+  }
+
+  /**
+   * A still: the short-range model as before (the classifier was trained on its boxes), with its border retries
+   * when it finds nothing, then the full-range model's faces on every view, where the short-range model found none.
+   */
+  async function detectStill(image: tf.Tensor3D): Promise<DetectedFace[]> {
+    const [height, width] = image.shape;
+    const far = (await detectFar(image, stillViews(width, height, FAR_INPUT_SIZE))).flat();
+    return byScore(suppressOverlaps(far, opts.iouThreshold, await detectNear(image)));
+  }
+
+  /** The short-range model on a still, looking again with a border while it finds nothing. */
+  async function detectNear(image: tf.Tensor3D): Promise<DetectedFace[]> {
+    const [height, width] = image.shape;
+    const square = letterboxSquare(width, height);
+    const faces = (await detectIn(image, square, 'black')).filter((f) => f.score >= opts.scoreThreshold);
+    if (faces.length > 0) return faces;
+    for (const retry of opts.stillRetries) {
+      const again = await detectIn(image, scaleBox(square, retry.scale), retry.fill);
+      const kept = again.filter((f) => f.score >= retry.scoreThreshold);
+      if (kept.length > 0) return kept;
+    }
+    return [];
+  }
+
   return {
-    async detect(image, { still = false } = {}) {
-      const [height, width] = image.shape;
-      const square = letterboxSquare(width, height);
-      const faces = (await detectIn(image, square, 'black')).filter((f) => f.score >= opts.scoreThreshold);
-      if (faces.length > 0 || !still) return faces;
-      for (const retry of opts.stillRetries) {
-        const again = await detectIn(image, scaleBox(square, retry.scale), retry.fill);
-        const kept = again.filter((f) => f.score >= retry.scoreThreshold);
-        if (kept.length > 0) return kept;
-      }
-      return [];
-    },
+    detect: (image, { still = false } = {}) => (still ? detectStill(image) : detectLive(image)),
     dispose() {
       model.dispose();
+      far.dispose();
     },
   };
 }

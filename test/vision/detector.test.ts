@@ -1,21 +1,25 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DETECTOR_OPTIONS, loadBlazeFace, type FaceDetector } from '../../src/vision/detector';
 import { decodeImage, imageTensor } from '../../training/lib/data/images';
-import { BLAZEFACE_MODEL, fileModelHandler } from '../../training/lib/node-io';
-import { DATA_DIR } from '../support/data';
+import { blazeFaceModels } from '../../training/lib/node-io';
+import { parseSceneFaces, tallyDetections } from '../../src/core/detection-metrics';
+import { DATA_DIR, SCENES } from '../support/data';
 
 const DIVERSE = join(DATA_DIR, 'diverse');
+const SCENE_FACES = parseSceneFaces(
+  JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'scene-faces.json'), 'utf8')),
+);
 const [retry] = DEFAULT_DETECTOR_OPTIONS.stillRetries;
 
 let detector: FaceDetector;
 
 beforeAll(async () => {
   await tf.setBackend('wasm');
-  detector = await loadBlazeFace(fileModelHandler(BLAZEFACE_MODEL));
+  detector = await loadBlazeFace(blazeFaceModels());
 });
 
 afterAll(() => detector?.dispose());
@@ -35,7 +39,7 @@ async function tightPhotosWithoutPlainFace(max: number): Promise<tf.Tensor3D[]> 
   return found;
 }
 
-describe('detector: the border retry for stills', () => {
+describe('detector: stills', () => {
   it('finds the face that fills a tight photo, which a video frame pass misses', async () => {
     const photos = await tightPhotosWithoutPlainFace(10);
     expect(photos).toHaveLength(10);
@@ -65,11 +69,11 @@ describe('detector: the border retry for stills', () => {
       ]);
       return tf.add(frame, mean) as tf.Tensor3D;
     });
-    const lenient = await loadBlazeFace(fileModelHandler(BLAZEFACE_MODEL), {
+    const lenient = await loadBlazeFace(blazeFaceModels(), {
       scoreThreshold: retry.scoreThreshold,
       stillRetries: [],
     });
-    const [inCanvas] = await lenient.detect(canvas);
+    const [inCanvas] = await lenient.detect(canvas, { still: true });
     const [retried] = await detector.detect(photo, { still: true });
     lenient.dispose();
     tf.dispose([photo, canvas]);
@@ -83,17 +87,84 @@ describe('detector: the border retry for stills', () => {
     expect(Math.abs(retried.box.height - inCanvas.box.height)).toBeLessThan(tolerance);
   });
 
-  it('leaves video frames alone: no retry unless the caller says the image is a still', async () => {
+  it('leaks no tensor on stills or video frames', async () => {
     const [photo] = await tightPhotosWithoutPlainFace(1);
-    expect(await detector.detect(photo)).toEqual([]);
-    photo.dispose();
-  });
-
-  it('leaks no tensor in either pass', async () => {
-    const [photo] = await tightPhotosWithoutPlainFace(1);
+    const frame = tf.zeros([480, 640, 3], 'int32') as tf.Tensor3D;
     const before = tf.memory().numTensors;
     for (let i = 0; i < 5; i++) await detector.detect(photo, { still: true });
+    // More frames than the live cycle has views, so that every view runs.
+    for (let i = 0; i < 6; i++) await detector.detect(frame);
     expect(tf.memory().numTensors).toBe(before);
-    photo.dispose();
+    tf.dispose([photo, frame]);
+  });
+});
+
+/**
+ * A 640×480 video frame holding `file` (a scene photo) scaled by `scale` at (`left`, `top`) on grey, and the
+ * photo's hand-checked faces in pixels of that frame.
+ */
+async function sceneFrame(file: string, scale: number, left: number, top: number) {
+  const photo = imageTensor(await decodeImage(join(SCENES, file)));
+  const [h, w] = photo.shape;
+  const frame = tf.tidy(() => {
+    const small = tf.image.resizeBilinear(photo, [Math.round(h * scale), Math.round(w * scale)], true);
+    const grey = tf.sub(small, 128);
+    const padded = tf.pad(grey, [
+      [top, 480 - top - small.shape[0]],
+      [left, 640 - left - small.shape[1]],
+      [0, 0],
+    ]);
+    return tf.add(padded, 128) as tf.Tensor3D;
+  });
+  photo.dispose();
+  const faces = SCENE_FACES.find((p) => p.file === file)!.faces.map((f) => ({
+    ...f,
+    x: left + f.x * scale,
+    y: top + f.y * scale,
+    width: f.width * scale,
+    height: f.height * scale,
+  }));
+  return { frame, faces };
+}
+
+describe.skipIf(!existsSync(SCENES))('detector: video frames', () => {
+  it('finds faces 23–33 px wide in a 640×480 frame, and reports them on every frame once the views have cycled', async () => {
+    // Six people standing, in the lower right of the frame: their faces are 23–33 px wide, too small for the
+    // whole-frame view, which finds two; the tiles find the others, the lower right one all of them.
+    const { frame, faces } = await sceneFrame('group_dlib_2008_002470.jpg', 0.7, 290, 248);
+    expect(Math.max(...faces.map((f) => f.width))).toBeLessThan(34);
+    const live = await loadBlazeFace(blazeFaceModels());
+    const recalls: number[] = [];
+    // Two cycles of the five views (four tiles, the bordered frame) that take turns beside the whole frame.
+    for (let i = 0; i < 10; i++) recalls.push(tallyDetections(await live.detect(frame), faces).recall!);
+    live.dispose();
+    frame.dispose();
+    expect(recalls[0]).toBeLessThanOrEqual(0.5);
+    // Once every tile has been looked at, each frame reports what they all found.
+    expect(Math.min(...recalls.slice(4))).toBeGreaterThanOrEqual(5 / 6);
+  });
+
+  it('finds a face that fills the frame: the bordered view gives it room', async () => {
+    const photos = await tightPhotosWithoutPlainFace(10);
+    let found = 0;
+    for (const photo of photos) {
+      // The tight photo as tall as a 288×216 frame, grey at the sides. A frame this small has no tiles: the
+      // bordered view is looked at on every frame, and holds nothing from one frame to the next.
+      const frame = tf.tidy(() => {
+        const face = tf.sub(tf.image.resizeBilinear(photo, [216, 216], true), 128);
+        return tf.add(
+          tf.pad(face, [
+            [0, 0],
+            [36, 36],
+            [0, 0],
+          ]),
+          128,
+        );
+      }) as tf.Tensor3D;
+      if ((await detector.detect(frame)).length > 0) found++;
+      frame.dispose();
+    }
+    tf.dispose(photos);
+    expect(found).toBeGreaterThanOrEqual(7);
   });
 });

@@ -17,7 +17,7 @@ import {
   type DatasetEntry,
   type SkippedFile,
 } from '../lib/data/dataset';
-import { BLAZEFACE_MODEL, fileModelHandler, REPO_ROOT } from '../lib/node-io';
+import { BLAZEFACE_FULL_MODEL, BLAZEFACE_MODEL, blazeFaceModels, fileModelHandler, REPO_ROOT } from '../lib/node-io';
 import { detectorKey, prepareCrops, type PrepareResult } from '../lib/data/prepare-crops';
 
 /** The crop cache; $FACESENSE_CROP_CACHE moves it (the tests use their own, never the one a training run reads). */
@@ -96,7 +96,7 @@ export async function prepareDatasets(
     throw err;
   }
   const todo = datasets.map((d) => d.entries.filter((e) => !cache.get(entryKey(e))).length);
-  const detector = await loadBlazeFace(fileModelHandler(BLAZEFACE_MODEL));
+  const detector = await loadBlazeFace(blazeFaceModels());
   const bar = progressBar('detect+crop', 'img');
   let started = false;
   let rateStart = 0;
@@ -162,8 +162,9 @@ export function summarisePrepare(dataset: Dataset, result: PrepareResult, cacheD
 }
 
 export function assertBlazeFaceInstalled(): void {
-  if (!existsSync(BLAZEFACE_MODEL)) {
-    fail(`BlazeFace weights missing at ${BLAZEFACE_MODEL}: run 'npm install' (its postinstall step installs them).`);
+  const missing = [BLAZEFACE_MODEL, BLAZEFACE_FULL_MODEL].find((path) => !existsSync(path));
+  if (missing) {
+    fail(`BlazeFace weights missing at ${missing}: run 'npm install' (its postinstall step installs them).`);
   }
 }
 

@@ -11,15 +11,16 @@ import {
 import { loadBlazeFace } from '../../src/vision/detector';
 import { assertBlazeFaceInstalled, EXIT, fail, parseCommandLine, progressBar } from './common';
 import { decodeInOrder, imageTensor } from '../lib/data/images';
-import { BLAZEFACE_MODEL, fileModelHandler, REPO_ROOT } from '../lib/node-io';
+import { blazeFaceModels, REPO_ROOT } from '../lib/node-io';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 
 const DEFAULT_FACES = join(REPO_ROOT, 'test', 'fixtures', 'scene-faces.json');
 
 const HELP = `Usage: npm run evaluate:detector -- --data <dir> [--json] [--faces <file>]
 
-Runs the app's face detector on every photo of the hand-checked face boxes, as the app looks at a photo (BlazeFace
-with the border retries for stills), and prints detection recall and precision per photo and in total.
+Runs the app's face detector on every photo of the hand-checked face boxes, as the app looks at a photo (the
+full-range model on the whole photo and its tiles, the short-range model with its border retries), and prints
+detection recall and precision per photo and in total.
 
   --data <dir>     the scene photos, e.g. ../shared/data/scenes
   --faces <file>   the hand-checked boxes (default test/fixtures/scene-faces.json)
@@ -63,7 +64,7 @@ if (missing.length > 0) {
 assertBlazeFaceInstalled();
 if (values.json) console.log = console.error;
 await initTrainingBackend();
-const detector = await loadBlazeFace(fileModelHandler(BLAZEFACE_MODEL));
+const detector = await loadBlazeFace(blazeFaceModels());
 
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
 const reports: PhotoReport[] = [];

@@ -31,7 +31,7 @@ import {
 } from './common';
 import { SPLITS, type DatasetEntry, type Split } from '../lib/data/dataset';
 import { decodeInOrder, imageTensor } from '../lib/data/images';
-import { BLAZEFACE_MODEL, fileModelHandler } from '../lib/node-io';
+import { blazeFaceModels } from '../lib/node-io';
 import type { TopLevelSpec } from 'vega-lite';
 import { renderSvg } from '../lib/plot';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
@@ -110,7 +110,7 @@ const dataPath = dataset.layout === 'kaggle' ? join(dataset.root, opts.split) : 
 if (entries.length === 0) fail(`no images in ${dataPath}: expected {Male,Female}/*.jpg there`);
 const groupLabels = readGroupLabels(dataset.root, opts.by);
 const backend = await initTrainingBackend();
-const detector = await loadBlazeFace(fileModelHandler(BLAZEFACE_MODEL));
+const detector = await loadBlazeFace(blazeFaceModels());
 const loaded = await loadClassifierDir(resolve(opts.model));
 const classifier = opts.flip ? withFlipAveraging(loaded) : loaded;
 const { metadata } = classifier;

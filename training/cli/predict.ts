@@ -14,7 +14,7 @@ import {
   progressBar,
 } from './common';
 import { decodeInOrder, imageTensor } from '../lib/data/images';
-import { BLAZEFACE_MODEL, fileModelHandler } from '../lib/node-io';
+import { blazeFaceModels } from '../lib/node-io';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 
 /** Images in a folder are recognised by name; a file named on the command line is tried whatever its name. */
@@ -201,7 +201,7 @@ assertBlazeFaceInstalled();
 // Diagnostics go to stderr so that --json output stays parseable.
 console.log = console.error;
 await initTrainingBackend();
-const detector = await loadBlazeFace(fileModelHandler(BLAZEFACE_MODEL));
+const detector = await loadBlazeFace(blazeFaceModels());
 const classifier = await loadClassifierDir(resolve(values.model));
 const { crop, policy } = classifier.metadata;
 

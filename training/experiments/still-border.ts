@@ -14,7 +14,7 @@ import { listDataset } from '../lib/data/dataset';
 import { decodeImage, decodeInOrder, imageTensor } from '../lib/data/images';
 import { isHeldOut } from '../lib/data/splits';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
-import { BLAZEFACE_MODEL, fileModelHandler } from '../lib/node-io';
+import { blazeFaceModels } from '../lib/node-io';
 
 const single = (scoreThreshold: number) =>
   [1.5, 2].flatMap((scale) =>
@@ -38,10 +38,8 @@ const LIMIT = 1200;
 const IMAGE = /\.(jpe?g|png)$/i;
 
 await initTrainingBackend();
-const plain = await loadBlazeFace(fileModelHandler(BLAZEFACE_MODEL), { stillRetries: [] });
-const retried = await Promise.all(
-  RETRIES.map((stillRetries) => loadBlazeFace(fileModelHandler(BLAZEFACE_MODEL), { stillRetries })),
-);
+const plain = await loadBlazeFace(blazeFaceModels(), { stillRetries: [] });
+const retried = await Promise.all(RETRIES.map((stillRetries) => loadBlazeFace(blazeFaceModels(), { stillRetries })));
 const rows: string[] = [];
 const args = process.argv.slice(2);
 for (const dir of args.filter((a) => !IMAGE.test(a))) {

@@ -2,9 +2,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BLAZEFACE_FILES, type BlazeFaceModels } from '../../src/vision/detector';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const BLAZEFACE_MODEL = join(REPO_ROOT, 'public', 'models', 'blazeface', 'facemesh-detection-short.json');
+const BLAZEFACE_DIR = join(REPO_ROOT, 'public', 'models', 'blazeface');
+export const BLAZEFACE_MODEL = join(BLAZEFACE_DIR, BLAZEFACE_FILES.shortRange);
+export const BLAZEFACE_FULL_MODEL = join(BLAZEFACE_DIR, BLAZEFACE_FILES.fullRange);
+
+/** Both detector models (src/vision/detector.ts), read from disk. */
+export function blazeFaceModels(): BlazeFaceModels {
+  return { shortRange: fileModelHandler(BLAZEFACE_MODEL), fullRange: fileModelHandler(BLAZEFACE_FULL_MODEL) };
+}
 
 /**
  * Reads a tfjs model.json and its weight files from disk. tfjs's own file:// loader needs tfjs-node, which cannot
@@ -15,7 +23,8 @@ export function fileModelHandler(modelJsonPath: string): tf.io.IOHandler {
   try {
     json = JSON.parse(readFileSync(modelJsonPath, 'utf8')) as tf.io.ModelJSON;
   } catch (err) {
-    const hint = modelJsonPath === BLAZEFACE_MODEL ? " (run 'npm install': its postinstall step installs them)" : '';
+    const hint =
+      dirname(modelJsonPath) === BLAZEFACE_DIR ? " (run 'npm install': its postinstall step installs them)" : '';
     throw new Error(`cannot read model ${modelJsonPath}${hint}: ${(err as Error).message}`);
   }
   const dir = dirname(modelJsonPath);

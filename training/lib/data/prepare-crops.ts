@@ -17,7 +17,7 @@ export interface PrepareResult {
 
 export function detectorKey(options: DetectorOptions): string {
   const retries = options.stillRetries.map((r) => `-border${r.scale}${r.fill}t${r.scoreThreshold}`).join('');
-  return `blazeface-short-t${options.scoreThreshold}${retries}`;
+  return `blazeface-short-t${options.scoreThreshold}${retries}-full-t${options.farScoreThreshold}`;
 }
 
 /**
