@@ -7,18 +7,10 @@ import { DEFAULT_CROP, type CropSettings } from '../../src/core/crop';
 import { checksumProblems, parseMetadata } from '../../src/core/metadata';
 import { loadGenderClassifier, type GenderClassifier } from '../../src/vision/classifier';
 import { DEFAULT_DETECTOR_OPTIONS, loadBlazeFace } from '../../src/vision/detector';
-import { CacheInUseError, CropCache, entryKey } from '../lib/data/crop-cache';
-import {
-  countBy,
-  DataError,
-  DEFAULT_DATA_DIR,
-  listDataset,
-  type Dataset,
-  type DatasetEntry,
-  type SkippedFile,
-} from '../lib/data/dataset';
+import { CacheInUseError, CropCache } from '../lib/data/crop-cache';
+import { countBy, DataError, DEFAULT_DATA_DIR, listDataset, type Dataset, type SkippedFile } from '../lib/data/dataset';
 import { BLAZEFACE_FULL_MODEL, BLAZEFACE_MODEL, blazeFaceModels, fileModelHandler, REPO_ROOT } from '../lib/node-io';
-import { detectorKey, prepareCrops, type PrepareResult } from '../lib/data/prepare-crops';
+import { detectorKey, prepareCrops, type PrepareOutcome, type PrepareResult } from '../lib/data/prepare-crops';
 
 /** The crop cache; $FACESENSE_CROP_CACHE moves it (the tests use their own, never the one a training run reads). */
 export const CACHE_DIR = resolve(process.env.FACESENSE_CROP_CACHE ?? join(REPO_ROOT, 'training', '.cache', 'crops'));
@@ -82,7 +74,7 @@ export function formatSkipped(list: readonly SkippedFile[], max = 20): string {
 
 /**
  * Detects and crops every image of the datasets into the shared crop cache, with one progress bar over all of
- * them; returns each dataset's outcome, in order.
+ * them, and prunes the cache's records that no current file uses; returns each dataset's outcome, in order.
  */
 export async function prepareDatasets(
   datasets: readonly Dataset[],
@@ -95,38 +87,60 @@ export async function prepareDatasets(
     if (err instanceof CacheInUseError) fail(err.message);
     throw err;
   }
-  const todo = datasets.map((d) => d.entries.filter((e) => !cache.get(entryKey(e))).length);
   const detector = await loadBlazeFace(blazeFaceModels());
   const bar = progressBar('detect+crop', 'img');
   let started = false;
-  let rateStart = 0;
+  const rateStart = performance.now();
   try {
-    const all = await prepareCrops(
-      datasets.flatMap((d) => d.entries),
+    const outcome = await prepareCrops(
+      datasets.map((d) => d.entries),
       cache,
       detector,
       crop,
-      (done, total) => {
+      ({ done, total, cached }) => {
         if (!started) {
           bar.start(total, 0, { rate: '-', extra: '' });
-          rateStart = performance.now();
           started = true;
         }
         const rate = (done / ((performance.now() - rateStart) / 1000)).toFixed(0);
-        bar.update(done, { rate, extra: '' });
+        bar.update(done, { rate, extra: cached > 0 ? ` | ${cached} already cropped` : '' });
       },
     );
     if (started) bar.stop();
-    return { cache, results: datasets.map((d, i) => ({ ...outcomesOf(all, new Set(d.entries)), processed: todo[i] })) };
+    const summary = cacheSummary(outcome);
+    if (summary) console.log(summary);
+    return { cache, results: outcome.results };
   } finally {
     detector.dispose();
   }
 }
 
-/** The crops and failures of a prepare result that concern `entries`. */
-function outcomesOf(all: PrepareResult, entries: ReadonlySet<DatasetEntry>): Omit<PrepareResult, 'processed'> {
-  const mine = <T extends { entry: DatasetEntry }>(list: T[]) => list.filter((x) => entries.has(x.entry));
-  return { usable: mine(all.usable), noFace: mine(all.noFace), unreadable: mine(all.unreadable) };
+/** What a prepare did to the cache beyond cropping: files it read to key by content, records it pruned. */
+export function cacheSummary({ reused, adopted, pruned }: PrepareOutcome): string {
+  const lines = [];
+  if (adopted > 0) lines.push(`crop cache: ${adopted} crops carried over from name-keyed records to content keys`);
+  if (reused > 0)
+    lines.push(
+      `crop cache: ${reused} files it had not seen under that name, size and mtime had content it had cropped ` +
+        'already (a copy, or the same photo under another name)',
+    );
+  if (pruned.records > 0)
+    lines.push(
+      `crop cache: pruned ${pruned.records} records no current file uses (${formatBytes(pruned.bytes)} freed)`,
+    );
+  return lines.join('\n');
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
 /** One dataset's crops (see prepareDatasets). */

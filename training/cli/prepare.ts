@@ -19,6 +19,10 @@ Detects the face in every image of a dataset with BlazeFace (the app's detector)
 cut with the app's crop code, under training/.cache/crops. Interrupted runs resume where they stopped;
 'npm run train' runs this step itself, so calling it alone is only needed to prepare ahead of time.
 
+Crops are keyed by the content of each file, so a copy of the data, or a photo under another name, is not
+cropped again; files seen before at the same path, size and mtime are not even read. At the end, records no
+current file uses (of this folder, or of any other folder cropped into the cache before) are pruned.
+
   --data <dir>   Kaggle layout {Train,Validation,Test}/{Male,Female}/*.jpg, or {Male,Female}/*.jpg
                  (default: gender-recognition-200k-images-celeba/Dataset)
   -h, --help     this text

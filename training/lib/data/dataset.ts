@@ -1,5 +1,5 @@
 import { readdirSync, statSync, type Dirent } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 
 export const SPLITS = ['Train', 'Validation', 'Test'] as const;
 export type Split = (typeof SPLITS)[number];
@@ -84,9 +84,11 @@ function listClass(root: string, dir: string, split: Split | null, label: 0 | 1,
     skip(relative(root, dir), statProblem(err));
     return;
   }
+  // Joined by hand: path.join and path.relative normalise every time, a third of listing 200,000 files.
+  const folder = relative(root, dir);
   for (const d of dirents.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const path = join(dir, d.name);
-    const name = relative(root, path);
+    const path = dir + sep + d.name;
+    const name = folder + sep + d.name;
     // Hidden files are OS or editor droppings (.DS_Store, ._x.jpg resource forks), never photos: listed, not read.
     if (d.name.startsWith('.')) {
       skip(name, 'hidden file');

@@ -13,11 +13,11 @@ export interface RgbImage {
 }
 
 /**
- * Decodes any image sharp reads into 8-bit sRGB: EXIF orientation applied, alpha flattened onto black, grayscale,
- * CMYK and 16-bit input converted. Throws with sharp's reason on unreadable input.
+ * Decodes any image sharp reads (a path, or the file's bytes) into 8-bit sRGB: EXIF orientation applied, alpha
+ * flattened onto black, grayscale, CMYK and 16-bit input converted. Throws with sharp's reason on unreadable input.
  */
-export async function decodeImage(path: string): Promise<RgbImage> {
-  const image = sharp(path, { failOn: 'error' });
+export async function decodeImage(input: string | Buffer): Promise<RgbImage> {
+  const image = sharp(input, { failOn: 'error' });
   const { width = 0, height = 0 } = await image.metadata();
   const { data, info } = await image
     .rotate()

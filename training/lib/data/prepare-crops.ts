@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { readFileSync } from 'node:fs';
 import type { CropSettings } from '../../../src/core/crop';
 import { cropFaces } from '../../../src/vision/crop';
 import type { DetectorOptions, FaceDetector } from '../../../src/vision/detector';
-import { CropCache, entryKey, type CacheRecord } from './crop-cache';
+import { contentKey, CropCache, legacyKey, type CacheRecord, type Pruned } from './crop-cache';
 import type { DatasetEntry } from './dataset';
-import { decodeInOrder, imageTensor, type RgbImage } from './images';
+import { decodeImage, imageTensor, type RgbImage } from './images';
 
 export interface PrepareResult {
   /** Entries with a crop, each with its cache slot. */
@@ -15,34 +16,143 @@ export interface PrepareResult {
   processed: number;
 }
 
+export interface PrepareOutcome {
+  /** One per group of entries, in order. */
+  results: PrepareResult[];
+  /** Files read to find their content key: new, changed or copied since the cache last saw them. */
+  read: number;
+  /** Of those, the files whose content the cache had cropped already (a copy, or a file under another name). */
+  reused: number;
+  /** Files whose record, made under the old name|size|mtime key, was carried over to their content key. */
+  adopted: number;
+  /** Records no current file uses any more, dropped. */
+  pruned: Pruned;
+}
+
+export interface PrepareProgress {
+  done: number;
+  /** Files to read: those the cache has not seen at their size and mtime, or whose crop it lacks. */
+  total: number;
+  /** Of the `done`, those whose content the cache already had. */
+  cached: number;
+}
+
 export function detectorKey(options: DetectorOptions): string {
   const retries = options.stillRetries.map((r) => `-border${r.scale}${r.fill}t${r.scoreThreshold}`).join('');
   return `blazeface-short-t${options.scoreThreshold}${retries}-full-t${options.farScoreThreshold}`;
 }
 
+/** Files read, hashed and, where needed, decoded ahead of the one being detected (detection holds the main thread). */
+const AHEAD = 8;
+
+interface Item {
+  group: number;
+  index: number;
+  entry: DatasetEntry;
+  /** The content key the cache knew the file by, when it lacks its crop. */
+  known?: string;
+}
+
+type Loaded = { item: Item; error: Error } | { item: Item; key: string; bytes: Buffer; image?: RgbImage | Error };
+
 /**
- * Makes sure every entry has a cached crop or a recorded reason why not: decode, detect, keep the most confident
- * face and cut it with the app's crop code. Work already in the cache is skipped, so an interrupted run resumes.
+ * Makes sure every file of every group (a data folder's entries) has a cached crop or a recorded reason why not,
+ * keyed by the file's content: a copy of the data, or a photo under another name, finds its crop. A file the cache
+ * has seen at the same size and mtime is not read; any other is read once, hashed and, if its content is new,
+ * decoded from those bytes; then the most confident face is cut with the app's crop code. Content shared by several
+ * files is cropped once. Records no current file uses are then pruned (see FileKeys.settle). Work already in the
+ * cache is skipped, so an interrupted run resumes.
  */
 export async function prepareCrops(
-  entries: readonly DatasetEntry[],
+  groups: readonly (readonly DatasetEntry[])[],
   cache: CropCache,
   detector: FaceDetector,
   settings: CropSettings,
-  onProgress?: (done: number, total: number) => void,
-): Promise<PrepareResult> {
-  const todo = entries.filter((e) => !cache.get(entryKey(e)));
-  let i = 0;
-  for await (const decoded of decodeInOrder(todo.map((e) => e.path))) {
-    const key = entryKey(todo[i]);
-    if (decoded instanceof Error) {
-      cache.addFailure(key, 'unreadable', decoded.message.split('\n')[0]);
-    } else {
-      await cropOne(decoded, key, cache, detector, settings);
+  onProgress?: (progress: PrepareProgress) => void,
+): Promise<PrepareOutcome> {
+  const keys: (string | undefined)[][] = groups.map((entries) => new Array<string | undefined>(entries.length));
+  const todo: Item[] = [];
+  groups.forEach((entries, group) =>
+    entries.forEach((entry, index) => {
+      const known = cache.files.keyOf(entry.path, entry.size, entry.mtimeMs);
+      if (known !== undefined && cache.has(known)) keys[group][index] = known;
+      else todo.push({ group, index, entry, known });
+    }),
+  );
+
+  // Content being decoded ahead: a second file with it waits for the first one's record instead.
+  const claimed = new Set<string>();
+  const load = async (item: Item): Promise<Loaded> => {
+    let bytes: Buffer;
+    try {
+      // Read here, synchronously: fs.promises.readFile costs four thread-pool round trips per file and keyed a
+      // copy of 200,000 small files no faster (a cold read waits on the disk either way), and a read is short
+      // beside a detection.
+      bytes = readFileSync(item.entry.path);
+    } catch (err) {
+      return { item, error: err as Error };
     }
-    onProgress?.(++i, todo.length);
+    const key = item.known ?? contentKey(bytes);
+    if (cache.has(key) || claimed.has(key) || cache.has(legacyKey(item.entry))) return { item, key, bytes };
+    claimed.add(key);
+    return { item, key, bytes, image: await decodeImage(bytes).catch((err: Error) => err) };
+  };
+
+  const readErrors = new Map<DatasetEntry, string>();
+  const processed = groups.map(() => 0);
+  const pending = new Map<number, Promise<Loaded>>();
+  const start = (i: number) => {
+    if (i < todo.length) pending.set(i, load(todo[i]));
+  };
+  for (let i = 0; i < AHEAD; i++) start(i);
+  let cached = 0;
+  let adopted = 0;
+  for (let i = 0; i < todo.length; i++) {
+    start(i + AHEAD);
+    const loaded = await (pending.get(i) as Promise<Loaded>);
+    pending.delete(i);
+    const { entry, group, index, known } = loaded.item;
+    if ('error' in loaded) {
+      readErrors.set(entry, loaded.error.message.split('\n')[0]);
+    } else {
+      const { key } = loaded;
+      const carried = cache.adopt(legacyKey(entry), key);
+      if (cache.has(key)) {
+        cached++;
+        if (carried) adopted++;
+      } else {
+        let image = loaded.image ?? (await decodeImage(loaded.bytes).catch((err: Error) => err));
+        if (image instanceof Error) {
+          // libvips has one error buffer for all threads, and a decode that succeeds meanwhile can clear a failed
+          // one's message ("Unknown error"). Decoding the file again with nothing else in flight gets the reason.
+          await Promise.all(pending.values());
+          image = await decodeImage(loaded.bytes).catch((err: Error) => err);
+        }
+        if (image instanceof Error) cache.addFailure(key, 'unreadable', image.message.split('\n')[0]);
+        else await cropOne(image, key, cache, detector, settings);
+        claimed.delete(key);
+        processed[group]++;
+      }
+      if (known === undefined) cache.files.remember(entry.path, entry.size, entry.mtimeMs, key);
+      keys[group][index] = key;
+    }
+    onProgress?.({ done: i + 1, total: todo.length, cached });
   }
-  return collect(entries, cache, todo.length);
+
+  const pruned = cache.prune(cache.files.settle(groups.flat()));
+  const results = groups.map((entries, group) => {
+    const result: PrepareResult = { usable: [], noFace: [], unreadable: [], processed: processed[group] };
+    entries.forEach((entry, index) => {
+      const key = keys[group][index];
+      const rec = key === undefined ? undefined : (cache.get(key) as CacheRecord);
+      if (rec === undefined) result.unreadable.push({ entry, reason: readErrors.get(entry) ?? 'unreadable' });
+      else if (rec.slot !== undefined) result.usable.push({ entry, slot: rec.slot });
+      else if (rec.kind === 'no-face') result.noFace.push({ entry, reason: rec.error ?? 'no face found' });
+      else result.unreadable.push({ entry, reason: rec.error ?? 'unreadable' });
+    });
+    return result;
+  });
+  return { results, read: todo.length, reused: cached - adopted, adopted, pruned };
 }
 
 async function cropOne(
@@ -66,15 +176,4 @@ async function cropOne(
   } finally {
     tensor.dispose();
   }
-}
-
-function collect(entries: readonly DatasetEntry[], cache: CropCache, processed: number): PrepareResult {
-  const result: PrepareResult = { usable: [], noFace: [], unreadable: [], processed };
-  for (const entry of entries) {
-    const rec = cache.get(entryKey(entry)) as CacheRecord;
-    if (rec.slot !== undefined) result.usable.push({ entry, slot: rec.slot });
-    else if (rec.kind === 'no-face') result.noFace.push({ entry, reason: rec.error ?? 'no face found' });
-    else result.unreadable.push({ entry, reason: rec.error ?? 'unreadable' });
-  }
-  return result;
 }

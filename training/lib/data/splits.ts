@@ -13,7 +13,14 @@ export interface SplitData {
 }
 
 export function loadSplit(result: PrepareResult, cache: CropCache, split: Split | null, size: number): SplitData {
-  const usable = result.usable.filter((u) => u.entry.split === split);
+  return loadUsable(
+    result.usable.filter((u) => u.entry.split === split),
+    cache,
+    size,
+  );
+}
+
+function loadUsable(usable: PrepareResult['usable'], cache: CropCache, size: number): SplitData {
   return {
     x: cache.readSlots(usable.map((u) => u.slot)),
     y: Uint8Array.from(usable, (u) => u.entry.label),
@@ -39,17 +46,27 @@ export function isHeldOut(name: string): boolean {
   return nameHash(name) % 10 === 0;
 }
 
-/** A split cut in two by isHeldOut: what is trained on, and the held-out tenth. */
-function holdOut(data: SplitData): { kept: SplitData; out: SplitData } {
-  const indices = Array.from(data.names.keys());
+/**
+ * A split cut in two by isHeldOut: what is trained on, and the held-out tenth. Each part is read from the cache on
+ * its own: cutting a loaded split would hold its crops twice.
+ */
+function holdOut(
+  result: PrepareResult,
+  cache: CropCache,
+  split: Split | null,
+  size: number,
+): { kept: SplitData; out: SplitData } {
+  const usable = result.usable.filter((u) => u.entry.split === split);
   return {
-    kept: subset(
-      data,
-      indices.filter((i) => !isHeldOut(data.names[i])),
+    kept: loadUsable(
+      usable.filter((u) => !isHeldOut(u.entry.name)),
+      cache,
+      size,
     ),
-    out: subset(
-      data,
-      indices.filter((i) => isHeldOut(data.names[i])),
+    out: loadUsable(
+      usable.filter((u) => isHeldOut(u.entry.name)),
+      cache,
+      size,
     ),
   };
 }
@@ -68,10 +85,9 @@ export function trainAndValidation(
   cache: CropCache,
   size: number,
 ): { train: SplitData; validation: SplitData; heldOut: boolean } {
-  const train = loadSplit(result, cache, 'Train', size);
   const validation = loadSplit(result, cache, 'Validation', size);
-  if (validation.n > 0) return { train, validation, heldOut: false };
-  const { kept, out } = holdOut(train);
+  if (validation.n > 0) return { train: loadSplit(result, cache, 'Train', size), validation, heldOut: false };
+  const { kept, out } = holdOut(result, cache, 'Train', size);
   return { train: kept, validation: out, heldOut: true };
 }
 
@@ -94,23 +110,28 @@ export function sourceData(
   size: number,
 ): SourceData {
   if (dataset.layout === 'flat') {
-    const { kept, out } = holdOut(loadSplit(result, cache, null, size));
+    const { kept, out } = holdOut(result, cache, null, size);
     return { name, dataset, train: kept, validation: out, test: loadSplit(result, cache, 'Test', size), heldOut: true };
   }
   return { name, dataset, ...trainAndValidation(result, cache, size), test: loadSplit(result, cache, 'Test', size) };
 }
 
-/** Several splits one after the other, as one. */
+/** Several splits one after the other, as one; a single split is returned as it is, not copied. */
 export function concatSplits(parts: readonly SplitData[], size: number): SplitData {
+  if (parts.length === 1) return parts[0];
   const x = new Uint8Array(parts.reduce((n, p) => n + p.x.length, 0));
+  const y = new Uint8Array(parts.reduce((n, p) => n + p.n, 0));
   let at = 0;
+  let count = 0;
   for (const p of parts) {
     x.set(p.x, at);
+    y.set(p.y, count);
     at += p.x.length;
+    count += p.n;
   }
   return {
     x,
-    y: Uint8Array.from(parts.flatMap((p) => Array.from(p.y))),
+    y,
     n: parts.reduce((n, p) => n + p.n, 0),
     size,
     names: parts.flatMap((p) => p.names),
