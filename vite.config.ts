@@ -68,6 +68,9 @@ export default defineConfig({
     chunkSizeWarningLimit: 1300,
   },
   preview: { port: 4173, strictPort: true, headers: SECURITY_HEADERS },
+  // The face engine's worker is an ES module, so WebGPU still loads only when asked for. Its bundle is built apart
+  // and would keep tfjs's 800 kB of licence comments, which the app's own bundle drops.
+  worker: { format: 'es', rolldownOptions: { output: { comments: { legal: false } } } },
   plugins: [
     securityPolicy(),
     VitePWA({

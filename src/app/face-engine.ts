@@ -48,7 +48,7 @@ export interface AnalyzeOptions {
   still?: boolean;
 }
 
-export type ImageInput = HTMLVideoElement | HTMLImageElement | HTMLCanvasElement | ImageBitmap;
+export type ImageInput = HTMLVideoElement | HTMLImageElement | HTMLCanvasElement | ImageBitmap | ImageData;
 
 const MODELS = `${import.meta.env.BASE_URL}models/`;
 

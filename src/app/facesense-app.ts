@@ -5,7 +5,8 @@ import { live } from 'lit/directives/live.js';
 import { orderAfterContextLoss } from '../core/context-loss';
 import type { TrackerOptions } from '../core/tracking';
 import { CameraController } from './camera-controller';
-import type { BackendName, FaceEngine } from './face-engine';
+import type { Analyzer } from './face-analyzer';
+import type { BackendName } from './face-engine';
 import './face-overlay';
 import { InstallController } from './install-controller';
 import { PipelineController } from './pipeline-controller';
@@ -13,6 +14,7 @@ import { ServiceWorkerController } from './service-worker-controller';
 import { SettingsController } from './settings-controller';
 import './settings-sheet';
 import type { SettingsChangeEvent, SettingsSheet } from './settings-sheet';
+import { WorkerAnalyzer, WorkerUnavailable } from './worker-analyzer';
 
 /** How video and photo fill the stage; the overlay maps boxes with the same value. */
 const FIT = 'contain';
@@ -21,7 +23,7 @@ const MAX_PHOTO_SIDE = 1920;
 
 type Mode = 'camera' | 'photo';
 type EngineState =
-  { status: 'loading' } | { status: 'ready'; engine: FaceEngine } | { status: 'failed'; message: string };
+  { status: 'loading' } | { status: 'ready'; analyzer: Analyzer } | { status: 'failed'; message: string };
 
 /**
  * `?backend=webgl|wasm|cpu` forces one backend; `?backend=webgpu` tries WebGPU first, then the usual order. By
@@ -31,6 +33,14 @@ function backendOrder(): BackendName[] | undefined {
   const forced = new URLSearchParams(location.search).get('backend');
   if (forced === 'webgpu') return ['webgpu', 'webgl', 'wasm', 'cpu'];
   return forced === 'webgl' || forced === 'wasm' || forced === 'cpu' ? [forced] : undefined;
+}
+
+/**
+ * The face engine runs in a worker, so inference never blocks the page; `?worker=off` runs it on the main thread
+ * instead, as browsers that cannot run the worker do, for tests and comparisons.
+ */
+function workerWanted(): boolean {
+  return new URLSearchParams(location.search).get('worker') !== 'off';
 }
 
 /**
@@ -162,7 +172,7 @@ export class FacesenseApp extends LitElement {
 
   private readonly settings = new SettingsController(this);
   private readonly camera = new CameraController(this, () => this.settings.value.cameraId);
-  private readonly pipeline = new PipelineController(this, trackerOptions());
+  private readonly pipeline = new PipelineController(this);
   private readonly serviceWorker = new ServiceWorkerController(this);
   private readonly installer = new InstallController(this);
 
@@ -179,6 +189,8 @@ export class FacesenseApp extends LitElement {
   private engineLoading?: Promise<unknown>;
   /** GPU context losses so far, per backend. */
   private readonly contextLosses = new Map<string, number>();
+  /** Cleared when the worker cannot run here: from then on the engine runs on the main thread. */
+  private useWorker = workerWanted();
 
   override firstUpdated(): void {
     this.pipeline.setLabels(this.settings.value);
@@ -195,7 +207,7 @@ export class FacesenseApp extends LitElement {
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
-    if (this.engineState.status === 'ready') this.engineState.engine.dispose();
+    if (this.engineState.status === 'ready') this.engineState.analyzer.dispose();
   }
 
   override render() {
@@ -259,7 +271,7 @@ export class FacesenseApp extends LitElement {
           Everything runs on this device: the camera picture and your photos are never uploaded, and the app sends
           nothing anywhere.
         </span>
-        ${this.engineState.status === 'ready' ? html`<span>Model ${this.engineState.engine.metadata.version}</span>` : nothing}
+        ${this.engineState.status === 'ready' ? html`<span>Model ${this.engineState.analyzer.metadata.version}</span>` : nothing}
       </footer>
       <p role="status" aria-live="polite" class="visually-hidden">${this.pipeline.announcement}</p>
       ${this.renderToast()}
@@ -267,7 +279,7 @@ export class FacesenseApp extends LitElement {
         .settings=${this.settings.value}
         .cameras=${this.camera.cameras}
         .cameraId=${this.camera.activeDeviceId ?? this.settings.value.cameraId}
-        .modelPolicy=${this.engineState.status === 'ready' ? this.engineState.engine.metadata.policy : undefined}
+        .modelPolicy=${this.engineState.status === 'ready' ? this.engineState.analyzer.metadata.policy : undefined}
         ?persistent=${this.settings.persistent}
         @settings-change=${this.onSettingsChange}
       ></settings-sheet>
@@ -348,39 +360,56 @@ export class FacesenseApp extends LitElement {
       const { median } = this.pipeline.stats.summary(stage);
       parts.push(`${stage} ${Number.isNaN(median) ? '–' : median.toFixed(0)} ms`);
     }
-    parts.push(this.engineState.engine.backend);
+    const { backend, inWorker } = this.engineState.analyzer;
+    parts.push(inWorker ? backend : `${backend} on the main thread`);
     const faces = this.pipeline.analysis?.faces.length ?? 0;
     parts.push(faces === 1 ? '1 face' : `${faces} faces`);
     return parts.join(' · ');
   }
 
-  private async loadEngine(order = backendOrder()): Promise<FaceEngine | undefined> {
+  private async loadEngine(order = backendOrder()): Promise<Analyzer | undefined> {
     try {
-      const { FaceEngine } = await import('./face-engine');
-      const engine = await FaceEngine.load(order);
-      engine.onLost(() => (this.engineLoading = this.recover(engine)));
-      this.pipeline.setEngine(engine);
-      this.engineState = { status: 'ready', engine };
-      return engine;
+      const analyzer = await this.startAnalyzer(order);
+      analyzer.onLost(() => (this.engineLoading = this.recover(analyzer)));
+      this.pipeline.setAnalyzer(analyzer);
+      this.engineState = { status: 'ready', analyzer };
+      return analyzer;
     } catch (err) {
       this.engineState = { status: 'failed', message: err instanceof Error ? err.message : String(err) };
       return undefined;
     }
   }
 
+  /** In the worker where the browser can run it, else on the main thread (the status line says which). */
+  private async startAnalyzer(order: BackendName[] | undefined): Promise<Analyzer> {
+    if (this.useWorker) {
+      try {
+        return await WorkerAnalyzer.start(order, trackerOptions());
+      } catch (err) {
+        if (!(err instanceof WorkerUnavailable)) throw err;
+        console.warn(`The face models run on the main thread: ${err.message}.`);
+        this.useWorker = false;
+      }
+    }
+    // Only this fallback loads tfjs on the main thread.
+    const { TrackingAnalyzer } = await import('./face-analyzer');
+    return TrackingAnalyzer.load(order, trackerOptions());
+  }
+
   /**
    * A lost GPU context took the models' weights with it. Without reloading the page, the models are loaded again
-   * (the service worker has them cached) on a new context, or off the GPU when it keeps failing.
+   * (the service worker has them cached) on a new context, or off the GPU when it keeps failing. A worker is ended
+   * and a new one started, with a tfjs and a context of its own.
    */
-  private async recover(engine: FaceEngine): Promise<void> {
+  private async recover(analyzer: Analyzer): Promise<void> {
     this.pipeline.detach();
-    engine.dispose();
-    const losses = (this.contextLosses.get(engine.backend) ?? 0) + 1;
-    this.contextLosses.set(engine.backend, losses);
+    analyzer.dispose();
+    const losses = (this.contextLosses.get(analyzer.backend) ?? 0) + 1;
+    this.contextLosses.set(analyzer.backend, losses);
     this.engineState = { status: 'loading' };
     this.notice = 'The graphics context was lost; loading the face models again…';
-    const { BACKENDS } = await import('./face-engine');
-    const next = await this.loadEngine(orderAfterContextLoss(engine.backend as BackendName, losses, BACKENDS));
+    const order = orderAfterContextLoss(analyzer.backend as BackendName, losses, analyzer.backends);
+    const next = await this.loadEngine(order);
     this.notice = next
       ? `The graphics context was lost; now running on ${next.backend}`
       : 'The graphics context was lost.';

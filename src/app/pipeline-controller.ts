@@ -1,12 +1,12 @@
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import { describeFaces } from '../core/announce';
 import type { Box } from '../core/geometry';
-import { verdict, type GenderLabel, type LabelPolicy, type Verdict } from '../core/labels';
-import { DEFAULT_SETTINGS, formatLabel, labelPolicy, type LabelSettings } from '../core/settings';
+import type { GenderLabel, Verdict } from '../core/labels';
+import { DEFAULT_SETTINGS, formatLabel, type LabelSettings } from '../core/settings';
 import { FrameStats, type StageSummary } from '../core/stats';
-import { FaceTracker, type TrackedFace, type TrackerOptions } from '../core/tracking';
-import type { Analysis, FaceEngine, ImageInput } from './face-engine';
-import { FrameLoopController } from './frame-loop-controller';
+import type { Analyzer, FrameAnalysis } from './face-analyzer';
+import type { ImageInput } from './face-engine';
+import { FrameLoopController, type FrameCapture } from './frame-loop-controller';
 
 /** The live region is re-read by screen readers on every change; faster than this is noise. */
 const ANNOUNCE_INTERVAL_MS = 500;
@@ -35,19 +35,21 @@ export interface LabelledFrame {
 export interface FrameRecord {
   frame: number;
   faces: { track: number; label: GenderLabel | 'pending' }[];
-  timings: Analysis['timings'];
+  timings: FrameAnalysis['timings'];
 }
 
 /** What end-to-end tests read from `window.__facesense`; nothing else is exposed. */
 export interface DebugHook {
   /** The backend of the engine in use: it changes when a lost GPU context makes the app load the models again. */
   backend: string;
-  /** Frames analysed since the page loaded, and camera frames skipped because one was in flight. */
+  /** The engine runs in a worker (false: on the main thread, as a fallback or with `?worker=off`). */
+  inWorker: boolean;
+  /** Frames analysed since the page loaded, and camera frames skipped, or replaced while waiting, as one was in flight. */
   frames: number;
   skipped: number;
   /** Frames or photos whose analysis failed. */
   errors: number;
-  /** Live tensors after the engine's first analysed frame and after the latest one. */
+  /** Live tensors after the engine's first analysed frame and after the latest one, counted where it runs. */
   tensorsAfterFirstFrame: number;
   tensors: number;
   /** Faces detected and faces classified since the page loaded: their ratio is the work tracking saves. */
@@ -68,12 +70,15 @@ declare global {
   }
 }
 
+/** Copies a camera frame for the worker: the copy is transferred, and can wait while another is analysed. */
+const copyFrame: FrameCapture = (video) => createImageBitmap(video);
+
 /**
- * Runs the face engine over camera frames (through a FrameLoopController) or over one photo, and keeps what the
+ * Runs the face analyzer over camera frames (through a FrameLoopController) or over one photo, and keeps what the
  * view shows: the latest analysis, per-stage timings, and the sentence for the live region.
  */
 export class PipelineController implements ReactiveController {
-  engine?: FaceEngine;
+  analyzer?: Analyzer;
   analysis?: LabelledFrame;
   announcement = '';
   error?: string;
@@ -83,20 +88,14 @@ export class PipelineController implements ReactiveController {
   private hook?: DebugHook;
   /** Bumped when the source changes, so a result for the previous source is dropped. */
   private generation = 0;
-  /** Replaced when the source changes, so a frame still in flight cannot touch the new source's tracks. */
-  private tracker?: FaceTracker;
   /** The user's caution level and label text (settings sheet). */
   private labels: LabelSettings = DEFAULT_SETTINGS;
 
-  /** `trackerOptions` tune how live faces are followed and how often they are classified again. */
-  constructor(
-    private readonly host: ReactiveControllerHost,
-    private readonly trackerOptions: Partial<TrackerOptions> = {},
-  ) {
+  constructor(private readonly host: ReactiveControllerHost) {
     host.addController(this);
     this.loop = new FrameLoopController(
       host,
-      (video) => this.run(video, false),
+      (frame) => this.run(frame, false),
       (err) => this.fail(err),
     );
   }
@@ -107,12 +106,14 @@ export class PipelineController implements ReactiveController {
     delete window.__facesense;
   }
 
-  /** The counters of the debug hook carry over from a previous engine; the tensor baseline starts again. */
-  setEngine(engine: FaceEngine): void {
-    this.engine = engine;
+  /** The counters of the debug hook carry over from a previous analyzer; the tensor baseline starts again. */
+  setAnalyzer(analyzer: Analyzer): void {
+    this.analyzer = analyzer;
+    analyzer.setCaution(this.labels.caution);
     const stats = this.stats;
     this.hook ??= {
-      backend: engine.backend,
+      backend: analyzer.backend,
+      inWorker: analyzer.inWorker,
       frames: 0,
       skipped: 0,
       errors: 0,
@@ -123,33 +124,29 @@ export class PipelineController implements ReactiveController {
       firstLabelAt: -1,
       log: [],
       stages: () => Object.fromEntries(stats.stageNames().map((s) => [s, stats.summary(s)])),
-      loseContext: () => {
-        const extension = this.engine?.webglContext?.getExtension('WEBGL_lose_context');
-        extension?.loseContext();
-        return extension != null;
-      },
+      loseContext: () => this.analyzer?.loseContext() ?? false,
     };
-    this.hook.backend = engine.backend;
+    this.hook.backend = analyzer.backend;
+    this.hook.inWorker = analyzer.inWorker;
     this.hook.tensorsAfterFirstFrame = -1;
     window.__facesense = this.hook;
     this.host.requestUpdate();
   }
 
-  /** Lets go of an engine that can no longer run (its GPU context was lost): nothing is analysed until the next. */
+  /** Lets go of an analyzer that can no longer run (its GPU context was lost): nothing is analysed until the next. */
   detach(): void {
-    this.engine = undefined;
+    this.analyzer = undefined;
     this.stop();
   }
 
   /**
-   * Labels faces from the next frame on with the user's settings. A new caution level starts a new tracker, so
-   * live faces settle again under the new band (a few frames of "…"); a photo takes them when analysed again.
+   * Labels faces from the next frame on with the user's settings. A new caution level makes the analyzer start its
+   * tracks again, so live faces settle again under the new band (a few frames of "…"); a photo takes it when
+   * analysed again.
    */
   setLabels(labels: LabelSettings): void {
-    const cautionChanged = labels.caution !== this.labels.caution;
+    if (labels.caution !== this.labels.caution) this.analyzer?.setCaution(labels.caution);
     this.labels = { caution: labels.caution, showPercent: labels.showPercent };
-    if (cautionChanged && this.engine && this.tracker)
-      this.tracker = new FaceTracker(this.policy(this.engine), this.trackerOptions);
   }
 
   get following(): boolean {
@@ -158,9 +155,9 @@ export class PipelineController implements ReactiveController {
 
   /** Analyses every new frame of `video` until `stop()`. */
   follow(video: HTMLVideoElement): void {
-    if (!this.engine || this.loop.running) return;
+    if (!this.analyzer || this.loop.running) return;
     this.reset();
-    this.loop.start(video);
+    this.loop.start(video, this.analyzer.inWorker ? copyFrame : undefined);
   }
 
   /** Analyses one still image. */
@@ -176,7 +173,7 @@ export class PipelineController implements ReactiveController {
 
   private reset(): void {
     this.generation++;
-    this.tracker = this.engine && new FaceTracker(this.policy(this.engine), this.trackerOptions);
+    this.analyzer?.resetTracks();
     this.analysis = undefined;
     // The faces of the previous source are gone; the live region must not keep reading them out.
     this.announcement = '';
@@ -185,7 +182,7 @@ export class PipelineController implements ReactiveController {
     this.host.requestUpdate();
   }
 
-  /** Like its result, the error of a frame from a previous source or engine is dropped. */
+  /** Like its result, the error of a frame from a previous source or analyzer is dropped. */
   private run(image: ImageInput, still: boolean): Promise<void> {
     const generation = this.generation;
     return this.process(image, generation, still).catch((err) => {
@@ -194,35 +191,27 @@ export class PipelineController implements ReactiveController {
   }
 
   /**
-   * Live frames go through the tracker, which picks the faces to classify and smooths each face's label; a photo
-   * (`still`) gets every face classified and labelled from that result alone.
+   * Live frames go through the analyzer's tracker, which picks the faces to classify and smooths each face's label;
+   * a photo (`still`) gets every face classified and labelled from that result alone.
    */
   private async process(image: ImageInput, generation: number, still: boolean): Promise<void> {
-    const engine = this.engine;
-    if (!engine) return;
-    const tracker = still ? undefined : this.tracker;
-    const now = performance.now();
-    let tracked: TrackedFace[] = [];
-    const analysis = await engine.analyze(image, {
-      still,
-      select: tracker && ((boxes) => (tracked = tracker.update(boxes, now)).map((f) => f.classify)),
-    });
+    const analyzer = this.analyzer;
+    if (!analyzer) {
+      if (image instanceof ImageBitmap) image.close();
+      return;
+    }
+    const analysis = await analyzer.analyze(image, { still, at: performance.timeOrigin + performance.now() });
     if (generation !== this.generation) return;
-    const probabilities = analysis.faces.map((f) => f.probability);
-    const verdicts = tracker
-      ? tracker.label(tracked, probabilities, now)
-      : // Every face of a photo is classified.
-        probabilities.map((p) => verdict(p as number, this.policy(engine)));
-    const faces = analysis.faces.map(({ box }, i) => ({
+    const faces = analysis.faces.map(({ box, verdict, track }) => ({
       box,
-      verdict: verdicts[i],
-      text: formatLabel(verdicts[i], this.labels.showPercent),
-      track: tracked[i]?.track,
+      verdict,
+      text: formatLabel(verdict, this.labels.showPercent),
+      track,
     }));
     this.analysis = { faces, width: analysis.width, height: analysis.height };
     this.error = undefined;
     const done = performance.now();
-    if (this.hook) this.record(this.hook, engine, faces, probabilities, analysis.timings, done);
+    if (this.hook) this.record(this.hook, faces, analysis, done);
     const { capture, detect, classify } = analysis.timings;
     this.stats.add({ capture, detect, classify, total: capture + detect + classify }, done);
     const sentence = describeFaces(faces.map((f) => f.verdict && f.text));
@@ -237,30 +226,19 @@ export class PipelineController implements ReactiveController {
     this.host.requestUpdate();
   }
 
-  private policy(engine: FaceEngine): LabelPolicy {
-    return labelPolicy(this.labels.caution, engine.metadata.policy);
-  }
-
-  private record(
-    hook: DebugHook,
-    engine: FaceEngine,
-    faces: readonly LabelledFace[],
-    probabilities: readonly (number | undefined)[],
-    timings: Analysis['timings'],
-    now: number,
-  ): void {
+  private record(hook: DebugHook, faces: readonly LabelledFace[], analysis: FrameAnalysis, now: number): void {
     hook.frames++;
     hook.skipped = this.loop.skipped;
-    hook.tensors = engine.numTensors();
+    hook.tensors = analysis.tensors;
     if (hook.tensorsAfterFirstFrame < 0) hook.tensorsAfterFirstFrame = hook.tensors;
-    const classified = probabilities.filter((p) => p !== undefined).length;
+    const classified = analysis.faces.filter((f) => f.probability !== undefined).length;
     hook.detected += faces.length;
     hook.classified += classified;
     if (hook.firstLabelAt < 0 && faces.some((f) => f.verdict)) hook.firstLabelAt = now;
     hook.log.push({
       frame: hook.frames,
       faces: faces.map((f) => ({ track: f.track ?? -1, label: f.verdict?.label ?? 'pending' })),
-      timings,
+      timings: analysis.timings,
     });
     if (hook.log.length > LOG_FRAMES) hook.log.shift();
   }
