@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -258,4 +258,17 @@ export async function launchHideable(options: LaunchOptions = {}): Promise<Hidea
     await launched.close();
     throw err;
   }
+}
+
+/** Drops the photo at `path` on the picture, as a user dragging it from their files. */
+export async function dropPhoto(page: Page, path: string): Promise<void> {
+  await page.evaluate(async (base64) => {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const data = new DataTransfer();
+    data.items.add(new File([bytes], 'photo.jpg', { type: 'image/jpeg' }));
+    const stage = document.querySelector('facesense-app')!.shadowRoot!.querySelector('main')!;
+    for (const type of ['dragover', 'drop']) {
+      stage.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }));
+    }
+  }, readFileSync(path).toString('base64'));
 }

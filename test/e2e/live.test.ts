@@ -1,8 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
+  dropPhoto,
   ARTIFACTS,
   foreignRequests,
   LABEL,
@@ -104,16 +105,7 @@ describe('live camera with one face (wasm)', () => {
   });
 
   it('photo mode labels a dropped photo', async () => {
-    const photo = readFileSync(join(SCENES, TWO_FACES)).toString('base64');
-    await page.evaluate(async (base64) => {
-      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
-      const data = new DataTransfer();
-      data.items.add(new File([bytes], 'two-people.jpg', { type: 'image/jpeg' }));
-      const stage = document.querySelector('facesense-app')!.shadowRoot!.querySelector('main')!;
-      for (const type of ['dragover', 'drop']) {
-        stage.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }));
-      }
-    }, photo);
+    await dropPhoto(page, join(SCENES, TWO_FACES));
     const labels = await waitForFaces(page, 2);
     expect(labels.every((l) => LABEL.test(l))).toBe(true);
     await expect(page.locator('facesense-app canvas.photo').count()).resolves.toBe(1);

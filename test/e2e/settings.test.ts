@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -6,6 +5,7 @@ import { verdict, type GenderLabel } from '../../src/core/labels';
 import type { ModelMetadata } from '../../src/core/metadata';
 import { labelledFrom, labelPolicy, parseSettings, type Caution } from '../../src/core/settings';
 import {
+  dropPhoto,
   foreignRequests,
   launchChromium,
   newSession,
@@ -29,19 +29,6 @@ function focusedText(page: Page): Promise<string> {
     while (active?.shadowRoot?.activeElement) active = active.shadowRoot.activeElement;
     return active?.textContent?.trim() ?? '';
   });
-}
-
-/** Drops the photo at `path` on the picture, as a user dragging it from their files. */
-async function dropPhoto(page: Page, path: string): Promise<void> {
-  await page.evaluate(async (base64) => {
-    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
-    const data = new DataTransfer();
-    data.items.add(new File([bytes], 'photo.jpg', { type: 'image/jpeg' }));
-    const stage = document.querySelector('facesense-app')!.shadowRoot!.querySelector('main')!;
-    for (const type of ['dragover', 'drop']) {
-      stage.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }));
-    }
-  }, readFileSync(path).toString('base64'));
 }
 
 /** Tabs from the top of the page to the Settings button and opens the sheet with Enter. */
