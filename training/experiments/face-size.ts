@@ -28,7 +28,7 @@ import {
   progressBar,
 } from '../cli/common';
 import { SPLITS, type Split } from '../lib/data/dataset';
-import { decodeImage, imageTensor } from '../lib/data/images';
+import { decodeImage, imageTensor, type RgbImage } from '../lib/data/images';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 import { blazeFaceModels } from '../lib/node-io';
 
@@ -74,12 +74,11 @@ const classifier = await loadClassifierDir(resolve(values.model));
 const { crop } = classifier.metadata;
 
 /** The photo scaled so that `face` is `width` px wide, centred in a grey frame; returns the frame and the face's box. */
-async function placeInFrame(path: string, face: Box, width: number): Promise<{ frame: tf.Tensor3D; box: Box }> {
-  const source = await decodeImage(path);
+async function placeInFrame(source: RgbImage, face: Box, width: number): Promise<{ frame: tf.Tensor3D; box: Box }> {
   const f = width / face.width;
   const w = Math.max(1, Math.round(source.width * f));
   const h = Math.max(1, Math.round(source.height * f));
-  if (w > FRAME.width || h > FRAME.height) throw new Error(`${path} at ${width} px is larger than the frame`);
+  if (w > FRAME.width || h > FRAME.height) throw new Error(`a face scaled to ${width} px leaves the frame`);
   const scaled = await sharp(Buffer.from(source.data), {
     raw: { width: source.width, height: source.height, channels: 3 },
   })
@@ -111,7 +110,8 @@ const bar = progressBar('face size', 'img');
 bar.start(entries.length, 0, { rate: '-', extra: '' });
 const started = performance.now();
 for (const [i, entry] of entries.entries()) {
-  const image = imageTensor(await decodeImage(entry.path));
+  const source = await decodeImage(entry.path);
+  const image = imageTensor(source);
   const [face] = await detector.detect(image, { still: true });
   image.dispose();
   bar.update(i + 1, { rate: ((i + 1) / ((performance.now() - started) / 1000)).toFixed(1), extra: '' });
@@ -121,7 +121,7 @@ for (const [i, entry] of entries.entries()) {
   }
   const p: Array<number | null> = [];
   for (const width of widths) {
-    const { frame, box } = await placeInFrame(entry.path, face.box, width);
+    const { frame, box } = await placeInFrame(source, face.box, width);
     const found = (await detector.detect(frame)).find((d) => iou(d.box, box) >= MATCH_IOU);
     if (found) {
       const crops = cropFaces(frame, [found.box], crop);

@@ -106,12 +106,13 @@ export async function createDataParallelStep(
       const n = x.shape[0];
       const [[, mine], ...theirs] = shareBatch(n, microBatch, threads);
       const weights = variables.map((v) => v.dataSync() as Float32Array);
+      const labels = y.dataSync() as Float32Array;
       const replies = theirs.map(([begin, size], i) => {
         if (size === 0) return null;
         const request: WorkerRequest = {
           weights: weights.map((w) => w.slice()),
           x: tf.tidy(() => tf.slice(x, begin, size).dataSync() as Float32Array),
-          y: (y.dataSync() as Float32Array).slice(begin, begin + size),
+          y: labels.slice(begin, begin + size),
           scale: n,
           augmentation,
           begin,
