@@ -45,6 +45,23 @@ export interface AppearanceSettings {
   frameCut: number;
   /** Largest cut per side, as a fraction of the crop (the face box leaves about 1/6 of margin per side). */
   frameCutMax: number;
+  /** Faces seen from afar: the crop's detail cut down to a smaller source, as a far face in a camera frame. */
+  lowRes?: LowResSettings;
+}
+
+/**
+ * A face 32 px wide in the camera frame reaches the classifier as a 64×64 crop cut from about 42 source pixels
+ * (crop scale 1.3), so it is blurrier than any CelebA or FairFace crop. The crop is shrunk to `width` pixels and
+ * enlarged back, as the app enlarges a small face, with sensor noise on top.
+ */
+export interface LowResSettings {
+  /** Share of images made low-resolution. */
+  share: number;
+  /** Source width ~ U(min, max) in pixels, for a 64-px crop. */
+  minWidth: number;
+  maxWidth: number;
+  /** Largest standard deviation of the added Gaussian noise, on 0–255 values; each image draws σ ~ U(0, noise). */
+  noise: number;
 }
 
 /** The tutorial's generator: rotation 40, shifts 0.2, shear 0.2, zoom 0.2, horizontal flip, nearest fill. */
@@ -76,7 +93,18 @@ export const ROBUST_AUGMENT: AugmentSettings = {
   appearance: { brightness: 0.3, contrast: 0.3, saturation: 0.4, grayscale: 0.05, frameCut: 0.4, frameCutMax: 0.2 },
 };
 
-export const AUGMENT_PRESETS = { tutorial: DEFAULT_AUGMENT, light: LIGHT_AUGMENT, robust: ROBUST_AUGMENT } as const;
+/** `robust`, plus faces from afar: 40 % of crops cut from a source 20 to 56 px wide (faces of about 15 to 43 px). */
+export const FAR_AUGMENT: AugmentSettings = {
+  ...ROBUST_AUGMENT,
+  appearance: { ...ROBUST_AUGMENT.appearance!, lowRes: { share: 0.4, minWidth: 20, maxWidth: 56, noise: 8 } },
+};
+
+export const AUGMENT_PRESETS = {
+  tutorial: DEFAULT_AUGMENT,
+  light: LIGHT_AUGMENT,
+  robust: ROBUST_AUGMENT,
+  far: FAR_AUGMENT,
+} as const;
 
 /** One image's transform. Size-free, so the same draw applies to any resolution. */
 export interface AugmentParams {
@@ -176,6 +204,17 @@ export interface AppearanceParams {
   saturation: number;
   /** Fractions of the crop blacked out from each side, as where the photo ends. */
   cut: { left: number; right: number; top: number; bottom: number };
+  /** Seen from afar; absent at full resolution. */
+  lowRes?: LowResParams;
+}
+
+export interface LowResParams {
+  /** Source width in pixels of a 64-px-wide crop; other crop sizes scale it. */
+  width: number;
+  /** Standard deviation of the Gaussian noise on 0–255 values. */
+  noise: number;
+  /** Seed of the noise, so that an image gets the same noise in whichever thread augments it. */
+  seed: number;
 }
 
 export const IDENTITY_APPEARANCE: AppearanceParams = {
@@ -189,12 +228,22 @@ export function sampleAppearance(rng: () => number, settings: AppearanceSettings
   const grey = rng() < settings.grayscale;
   const framed = rng() < settings.frameCut;
   const side = (): number => (framed && rng() < 0.5 ? rng() * settings.frameCutMax : 0);
-  return {
+  const params: AppearanceParams = {
     brightness: 1 + uniform(rng, settings.brightness),
     contrast: 1 + uniform(rng, settings.contrast),
     saturation: grey ? 0 : 1 + uniform(rng, settings.saturation),
     cut: { left: side(), right: side(), top: side(), bottom: side() },
   };
+  // Drawn last and only when asked for, so that presets without it keep the random streams they had.
+  const far = settings.lowRes;
+  if (far && rng() < far.share) {
+    params.lowRes = {
+      width: far.minWidth + rng() * (far.maxWidth - far.minWidth),
+      noise: rng() * far.noise,
+      seed: Math.floor(rng() * 2 ** 31),
+    };
+  }
+  return params;
 }
 
 /** A [height·width] mask, 1 inside the photo and 0 where `cut` blacks it out (row-major). */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   affineMatrix,
   DEFAULT_AUGMENT,
+  FAR_AUGMENT,
   frameMask,
   IDENTITY_PARAMS,
   mulberry32,
@@ -214,6 +215,29 @@ describe('sampleAppearance', () => {
     expect(share((p) => p.cut.left > 0)).toBeCloseTo(framed / 2, 1);
     expect(share((p) => Object.values(p.cut).some((c) => c > 0))).toBeCloseTo(framed * (1 - 1 / 16), 1);
     expect(Math.max(...draws.flatMap((p) => Object.values(p.cut)))).toBeLessThanOrEqual(settings.frameCutMax);
+  });
+});
+
+describe('sampleAppearance with lowRes', () => {
+  const lowRes = FAR_AUGMENT.appearance!.lowRes!;
+  const draws = (() => {
+    const rng = mulberry32(78);
+    return Array.from({ length: 20000 }, () => sampleAppearance(rng, FAR_AUGMENT.appearance!));
+  })();
+  const far = draws.flatMap((p) => (p.lowRes ? [p.lowRes] : []));
+
+  it('makes the set share low-resolution, with widths and noise in range', () => {
+    expect(Math.abs(far.length / draws.length - lowRes.share)).toBeLessThan(0.015);
+    expect(Math.min(...far.map((f) => f.width))).toBeGreaterThanOrEqual(lowRes.minWidth);
+    expect(Math.max(...far.map((f) => f.width))).toBeLessThan(lowRes.maxWidth);
+    expect(Math.max(...far.map((f) => f.noise))).toBeLessThan(lowRes.noise);
+    expect(new Set(far.map((f) => f.seed)).size).toBeGreaterThan(far.length * 0.99);
+  });
+
+  it("draws after the robust preset's own draws, so a first image looks as it did before apart from the blur", () => {
+    const robust = sampleAppearance(mulberry32(5), ROBUST_AUGMENT.appearance!);
+    const far = sampleAppearance(mulberry32(5), FAR_AUGMENT.appearance!);
+    expect({ ...far, lowRes: undefined }).toEqual({ ...robust, lowRes: undefined });
   });
 });
 

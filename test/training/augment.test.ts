@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_AUGMENT,
+  FAR_AUGMENT,
   IDENTITY_APPEARANCE,
   IDENTITY_PARAMS,
   mulberry32,
@@ -18,6 +19,7 @@ import {
   appearanceBatch,
   applyAugmentation,
   augmentBatch,
+  lowResBatch,
   sampleBatchAugmentation,
   transformBatch,
 } from '../../training/lib/fit/augment';
@@ -170,6 +172,68 @@ describe('appearanceBatch on wasm', () => {
     const images = pixels();
     const before = tf.memory().numTensors;
     augmentBatch(images, mulberry32(5), ROBUST_AUGMENT).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    images.dispose();
+  });
+});
+
+describe('lowResBatch on wasm', () => {
+  const far = (width: number, noise = 0, seed = 1) => ({ ...IDENTITY_APPEARANCE, lowRes: { width, noise, seed } });
+  /** Mean absolute difference between horizontal neighbours: the fine detail left in an image. */
+  const detail = (image: tf.Tensor4D) =>
+    tf.tidy(() => {
+      const [, h, w, c] = image.shape;
+      return tf
+        .mean(tf.abs(tf.sub(tf.slice(image, [0, 0, 1, 0], [1, h, w - 1, c]), tf.slice(image, 0, [1, h, w - 1, c]))))
+        .dataSync()[0];
+    });
+
+  it('leaves images without lowRes params as they are', async () => {
+    const images = tf.tensor4d(randomBatch([2, 64, 64, 3], 21), [2, 64, 64, 3]);
+    const out = lowResBatch(images, [IDENTITY_APPEARANCE, IDENTITY_APPEARANCE]);
+    expect(maxAbsDiff(await out.data(), await images.data())).toBe(0);
+    tf.dispose([images, out]);
+  });
+
+  it('takes fine detail away, the more the smaller the source, and keeps the mean brightness', () => {
+    const images = tf.tensor4d(randomBatch([3, 64, 64, 3], 22), [3, 64, 64, 3]);
+    const out = lowResBatch(images, [IDENTITY_APPEARANCE, far(48), far(20)]);
+    const [same, mid, small] = tf.split<tf.Tensor4D>(out, 3);
+    expect(detail(mid)).toBeLessThan(detail(same) * 0.6);
+    expect(detail(small)).toBeLessThan(detail(mid) * 0.6);
+    const mean = (t: tf.Tensor) => tf.tidy(() => tf.mean(t).dataSync()[0]);
+    expect(Math.abs(mean(small) - mean(same))).toBeLessThan(2);
+    tf.dispose([images, out, same, mid, small]);
+  });
+
+  it('adds the same noise to an image wherever it sits in the batch, as the training threads need', async () => {
+    const images = tf.tensor4d(randomBatch([2, 32, 32, 3], 23).fill(128), [2, 32, 32, 3]);
+    const params = [far(64, 10, 7), far(64, 10, 7)];
+    const out = lowResBatch(images, params);
+    const [a, b] = tf.split<tf.Tensor4D>(out, 2);
+    expect(maxAbsDiff(await a.data(), await b.data())).toBe(0);
+    const spread = tf.tidy(() => tf.sqrt(tf.moments(tf.sub(a, 128)).variance).dataSync()[0]);
+    expect(spread).toBeGreaterThan(8);
+    expect(spread).toBeLessThan(12);
+    tf.dispose([images, out, a, b]);
+  });
+
+  it('is part of the far preset: a thread augmenting part of a batch gets what the whole batch would', async () => {
+    const images = tf.tensor4d(randomBatch([8, 16, 16, 3], 24), [8, 16, 16, 3]);
+    const plan = sampleBatchAugmentation(8, mulberry32(4), FAR_AUGMENT);
+    expect(plan.appearance!.some((p) => p.lowRes)).toBe(true);
+    const whole = applyAugmentation(images, plan);
+    const tail = tf.slice(whole, 3, 5);
+    const part = applyAugmentation(tf.slice(images, 3, 5), plan, 3);
+    expect(maxAbsDiff(await part.data(), await tail.data())).toBe(0);
+    tf.dispose([images, whole, tail, part]);
+  });
+
+  it('leaks no tensors', () => {
+    const images = tf.tensor4d(randomBatch([3, 16, 16, 3], 25), [3, 16, 16, 3]);
+    const before = tf.memory().numTensors;
+    lowResBatch(images, [far(30, 5), IDENTITY_APPEARANCE, far(50)]).dispose();
+    augmentBatch(images, mulberry32(5), FAR_AUGMENT).dispose();
     expect(tf.memory().numTensors).toBe(before);
     images.dispose();
   });

@@ -9,6 +9,7 @@ import {
   type AppearanceParams,
   type AugmentParams,
   type AugmentSettings,
+  type LowResParams,
 } from '../../../src/core/augment';
 
 /**
@@ -59,7 +60,7 @@ export function applyAugmentation(images: tf.Tensor4D, plan: BatchAugmentation, 
   const geometry = plan.geometry.slice(begin, end);
   const looks = plan.appearance?.slice(begin, end);
   if (!looks) return transformBatch(images, geometry);
-  return tf.tidy(() => appearanceBatch(transformBatch(images, geometry), looks));
+  return tf.tidy(() => lowResBatch(appearanceBatch(transformBatch(images, geometry), looks), looks));
 }
 
 /**
@@ -110,5 +111,42 @@ export function appearanceBatch(images: tf.Tensor4D, params: readonly Appearance
     const masks = new Float32Array(n * height * width);
     params.forEach((p, i) => masks.set(frameMask(p.cut, width, height), i * height * width));
     return tf.mul(lit, tf.tensor4d(masks, [n, height, width, 1]));
+  });
+}
+
+/** Makes the images whose params ask for it low-resolution (see `LowResSettings`); the others pass unchanged. */
+export function lowResBatch(images: tf.Tensor4D, params: readonly AppearanceParams[]): tf.Tensor4D {
+  const n = images.shape[0];
+  if (params.length !== n) throw new Error(`got ${params.length} appearance changes for ${n} images`);
+  if (!params.some((p) => p.lowRes)) return tf.clone(images);
+  return tf.tidy(() =>
+    tf.concat(
+      tf.split<tf.Tensor4D>(images, n).map((image, i) => {
+        const far = params[i].lowRes;
+        return far ? lowRes(image, far) : image;
+      }),
+    ),
+  );
+}
+
+/**
+ * One image shrunk to the source size and enlarged back with bilinear sampling, as the app's crop enlarges a
+ * small face. Shrinking by more than half first averages 2×2 blocks, since a camera's pixels average their light
+ * rather than sample points, and plain bilinear shrinking would alias.
+ */
+function lowRes(image: tf.Tensor4D, far: LowResParams): tf.Tensor4D {
+  const [, height, width] = image.shape;
+  const smallWidth = Math.max(4, Math.round((far.width * width) / 64));
+  const smallHeight = Math.max(4, Math.round((smallWidth * height) / width));
+  return tf.tidy((): tf.Tensor4D => {
+    const source = smallWidth * 2 <= width ? tf.avgPool(image, 2, 2, 'valid') : image;
+    const small = tf.image.resizeBilinear(source, [smallHeight, smallWidth], false, true);
+    const large = tf.image.resizeBilinear(small, [height, width], false, true);
+    if (far.noise <= 0) return large;
+    return tf.clipByValue(
+      tf.add(large, tf.randomNormal(large.shape, 0, far.noise, 'float32', far.seed)),
+      0,
+      255,
+    ) as tf.Tensor4D;
   });
 }
