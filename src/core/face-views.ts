@@ -66,29 +66,38 @@ export function toShortRangeBox(box: Box): Box {
 }
 
 /**
- * Takes the live frames' second view in turn and remembers what each view found until it is looked at again.
- * Generic in what a face is, so the detector can keep its own type.
+ * Takes the live frames' second view in turn, on one frame in `every`, and remembers what each view found until it
+ * is looked at again. Generic in what a face is, so the detector can keep its own type.
  */
 export class ViewCycle<T> {
   private next = 0;
-  private held: T[][] = [];
+  private frame = 0;
+  private found: T[][] = [];
   private key = '';
   private last = -Infinity;
 
-  /** `newVideoGapMs`: a frame that long after the previous one starts again, forgetting what was held. */
-  constructor(private readonly newVideoGapMs: number) {}
+  /**
+   * `newVideoGapMs`: a frame that long after the previous one starts again, forgetting what was held. `every`:
+   * a view is looked at on one frame in that many; the frames between look at the whole frame only.
+   */
+  constructor(
+    private readonly newVideoGapMs: number,
+    private readonly every = 1,
+  ) {}
 
   /**
-   * The view to look at in this frame of `width`×`height`, taken at `now` (ms), and its index. A frame of another
-   * size, or one more than `newVideoGapMs` after the previous, starts the cycle again with nothing held.
+   * The view to look at in this frame of `width`×`height`, taken at `now` (ms), and its index, or null when this
+   * frame looks at none. A frame of another size, or one more than `newVideoGapMs` after the previous, starts the
+   * cycle again with nothing held.
    */
-  take(width: number, height: number, minTileSide: number, now: number): { view: Box; index: number } {
+  take(width: number, height: number, minTileSide: number, now: number): { view: Box; index: number } | null {
     const views = cycledViews(width, height, minTileSide);
     const key = `${width}x${height}`;
     if (key !== this.key || now - this.last > this.newVideoGapMs) {
-      [this.key, this.next, this.held] = [key, 0, views.map(() => [])];
+      [this.key, this.next, this.frame, this.found] = [key, 0, 0, views.map(() => [])];
     }
     this.last = now;
+    if (this.frame++ % this.every !== 0) return null;
     const index = this.next;
     this.next = (index + 1) % views.length;
     return { view: views[index], index };
@@ -96,8 +105,13 @@ export class ViewCycle<T> {
 
   /** Records what view `index` found now, and returns what every other view found when it was last looked at. */
   swap(index: number, found: T[]): T[] {
-    this.held[index] = found;
-    return this.held.filter((_, i) => i !== index).flat();
+    this.found[index] = found;
+    return this.found.filter((_, i) => i !== index).flat();
+  }
+
+  /** What every view found when it was last looked at, for a frame that looks at none. */
+  held(): T[] {
+    return this.found.flat();
   }
 }
 

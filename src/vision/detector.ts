@@ -74,6 +74,11 @@ export interface DetectorOptions {
   farScoreThreshold: number;
   /** How stills are looked at again when no face is found, in order until one finds a face; [] never retries. */
   stillRetries: BorderRetry[];
+  /**
+   * Live frames look at one of the far-face views (tiles, bordered frame) on one frame in this many, besides the
+   * whole frame on every frame. Far faces are small and move few pixels, so their boxes can be held longer.
+   */
+  viewEvery: number;
 }
 
 /** The retries were chosen on validation data: docs/experiments.md, "The border retry for stills". */
@@ -86,6 +91,7 @@ export const DEFAULT_DETECTOR_OPTIONS: DetectorOptions = {
     { scale: 2, fill: 'mean', scoreThreshold: 0.6 },
     { scale: 1.5, fill: 'mean', scoreThreshold: 0.6 },
   ],
+  viewEvery: 3,
 };
 
 /** The short-range model's fixed input side. */
@@ -139,7 +145,7 @@ export async function loadBlazeFace(
     }),
     loadGraphModel(models.fullRange),
   ]);
-  const cycle = new ViewCycle<DetectedFace>(NEW_VIDEO_GAP_MS);
+  const cycle = new ViewCycle<DetectedFace>(NEW_VIDEO_GAP_MS, opts.viewEvery);
 
   /** Faces found in `square` (a region of the image, in its pixels) with what lies outside the image `fill`ed. */
   async function detectIn(image: tf.Tensor3D, square: Box, fill: BorderFill): Promise<DetectedFace[]> {
@@ -225,13 +231,17 @@ export async function loadBlazeFace(
 
   const byScore = (faces: DetectedFace[]) => faces.sort((a, b) => b.score - a.score);
 
-  /** A video frame: the whole frame and one cycled view, with what the other cycled views found last time. */
+  /**
+   * A video frame: the whole frame, and on some frames one cycled view, with what the cycled views found when they
+   * were last looked at.
+   */
   async function detectLive(image: tf.Tensor3D): Promise<DetectedFace[]> {
     const [height, width] = image.shape;
-    const { view, index } = cycle.take(width, height, FAR_INPUT_SIZE, performance.now());
-    const [whole, cycled] = await detectFar(image, [letterboxSquare(width, height), view]);
-    const fresh = suppressOverlaps([...whole, ...cycled], opts.iouThreshold);
-    const held = cycle.swap(index, suppressOverlaps(cycled, opts.iouThreshold));
+    const turn = cycle.take(width, height, FAR_INPUT_SIZE, performance.now());
+    const whole = letterboxSquare(width, height);
+    const [wholeFaces, cycled = []] = await detectFar(image, turn ? [whole, turn.view] : [whole]);
+    const fresh = suppressOverlaps([...wholeFaces, ...cycled], opts.iouThreshold);
+    const held = turn ? cycle.swap(turn.index, suppressOverlaps(cycled, opts.iouThreshold)) : cycle.held();
     return byScore(addHeld(fresh, held, opts.iouThreshold));
   }
 

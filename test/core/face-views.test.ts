@@ -78,7 +78,7 @@ describe('toShortRangeBox', () => {
 describe('ViewCycle', () => {
   it('takes each cycled view in turn and starts again for a frame of another size', () => {
     const cycle = new ViewCycle<string>(1000);
-    const taken = Array.from({ length: 6 }, (_, i) => cycle.take(640, 480, 192, 33 * i).index);
+    const taken = Array.from({ length: 6 }, (_, i) => cycle.take(640, 480, 192, 33 * i)!.index);
     expect(taken).toEqual([0, 1, 2, 3, 4, 0]);
     expect(cycle.take(1280, 720, 192, 200)).toEqual({ view: cycledViews(1280, 720, 192)[0], index: 0 });
   });
@@ -87,7 +87,7 @@ describe('ViewCycle', () => {
     const cycle = new ViewCycle<string>(1000);
     let now = 0;
     // Two frames a second: a slow device.
-    const step = (found: string[]) => cycle.swap(cycle.take(640, 480, 192, (now += 500)).index, found);
+    const step = (found: string[]) => cycle.swap(cycle.take(640, 480, 192, (now += 500))!.index, found);
     expect(step(['far face in tile 0'])).toEqual([]);
     expect(step([])).toEqual(['far face in tile 0']);
     expect(step(['in tile 2'])).toEqual(['far face in tile 0']);
@@ -99,13 +99,38 @@ describe('ViewCycle', () => {
 
   it('forgets what it held when the frame size changes or frames stop for longer than the gap', () => {
     const cycle = new ViewCycle<string>(1000);
-    cycle.swap(cycle.take(640, 480, 192, 0).index, ['a face']);
-    expect(cycle.swap(cycle.take(1280, 720, 192, 33).index, [])).toEqual([]);
-    cycle.swap(cycle.take(640, 480, 192, 66).index, ['a face']);
+    cycle.swap(cycle.take(640, 480, 192, 0)!.index, ['a face']);
+    expect(cycle.swap(cycle.take(1280, 720, 192, 33)!.index, [])).toEqual([]);
+    cycle.swap(cycle.take(640, 480, 192, 66)!.index, ['a face']);
     // A new camera, or the tab shown again, more than a second later.
-    const { index } = cycle.take(640, 480, 192, 1100);
+    const { index } = cycle.take(640, 480, 192, 1100)!;
     expect(index).toBe(0);
     expect(cycle.swap(index, [])).toEqual([]);
+  });
+
+  it('looks at a view on one frame in `every`, holding everything found in between', () => {
+    const cycle = new ViewCycle<string>(1000, 3);
+    const turns = Array.from({ length: 7 }, (_, i) => cycle.take(640, 480, 192, 33 * i)?.index ?? null);
+    expect(turns).toEqual([0, null, null, 1, null, null, 2]);
+    cycle.swap(2, ['far face']);
+    expect(cycle.take(640, 480, 192, 231)).toBeNull();
+    expect(cycle.held()).toEqual(['far face']);
+  });
+
+  it('counts the frames between views against the gap, so slow frames keep what was found', () => {
+    const cycle = new ViewCycle<string>(1000, 3);
+    cycle.swap(cycle.take(640, 480, 192, 0)!.index, ['far face']);
+    // Frames 600 ms apart: views 1.8 s apart, each frame within the gap of the one before.
+    expect(cycle.take(640, 480, 192, 600)).toBeNull();
+    expect(cycle.take(640, 480, 192, 1200)).toBeNull();
+    expect(cycle.swap(cycle.take(640, 480, 192, 1800)!.index, [])).toEqual(['far face']);
+  });
+
+  it('starts a new video on a view frame', () => {
+    const cycle = new ViewCycle<string>(1000, 3);
+    cycle.take(640, 480, 192, 0);
+    cycle.take(640, 480, 192, 33);
+    expect(cycle.take(1280, 720, 192, 66)).toEqual({ view: cycledViews(1280, 720, 192)[0], index: 0 });
   });
 });
 
