@@ -130,3 +130,12 @@ export function addHeld<T extends { box: Box }>(fresh: readonly T[], held: reado
   for (const face of held) if (out.every((f) => !same(f.box, face.box))) out.push(face);
   return out;
 }
+
+/**
+ * `faces` (highest score first) without any that is the same face, by `addHeld`'s test, as one kept before it. On
+ * top of IoU suppression this drops a small box inside a face, which a tile's closer look sometimes adds (an eye
+ * and brow scored as a face).
+ */
+export function oneBoxPerFace<T extends { box: Box }>(faces: readonly T[], maxIou: number): T[] {
+  return addHeld([], faces, maxIou);
+}

@@ -9,7 +9,7 @@ import {
   suppressOverlaps,
   VALUES_PER_ANCHOR,
 } from '../core/face-anchors';
-import { addHeld, fromView, stillViews, toShortRangeBox, ViewCycle } from '../core/face-views';
+import { addHeld, fromView, oneBoxPerFace, stillViews, toShortRangeBox, ViewCycle } from '../core/face-views';
 import {
   fromSquare,
   letterboxSquare,
@@ -240,7 +240,7 @@ export async function loadBlazeFace(
     const turn = cycle.take(width, height, FAR_INPUT_SIZE, performance.now());
     const whole = letterboxSquare(width, height);
     const [wholeFaces, cycled = []] = await detectFar(image, turn ? [whole, turn.view] : [whole]);
-    const fresh = suppressOverlaps([...wholeFaces, ...cycled], opts.iouThreshold);
+    const fresh = oneBoxPerFace(suppressOverlaps([...wholeFaces, ...cycled], opts.iouThreshold), opts.iouThreshold);
     const held = turn ? cycle.swap(turn.index, suppressOverlaps(cycled, opts.iouThreshold)) : cycle.held();
     return byScore(addHeld(fresh, held, opts.iouThreshold));
   }

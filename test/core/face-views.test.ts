@@ -4,6 +4,7 @@ import {
   BORDER_SCALE,
   cycledViews,
   fromView,
+  oneBoxPerFace,
   stillViews,
   tileSquares,
   toShortRangeBox,
@@ -131,6 +132,20 @@ describe('ViewCycle', () => {
     cycle.take(640, 480, 192, 0);
     cycle.take(640, 480, 192, 33);
     expect(cycle.take(1280, 720, 192, 66)).toEqual({ view: cycledViews(1280, 720, 192)[0], index: 0 });
+  });
+});
+
+describe('oneBoxPerFace', () => {
+  const face = (x: number, y: number, side: number, score: number) => ({
+    box: { x, y, width: side, height: side },
+    score,
+  });
+
+  it('drops a small box inside a face that IoU suppression keeps, and keeps faces side by side', () => {
+    const biden = face(215, 153, 51, 0.91);
+    const eye = face(229, 163, 22, 0.55);
+    const obama = face(398, 164, 52, 0.82);
+    expect(oneBoxPerFace([biden, obama, eye], 0.3)).toEqual([biden, obama]);
   });
 });
 
