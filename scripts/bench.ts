@@ -6,7 +6,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createServer, type Server } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Browser } from 'playwright-core';
 import sharp from 'sharp';
 import { quantile } from '../src/core/stats';
@@ -23,6 +22,7 @@ import {
 } from '../test/e2e/harness';
 import { farPair } from '../test/e2e/far-pair';
 import { writeY4m } from '../test/e2e/y4m';
+import { benchArgs } from './lib/bench-args';
 
 const HELP = `Usage: npm run bench -- [--frames N] [--json] [--no-build]
 
@@ -212,18 +212,9 @@ function row(label: string, f: Figures): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      frames: { type: 'string', default: '150' },
-      json: { type: 'boolean', default: false },
-      'no-build': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
+  const values = benchArgs(HELP, {
+    frames: { type: 'string', default: '150' },
+  } as const);
   const frames = Number(values.frames);
   if (!Number.isInteger(frames) || frames < 10 || frames > 900) throw new Error('--frames must be 10–900');
   const log = values.json ? console.error : console.log;

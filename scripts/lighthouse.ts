@@ -6,13 +6,13 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 // Lighthouse's own launcher: it starts Chromium with the flags Lighthouse expects.
 import { launch } from 'chrome-launcher';
 import lighthouse, { type Flags } from 'lighthouse';
 import { CATEGORIES, summariseLighthouse, type LighthouseSummary } from './lib/lighthouse-summary';
 import { buildApp, ONE_FACE, REPO, SCENES, servePreview } from '../test/e2e/harness';
 import { writeY4m } from '../test/e2e/y4m';
+import { benchArgs } from './lib/bench-args';
 
 const HELP = `Usage: npm run bench:lighthouse -- [--devtools] [--json] [--no-build]
 
@@ -66,18 +66,9 @@ async function chromiumVersion(port: number): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      devtools: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      'no-build': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
+  const values = benchArgs(HELP, {
+    devtools: { type: 'boolean', default: false },
+  } as const);
   if (!existsSync(CHROMIUM)) {
     console.error(
       `bench:lighthouse: no Chromium at ${CHROMIUM}. Install Debian's "chromium" (sudo apt-get install chromium) ` +

@@ -7,7 +7,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { quantile } from '../src/core/stats';
 import {
   buildApp,
@@ -20,6 +19,7 @@ import {
   waitForFaces,
 } from '../test/e2e/harness';
 import { writeY4m } from '../test/e2e/y4m';
+import { benchArgs } from './lib/bench-args';
 
 const HELP = `Usage: npm run bench:ui -- [--seconds N] [--backend wasm|webgl|cpu] [--cpu-slowdown X] [--json] [--no-build]
 
@@ -67,20 +67,11 @@ function summarise(tasks: Recorded['longTasks'], from: number, to: number): Task
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      seconds: { type: 'string', default: '15' },
-      backend: { type: 'string', default: 'wasm' },
-      'cpu-slowdown': { type: 'string', default: '1' },
-      json: { type: 'boolean', default: false },
-      'no-build': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
+  const values = benchArgs(HELP, {
+    seconds: { type: 'string', default: '15' },
+    backend: { type: 'string', default: 'wasm' },
+    'cpu-slowdown': { type: 'string', default: '1' },
+  } as const);
   const seconds = Number(values.seconds);
   if (!(seconds >= 3 && seconds <= 300)) throw new Error('--seconds must be between 3 and 300');
   const slowdown = Number(values['cpu-slowdown']);
