@@ -132,10 +132,14 @@ export function addHeld<T extends { box: Box }>(fresh: readonly T[], held: reado
 }
 
 /**
- * `faces` (highest score first) without any that is the same face, by `addHeld`'s test, as one kept before it. On
- * top of IoU suppression this drops a small box inside a face, which a tile's closer look sometimes adds (an eye
- * and brow scored as a face).
+ * `faces`, highest score first, without any that is the same face, by `addHeld`'s test, as one kept before it:
+ * greedy suppression by IoU that also drops a small box inside a face, which a tile's closer look sometimes adds
+ * (an eye and brow scored as a face).
  */
-export function oneBoxPerFace<T extends { box: Box }>(faces: readonly T[], maxIou: number): T[] {
-  return addHeld([], faces, maxIou);
+export function oneBoxPerFace<T extends { box: Box; score: number }>(faces: readonly T[], maxIou: number): T[] {
+  return addHeld(
+    [],
+    [...faces].sort((a, b) => b.score - a.score),
+    maxIou,
+  );
 }

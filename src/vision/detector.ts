@@ -240,8 +240,8 @@ export async function loadBlazeFace(
     const turn = cycle.take(width, height, FAR_INPUT_SIZE, performance.now());
     const whole = letterboxSquare(width, height);
     const [wholeFaces, cycled = []] = await detectFar(image, turn ? [whole, turn.view] : [whole]);
-    const fresh = oneBoxPerFace(suppressOverlaps([...wholeFaces, ...cycled], opts.iouThreshold), opts.iouThreshold);
-    const held = turn ? cycle.swap(turn.index, suppressOverlaps(cycled, opts.iouThreshold)) : cycle.held();
+    const fresh = oneBoxPerFace([...wholeFaces, ...cycled], opts.iouThreshold);
+    const held = turn ? cycle.swap(turn.index, oneBoxPerFace(cycled, opts.iouThreshold)) : cycle.held();
     return byScore(addHeld(fresh, held, opts.iouThreshold));
   }
 

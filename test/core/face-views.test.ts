@@ -145,7 +145,13 @@ describe('oneBoxPerFace', () => {
     const biden = face(215, 153, 51, 0.91);
     const eye = face(229, 163, 22, 0.55);
     const obama = face(398, 164, 52, 0.82);
-    expect(oneBoxPerFace([biden, obama, eye], 0.3)).toEqual([biden, obama]);
+    expect(oneBoxPerFace([eye, obama, biden], 0.3)).toEqual([biden, obama]);
+  });
+
+  it('suppresses overlapping boxes of one face as IoU suppression does, keeping the higher score', () => {
+    const a = face(100, 100, 50, 0.7);
+    const b = face(104, 102, 50, 0.9);
+    expect(oneBoxPerFace([a, b], 0.3)).toEqual([b]);
   });
 });
 
