@@ -28,7 +28,7 @@ export type BackendName = (typeof BACKENDS)[number] | 'webgpu';
 export interface FaceResult {
   /** In pixels of the analysed image. */
   box: Box;
-  /** Probability of "male", temperature applied; undefined for a face the caller chose not to classify. */
+  /** Probability of "male", calibrated; undefined for a face the caller chose not to classify. */
   probability?: number;
 }
 

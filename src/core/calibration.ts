@@ -1,48 +1,89 @@
 /**
- * Post-hoc calibration fitted on a validation split: a temperature that makes "93 %" mean right 93 % of the time,
- * and the band around the threshold shown as "uncertain", kept narrow enough that nearly every face gets a label.
+ * Post-hoc calibration fitted on validation data: a temperature that makes "93 %" mean right 93 % of the time, a
+ * bias that puts the 0.5 threshold where women and men are recalled alike, and the band around the threshold shown
+ * as "uncertain", kept narrow enough that nearly every face gets a label.
  */
-import { logLoss } from './metrics';
 
-const clamp = (p: number) => Math.min(1 - 1e-7, Math.max(1e-7, p));
-
-export function temperatureScaled(p: number, temperature: number): number {
-  const q = clamp(p);
-  return 1 / (1 + Math.exp(-Math.log(q / (1 - q)) / temperature));
+/** How the model's probability of "male" becomes the one shown: sigmoid(logit(p) / temperature + bias). */
+export interface Calibration {
+  temperature: number;
+  /** Added to the scaled logit; 0 leaves the model's own balance between the classes. */
+  bias: number;
 }
 
-/** The temperature in [0.05, 20] that minimises log loss, by golden-section search over log T (log loss is unimodal there). */
-export function fitTemperature(probs: ArrayLike<number>, labels: ArrayLike<number>): number {
-  const loss = (logT: number) => {
-    const t = Math.exp(logT);
-    return logLoss(
-      Array.from(probs, (p) => temperatureScaled(p, t)),
-      labels,
-    );
-  };
-  const phi = (Math.sqrt(5) - 1) / 2;
-  let lo = Math.log(0.05);
-  let hi = Math.log(20);
-  let a = hi - phi * (hi - lo);
-  let b = lo + phi * (hi - lo);
-  let fa = loss(a);
-  let fb = loss(b);
-  for (let i = 0; i < 60; i++) {
-    if (fa < fb) {
-      hi = b;
-      b = a;
-      fb = fa;
-      a = hi - phi * (hi - lo);
-      fa = loss(a);
-    } else {
-      lo = a;
-      a = b;
-      fa = fb;
-      b = lo + phi * (hi - lo);
-      fb = loss(b);
+const clamp = (p: number) => Math.min(1 - 1e-7, Math.max(1e-7, p));
+const logit = (p: number) => Math.log(clamp(p) / (1 - clamp(p)));
+const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+
+export function calibrated(p: number, { temperature, bias }: Calibration): number {
+  return sigmoid(logit(p) / temperature + bias);
+}
+
+/** Weights that give every (group, class) cell the same total, so no folder and no class outweighs another. */
+export function balancedWeights(labels: ArrayLike<number>, groups?: ArrayLike<number>): Float64Array {
+  const key = (i: number) => `${groups ? groups[i] : 0}:${labels[i]}`;
+  const counts = new Map<string, number>();
+  for (let i = 0; i < labels.length; i++) counts.set(key(i), (counts.get(key(i)) ?? 0) + 1);
+  const weights = new Float64Array(labels.length);
+  for (let i = 0; i < labels.length; i++) weights[i] = labels.length / counts.size / counts.get(key(i))!;
+  return weights;
+}
+
+const MIN_TEMPERATURE = 0.05;
+const MAX_TEMPERATURE = 20;
+
+/**
+ * The temperature and bias that minimise the weighted log loss (Platt scaling on the logit): a logistic regression
+ * with one input, convex in (1 / temperature, bias), solved by Newton's method with a halving line search.
+ * Unweighted, it calibrates to the validation data's own class mix; with `balancedWeights`, to an even one.
+ */
+export function fitCalibration(
+  probs: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  weights?: ArrayLike<number>,
+): Calibration {
+  const z = Float64Array.from(probs, logit);
+  const w = (i: number) => (weights ? weights[i] : 1);
+  const loss = (a: number, b: number) => {
+    let sum = 0;
+    for (let i = 0; i < z.length; i++) {
+      const s = clamp(sigmoid(a * z[i] + b));
+      sum -= w(i) * (labels[i] === 1 ? Math.log(s) : Math.log(1 - s));
     }
+    return sum;
+  };
+  const [minA, maxA] = [1 / MAX_TEMPERATURE, 1 / MIN_TEMPERATURE];
+  let [a, b] = [1, 0];
+  let current = loss(a, b);
+  for (let iteration = 0; iteration < 50; iteration++) {
+    let [ga, gb, haa, hab, hbb] = [0, 0, 0, 0, 0];
+    for (let i = 0; i < z.length; i++) {
+      const s = sigmoid(a * z[i] + b);
+      const r = w(i) * (s - labels[i]);
+      const h = w(i) * s * (1 - s);
+      ga += r * z[i];
+      gb += r;
+      haa += h * z[i] * z[i];
+      hab += h * z[i];
+      hbb += h;
+    }
+    const det = haa * hbb - hab * hab;
+    if (!(det > 1e-12)) break;
+    const [da, db] = [(hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det];
+    let step = 1;
+    let next = current;
+    let [na, nb] = [a, b];
+    for (; step > 1e-6; step /= 2) {
+      [na, nb] = [Math.min(maxA, Math.max(minA, a - step * da)), b - step * db];
+      next = loss(na, nb);
+      if (next <= current) break;
+    }
+    if (step <= 1e-6) break;
+    const settled = current - next < 1e-10 * Math.max(1, Math.abs(current));
+    [a, b, current] = [na, nb, next];
+    if (settled) break;
   }
-  return Math.exp((lo + hi) / 2);
+  return { temperature: 1 / a, bias: b };
 }
 
 export interface BandChoice {

@@ -47,6 +47,9 @@ export interface ModelMetadata {
   policy: LabelPolicy;
   /** Temperature applied to the logit before the label policy (1 = as trained). */
   temperature: number;
+  /** Added to the logit after the temperature, so that 0.5 recalls both classes alike; absent in models exported
+   * before it was fitted (as 0). */
+  bias?: number;
   quantization: 'float32' | 'float16' | 'uint8';
   /** Validation and Test of all folders together, and of each folder by name. */
   metrics: {
@@ -113,6 +116,7 @@ export function parseMetadata(json: unknown): ModelMetadata {
   if (!m.crop || m.crop.size !== m.inputSize) problems.push('crop settings missing or not matching inputSize');
   if (!m.policy || typeof m.policy.threshold !== 'number') problems.push('label policy missing');
   if (typeof m.temperature !== 'number' || !(m.temperature > 0)) problems.push('temperature missing');
+  if (m.bias !== undefined && !Number.isFinite(m.bias)) problems.push('bias is not a number');
   if (problems.length > 0) throw new Error(`invalid model metadata: ${problems.join(', ')}`);
   return m as ModelMetadata;
 }

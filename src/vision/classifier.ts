@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import type { Calibration } from '../core/calibration';
 import type { ModelMetadata } from '../core/metadata';
 
 export interface GenderClassifier {
   readonly metadata: ModelMetadata;
   /**
-   * Probability of "male" for each crop of a [n, size, size, 3] batch in 0–255, temperature applied.
+   * Probability of "male" for each crop of a [n, size, size, 3] batch in 0–255, calibrated.
    * Synchronous and tensor-in, tensor-out, so callers can run it inside their own `tf.tidy`.
    */
   predict(crops: tf.Tensor4D): tf.Tensor1D;
@@ -14,23 +15,24 @@ export interface GenderClassifier {
   dispose(): void;
 }
 
-/** Applies a temperature to probabilities through their logit: sigmoid(logit(p) / t). */
-export function applyTemperature(p: tf.Tensor, temperature: number): tf.Tensor {
-  if (temperature === 1) return p;
+/** Applies the calibration to probabilities through their logit: sigmoid(logit(p) / temperature + bias). */
+export function applyCalibration(p: tf.Tensor, { temperature, bias }: Calibration): tf.Tensor {
+  if (temperature === 1 && bias === 0) return p;
   return tf.tidy(() => {
     const q = tf.clipByValue(p, 1e-7, 1 - 1e-7);
-    return tf.sigmoid(tf.div(tf.log(tf.div(q, tf.sub(1, q))), temperature));
+    return tf.sigmoid(tf.add(tf.div(tf.log(tf.div(q, tf.sub(1, q))), temperature), bias));
   });
 }
 
 /** Wraps a loaded layers model; runs one warm-up prediction so kernel compilation is not paid on a live frame. */
 export function createGenderClassifier(model: tfl.LayersModel, metadata: ModelMetadata): GenderClassifier {
   const size = metadata.inputSize;
+  const calibration = { temperature: metadata.temperature, bias: metadata.bias ?? 0 };
   const predict = (crops: tf.Tensor4D): tf.Tensor1D =>
     tf.tidy(() => {
       if (crops.shape[0] === 0) return tf.zeros([0]) as tf.Tensor1D;
       const p = tf.reshape(model.predict(crops) as tf.Tensor, [-1]);
-      return applyTemperature(p, metadata.temperature) as tf.Tensor1D;
+      return applyCalibration(p, calibration) as tf.Tensor1D;
     });
   tf.tidy(() => {
     predict(tf.zeros([1, size, size, 3]));

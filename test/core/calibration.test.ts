@@ -1,26 +1,93 @@
 import { describe, expect, it } from 'vitest';
-import { chooseUncertainBand, confidentStats, fitTemperature, temperatureScaled } from '../../src/core/calibration';
+import {
+  balancedWeights,
+  calibrated,
+  chooseUncertainBand,
+  confidentStats,
+  fitCalibration,
+} from '../../src/core/calibration';
 import { mulberry32 } from '../../src/core/augment';
 
 describe('calibration', () => {
-  it('scales the logit by the temperature', () => {
-    expect(temperatureScaled(0.5, 3)).toBeCloseTo(0.5);
+  it('scales the logit by the temperature and shifts it by the bias', () => {
+    expect(calibrated(0.5, { temperature: 3, bias: 0 })).toBeCloseTo(0.5);
     const logit = Math.log(0.9 / 0.1);
-    expect(temperatureScaled(0.9, 2)).toBeCloseTo(1 / (1 + Math.exp(-logit / 2)));
-    expect(temperatureScaled(0.9, 1)).toBeCloseTo(0.9);
+    expect(calibrated(0.9, { temperature: 2, bias: 0 })).toBeCloseTo(1 / (1 + Math.exp(-logit / 2)));
+    expect(calibrated(0.9, { temperature: 1, bias: 0 })).toBeCloseTo(0.9);
+    expect(calibrated(0.9, { temperature: 2, bias: -0.5 })).toBeCloseTo(1 / (1 + Math.exp(-(logit / 2 - 0.5))));
   });
 
-  it('recovers the temperature that over-confident scores were made with', () => {
-    // Draw calibrated probabilities, draw labels from them, then make the scores over-confident with T = 1/2.5.
-    const rng = mulberry32(7);
+  /** Calibrated probabilities with labels drawn from them, then distorted as a model would: p' = sigmoid((logit(p) - bias) * temperature). */
+  function distorted(n: number, temperature: number, bias: number, seed = 7) {
+    const rng = mulberry32(seed);
+    const probs: number[] = [];
+    const labels: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const p = 0.02 + 0.96 * rng();
+      labels.push(rng() < p ? 1 : 0);
+      probs.push(1 / (1 + Math.exp(-(Math.log(p / (1 - p)) - bias) * temperature)));
+    }
+    return { probs, labels };
+  }
+
+  it('recovers the temperature and the bias that distorted scores were made with', () => {
+    const { probs, labels } = distorted(20000, 2.5, 0);
+    const fitted = fitCalibration(probs, labels);
+    expect(Math.abs(fitted.temperature - 2.5)).toBeLessThan(0.1);
+    expect(Math.abs(fitted.bias)).toBeLessThan(0.05);
+    const leaning = distorted(20000, 1.5, 0.8, 11);
+    const refitted = fitCalibration(leaning.probs, leaning.labels);
+    expect(Math.abs(refitted.temperature - 1.5)).toBeLessThan(0.1);
+    expect(Math.abs(refitted.bias - 0.8)).toBeLessThan(0.1);
+  });
+
+  it('treats a weight as that many copies of a face', () => {
+    const { probs, labels } = distorted(3000, 2, 0.3, 3);
+    const weights = probs.map((_, i) => 1 + (i % 3));
+    const copies = probs.flatMap((p, i) => Array<number>(weights[i]).fill(p));
+    const copyLabels = labels.flatMap((y, i) => Array<number>(weights[i]).fill(y));
+    const weighted = fitCalibration(probs, labels, weights);
+    const copied = fitCalibration(copies, copyLabels);
+    expect(weighted.temperature).toBeCloseTo(copied.temperature, 6);
+    expect(weighted.bias).toBeCloseTo(copied.bias, 6);
+  });
+
+  it('sharpens within the temperature bounds, and stays finite, when the classes are separable', () => {
+    const fitted = fitCalibration([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]);
+    expect(fitted.temperature).toBeGreaterThanOrEqual(0.05);
+    expect(fitted.temperature).toBeLessThan(0.2);
+    expect(Number.isFinite(fitted.bias)).toBe(true);
+  });
+
+  it('weights every (group, class) cell alike', () => {
+    // Group 0: three men and one woman; group 1: two women.
+    const weights = balancedWeights([1, 1, 1, 0, 0, 0], [0, 0, 0, 0, 1, 1]);
+    const cell = (indices: number[]) => indices.reduce((sum, i) => sum + weights[i], 0);
+    expect(cell([0, 1, 2])).toBeCloseTo(2);
+    expect(cell([3])).toBeCloseTo(2);
+    expect(cell([4, 5])).toBeCloseTo(2);
+    expect(Array.from(balancedWeights([1, 0, 0, 0]))).toEqual([2, 2 / 3, 2 / 3, 2 / 3]);
+  });
+
+  it('puts the threshold where both classes are recalled alike when weighted class-balanced', () => {
+    // Nine men in ten, and a model whose scores lean male: unweighted, the fit keeps the lean the data rewards.
+    const rng = mulberry32(5);
     const probs: number[] = [];
     const labels: number[] = [];
     for (let i = 0; i < 20000; i++) {
-      const p = 0.02 + 0.96 * rng();
-      labels.push(rng() < p ? 1 : 0);
-      probs.push(temperatureScaled(p, 1 / 2.5));
+      const y = rng() < 0.9 ? 1 : 0;
+      const z = (y === 1 ? 1 : -1) + 1.2 * gaussian(rng) + 0.7;
+      probs.push(1 / (1 + Math.exp(-z)));
+      labels.push(y);
     }
-    expect(Math.abs(fitTemperature(probs, labels) - 2.5)).toBeLessThan(0.1);
+    const recall = (c: { temperature: number; bias: number }, y: number) => {
+      const own = probs.filter((_, i) => labels[i] === y);
+      return own.filter((p) => (calibrated(p, c) >= 0.5 ? 1 : 0) === y).length / own.length;
+    };
+    const plain = fitCalibration(probs, labels);
+    const balanced = fitCalibration(probs, labels, balancedWeights(labels));
+    expect(recall(plain, 1) - recall(plain, 0)).toBeGreaterThan(0.3);
+    expect(Math.abs(recall(balanced, 1) - recall(balanced, 0))).toBeLessThan(0.03);
   });
 
   it('counts coverage and per-class precision of the labels shown', () => {
@@ -40,3 +107,8 @@ describe('calibration', () => {
     expect(chooseUncertainBand(probs, labels, 0.5, 1).band).toBe(0);
   });
 });
+
+/** A standard normal draw (Box–Muller). */
+function gaussian(rng: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
+}

@@ -8,6 +8,7 @@ describe('parseMetadata', () => {
 
   it('accepts metadata with the fields the app relies on', () => {
     expect(parseMetadata(valid).inputSize).toBe(64);
+    expect(parseMetadata({ ...valid, bias: -0.3 }).bias).toBe(-0.3);
   });
 
   it('names every problem it finds', () => {
@@ -15,6 +16,7 @@ describe('parseMetadata', () => {
       /formatVersion 2 is not 1, temperature missing/,
     );
     expect(() => parseMetadata({ ...valid, crop: { ...DEFAULT_CROP, size: 32 } })).toThrow(/crop settings/);
+    expect(() => parseMetadata({ ...valid, bias: 'lean' })).toThrow(/bias is not a number/);
     expect(() => parseMetadata(null)).toThrow(/not a JSON object/);
   });
 });

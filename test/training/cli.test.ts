@@ -80,11 +80,12 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
     const trained = await loadModelFiles(join(ROOT, 'training', 'runs', run, 'best'));
     const exported = await loadClassifierDir(out);
     const x = tf.randomUniform([64, 64, 64, 3], 0, 255) as import('@tensorflow/tfjs-core').Tensor4D;
-    const t = exported.metadata.temperature;
-    // The exported classifier applies the fitted temperature; undo it to compare raw probabilities.
+    const { temperature, bias } = exported.metadata;
+    expect(Number.isFinite(bias)).toBe(true);
+    // The exported classifier applies the fitted calibration; undo it to compare raw probabilities.
     const logit = (p: number) => Math.log(p / (1 - p));
     const a = Array.from(await (trained.predict(x) as import('@tensorflow/tfjs-core').Tensor).data());
-    const b = Array.from(await exported.classify(x)).map((p) => 1 / (1 + Math.exp(-logit(p) * t)));
+    const b = Array.from(await exported.classify(x)).map((p) => 1 / (1 + Math.exp(-(logit(p) - bias!) * temperature)));
     const maxDiff = Math.max(...a.map((p, i) => Math.abs(p - b[i])));
     expect(maxDiff).toBeLessThan(0.02);
     tf.dispose(x);

@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { temperatureScaled } from '../../src/core/calibration';
-import { applyTemperature, withFlipAveraging, type GenderClassifier } from '../../src/vision/classifier';
+import { calibrated } from '../../src/core/calibration';
+import { applyCalibration, withFlipAveraging, type GenderClassifier } from '../../src/vision/classifier';
 import { loadClassifierDir } from '../../training/cli/common';
 
 const MODEL = join(__dirname, '..', '..', 'public', 'models', 'gender');
@@ -17,14 +17,15 @@ beforeAll(async () => {
 
 afterAll(() => classifier?.dispose());
 
-describe('applyTemperature', () => {
+describe('applyCalibration', () => {
   it('matches the scalar formula the CLIs and calibration use', async () => {
     const p = [1e-9, 0.01, 0.3, 0.5, 0.77, 0.999, 1];
-    const scaled = applyTemperature(tf.tensor1d(p), 1.7);
+    const calibration = { temperature: 1.7, bias: -0.4 };
+    const scaled = applyCalibration(tf.tensor1d(p), calibration);
     const values = Array.from(await scaled.data());
     scaled.dispose();
     // Within float32: the tensor version clamps to 1 − 1e-7 as float32 rounds it (1 − 1.19e-7).
-    p.forEach((x, i) => expect(values[i]).toBeCloseTo(temperatureScaled(x, 1.7), 4));
+    p.forEach((x, i) => expect(values[i]).toBeCloseTo(calibrated(x, calibration), 4));
   });
 });
 

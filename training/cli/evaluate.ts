@@ -193,6 +193,7 @@ const report = {
   confidentAccuracy: confident.accuracy,
   policy: metadata.policy,
   temperature: metadata.temperature,
+  bias: metadata.bias ?? 0,
   imagesPerSecond: entries.length / seconds,
   flipAveraging: opts.flip,
   classifyMsPerFace: (1000 * classifySeconds) / outcomes.length,

@@ -21,7 +21,7 @@ import { initTrainingBackend } from '../lib/fit/wasm/setup';
 const HELP = `Usage: npm run export -- --run <name> [options]
 
 Exports the best epoch of a training run (training/runs/<name>/best) as the web model, with its metadata:
-quantized weights, temperature and "uncertain" band fitted on Validation, metrics on Validation and Test.
+quantized weights, temperature, bias and "uncertain" band fitted on Validation, metrics on Validation and Test.
 'npm run train' does this at its end; use this to export a run that was stopped early, to re-quantize, or to
 export the mean of several epochs' weights.
 

@@ -488,7 +488,7 @@ console.log(
     `exported epoch ${state.bestEpoch} to ${opts.out} (${opts.quantize}, ${(weightsBytes(opts.out, metadata) / 1024).toFixed(0)} KiB of weights)`,
     `  Validation: accuracy ${pct(v?.accuracy)}, balanced ${pct(v?.balancedAccuracy)} (quantization changed accuracy by ${pct(quantizationDelta)})`,
     `  Test:       accuracy ${pct(t?.accuracy)}, balanced ${pct(t?.balancedAccuracy)}, AUC ${t?.auc?.toFixed(4) ?? 'n/a'}`,
-    `  calibration (fitted on Validation): temperature ${metadata.temperature.toFixed(3)}, "uncertain" within ` +
+    `  calibration (fitted on Validation): temperature ${metadata.temperature.toFixed(3)}, bias ${(metadata.bias ?? 0).toFixed(3)}, "uncertain" within ` +
       `${metadata.policy.uncertainBand} of ${metadata.policy.threshold}; Test ECE ${pct(t?.ece)}, ` +
       `labelled ${pct(t?.coverage)} of faces at ${pct(t?.confidentAccuracy)} accuracy`,
     `  curves: ${join(runDir, 'curves.svg')}, history: ${join(runDir, 'history.json')}`,

@@ -5,7 +5,13 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { DEFAULT_CROP, type CropSettings } from '../../../src/core/crop';
-import { chooseUncertainBand, confidentStats, fitTemperature, temperatureScaled } from '../../../src/core/calibration';
+import {
+  balancedWeights,
+  calibrated,
+  chooseUncertainBand,
+  confidentStats,
+  fitCalibration,
+} from '../../../src/core/calibration';
 import { DEFAULT_POLICY, type LabelPolicy } from '../../../src/core/labels';
 import { METADATA_FORMAT_VERSION, type ModelMetadata, type SplitMetrics } from '../../../src/core/metadata';
 import {
@@ -72,9 +78,10 @@ export interface ExportInput {
 
 /**
  * Folds BatchNormalization into the convolutions (the same outputs, fewer ops per frame), quantizes the model and
- * measures what that costs on Validation; fits the temperature and the "uncertain" band (at least 97 % of faces
- * labelled) on all folders' Validation together; reports Validation and Test with both applied, for all folders and
- * for each; and writes model.json, weights and metadata.json to `out` atomically. Returns the metadata written.
+ * measures what that costs on Validation; fits the temperature and bias (each folder's women and men weighted
+ * alike) and the "uncertain" band (at least 97 % of faces labelled) on all folders' Validation together; reports
+ * Validation and Test with both applied, for all folders and for each; and writes model.json, weights and
+ * metadata.json to `out` atomically. Returns the metadata written.
  */
 export async function exportModel(input: ExportInput): Promise<ModelMetadata> {
   const { model, out, quantization, sources } = input;
@@ -92,14 +99,16 @@ export async function exportModel(input: ExportInput): Promise<ModelMetadata> {
   rmSync(probe, { recursive: true, force: true });
   const predict = (x: tf.Tensor4D) => quantized.predict(x) as tf.Tensor;
   const rawValidation = await predictSplit(predict, validation);
-  const temperature = fitTemperature(rawValidation, validation.y);
-  const calibrated = async (data: SplitData) =>
-    (await predictSplit(predict, data)).map((p) => temperatureScaled(p, temperature));
-  const calibratedValidation = rawValidation.map((p) => temperatureScaled(p, temperature));
+  // Every folder's women and men weigh alike, so the fit cannot favour the larger folder or class.
+  const folderOf = sources.flatMap((s, i) => Array<number>(s.validation.n).fill(i));
+  const calibration = fitCalibration(rawValidation, validation.y, balancedWeights(validation.y, folderOf));
+  const calibratedSplit = async (data: SplitData) =>
+    (await predictSplit(predict, data)).map((p) => calibrated(p, calibration));
+  const calibratedValidation = rawValidation.map((p) => calibrated(p, calibration));
   const { band } = chooseUncertainBand(calibratedValidation, validation.y, DEFAULT_POLICY.threshold);
   const policy: LabelPolicy = { threshold: DEFAULT_POLICY.threshold, uncertainBand: band };
   const metricsOf = async (data: SplitData) =>
-    data.n > 0 ? probsMetrics(await calibrated(data), data.y, policy) : undefined;
+    data.n > 0 ? probsMetrics(await calibratedSplit(data), data.y, policy) : undefined;
   const validationMetrics = probsMetrics(calibratedValidation, validation.y, policy);
   const testMetrics = await metricsOf(
     concatSplits(
@@ -121,7 +130,7 @@ export async function exportModel(input: ExportInput): Promise<ModelMetadata> {
     crop: input.crop,
     labels: ['female', 'male'],
     policy,
-    temperature,
+    ...calibration,
     quantization,
     metrics: {
       validation: validationMetrics,
