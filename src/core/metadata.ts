@@ -74,6 +74,9 @@ export interface ModelMetadata {
     seconds: number;
     /** The run whose last checkpoint this one started from (`npm run train -- --from`). */
     from?: string;
+    /** `--augment` and `--lr-schedule`; absent in runs from before they were recorded. */
+    augment?: string;
+    lrSchedule?: string;
     /** First and last epoch whose mean weights this model is (`npm run export -- --average`); else bestEpoch's. */
     averagedEpochs?: [number, number];
   };

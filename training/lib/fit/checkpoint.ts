@@ -74,7 +74,14 @@ export async function loadCheckpoint(
 
 /** What metadata.json says about how a run trained, from its checkpoint state. */
 export function trainingRecord(state: TrainState): ModelMetadata['training'] {
-  const options = state.options as { batch: number; lr: number; seed: number; from?: string };
+  const options = state.options as {
+    batch: number;
+    lr: number;
+    seed: number;
+    from?: string;
+    augment?: string;
+    lrSchedule?: string;
+  };
   return {
     epochs: state.epoch,
     bestEpoch: state.bestEpoch,
@@ -83,5 +90,7 @@ export function trainingRecord(state: TrainState): ModelMetadata['training'] {
     seed: options.seed,
     seconds: Math.round(state.seconds),
     ...(options.from ? { from: options.from } : {}),
+    ...(options.augment ? { augment: options.augment } : {}),
+    ...(options.lrSchedule ? { lrSchedule: options.lrSchedule } : {}),
   };
 }
