@@ -67,6 +67,11 @@ const convCases: ConvCase[] = [
   { name: '11×11 s4 valid (seed conv1)', x: [2, 64, 64, 3], k: 11, s: 4, pad: 'valid', out: 8 },
   { name: '11×11 s1 same (seed conv2)', x: [2, 7, 7, 6], k: 11, s: 1, pad: 'same', out: 5 },
   { name: '3×3 s2 explicit pads', x: [2, 9, 10, 3], k: 3, s: 2, pad: explicit, out: 4 },
+  // The filter gradient takes dy by chunks of output rows; these cut it into several, ending mid-image.
+  { name: '1×1 s1 valid, several chunks', x: [3, 64, 64, 2], k: 1, s: 1, pad: 'valid', out: 40 },
+  { name: '3×3 s2 same, several chunks (compact stem)', x: [2, 64, 64, 3], k: 3, s: 2, pad: 'same', out: 96 },
+  // Patches wider than the im2col path takes: the dilated Conv2D.
+  { name: '3×3 s2 same, wide patches', x: [2, 6, 6, 520], k: 3, s: 2, pad: 'same', out: 3 },
 ];
 
 const TOL = 1e-4;
@@ -111,6 +116,8 @@ describe('depthwise gradient kernels on wasm match cpu', () => {
     { name: '3×3 s2 valid, unread tail, multiplier 3', x: [2, 10, 11, 2], k: 3, s: 2, pad: 'valid', mult: 3 },
     { name: '5×5 s1 valid', x: [2, 9, 9, 4], k: 5, s: 1, pad: 'valid', mult: 1 },
     { name: '3×3 s2 explicit pads, multiplier 2', x: [2, 9, 10, 3], k: 3, s: 2, pad: explicit, mult: 2 },
+    { name: '5×5 s3 same (nine stride phases)', x: [2, 11, 13, 3], k: 5, s: 3, pad: 'same', mult: 1 },
+    { name: '3×3 s1 same, compact-sized', x: [4, 32, 32, 16], k: 3, s: 1, pad: 'same', mult: 1 },
   ];
   for (const c of cases) {
     const [n, h, w, ch] = c.x;
@@ -181,18 +188,26 @@ describe('layout and reduction kernels on wasm match cpu', () => {
     }
   });
 
+  it('Sum and Mean over the pixels of a batch of images', () => {
+    expect(maxRelError(onBoth(() => tf.sum(randn([4, 32, 32, 8], 6, 0.5), [0, 1, 2])))).toBeLessThan(TOL);
+    expect(maxRelError(onBoth(() => tf.mean(randn([4, 32, 32, 8], 6, 0.5), [0, 1, 2])))).toBeLessThan(TOL);
+  });
+
   it('Sum and Mean over other axes (stock path)', () => {
     expect(maxRelError(onBoth(() => tf.sum(randn([5, 7, 3, 6], 6), [1, 3])))).toBeLessThan(TOL);
     expect(maxRelError(onBoth(() => tf.mean(randn([5, 7, 3, 6], 6), -1, true)))).toBeLessThan(TOL);
   });
 
-  it('FusedBatchNorm with per-channel parameters, with and without scale/offset, and 4-D ones (stock path)', () => {
+  it('FusedBatchNorm with per-channel parameters, with and without scale/offset, on 2-D x, and 4-D ones (stock path)', () => {
     const x = () => randn([3, 5, 4, 6], 9);
     const v = () => tf.add(tf.square(randn([6], 10)), 0.1);
     expect(
       maxRelError(onBoth(() => tf.batchNorm(x(), randn([6], 11), v(), randn([6], 12), randn([6], 13), 1e-3))),
     ).toBeLessThan(TOL);
     expect(maxRelError(onBoth(() => tf.batchNorm(x(), randn([6], 11), v())))).toBeLessThan(TOL);
+    expect(
+      maxRelError(onBoth(() => tf.batchNorm(randn([12, 6], 9), randn([6], 11), v(), randn([6], 12), randn([6], 13)))),
+    ).toBeLessThan(TOL);
     const v4 = () => tf.reshape(v(), [1, 1, 1, 6]);
     expect(maxRelError(onBoth(() => tf.batchNorm(x(), tf.reshape(randn([6], 11), [1, 1, 1, 6]), v4())))).toBeLessThan(
       TOL,
@@ -213,6 +228,25 @@ describe('layout and reduction kernels on wasm match cpu', () => {
     }
   });
 
+  it('Identity (clone) and a same-dtype Cast share the buffer, which outlives the original', () => {
+    for (const copyOf of [tf.clone, (t: tf.Tensor) => tf.cast(t, 'float32')]) {
+      const x = randn([3, 4], 16);
+      const copy = copyOf(x);
+      const expected = x.dataSync().slice();
+      x.dispose();
+      expect(copy.dataSync()).toEqual(expected);
+      copy.dispose();
+    }
+  });
+
+  it('Cast to another dtype (stock path)', () => {
+    const x = randn([3, 4], 16);
+    const ints = tf.cast(x, 'int32');
+    expect(ints.dtype).toBe('int32');
+    expect(ints.dataSync()).toEqual(Int32Array.from(x.dataSync(), Math.trunc));
+    tf.dispose([x, ints]);
+  });
+
   it('Tile of a broadcast row, and a general tile (stock path)', () => {
     expect(maxRelError(onBoth(() => tf.tile(randn([1, 1, 1, 5], 7), [3, 4, 2, 1])))).toBeLessThan(TOL);
     expect(maxRelError(onBoth(() => tf.tile(randn([2, 3], 7), [2, 3])))).toBeLessThan(TOL);
@@ -224,6 +258,10 @@ describe('training kernels free what they allocate', () => {
     const x = randn([2, 9, 9, 4], 1) as tf.Tensor4D;
     const dy = randn([2, 5, 5, 8], 2);
     const dyPointwise = randn([2, 9, 9, 8], 2);
+    const xWide = randn([1, 3, 3, 520], 1);
+    const dyWide = randn([1, 2, 2, 3], 2);
+    const xChunked = randn([2, 64, 64, 3], 1);
+    const dyChunked = randn([2, 32, 32, 96], 2);
     const dyDw = randn([2, 5, 5, 4], 2);
     const filter = randn([3, 3, 4, 8], 3);
     const dwFilter = randn([3, 3, 4, 1], 3);
@@ -236,10 +274,14 @@ describe('training kernels free what they allocate', () => {
       () => run('Conv2DBackpropFilter', { x, dy }, { ...conv, filterShape: [3, 3, 4, 8] }),
       () => run('Conv2DBackpropInput', { dy, filter }, { ...conv, inputShape: x.shape }),
       () => run('Conv2DBackpropFilter', { x, dy: dyPointwise }, { ...conv, strides: 1, filterShape: [1, 1, 4, 8] }),
+      () => run('Conv2DBackpropFilter', { x: xWide, dy: dyWide }, { ...conv, filterShape: [3, 3, 520, 3] }),
+      () => run('Conv2DBackpropFilter', { x: xChunked, dy: dyChunked }, { ...conv, filterShape: [3, 3, 3, 96] }),
       () => run('DepthwiseConv2dNativeBackpropFilter', { x, dy: dyDw }, { ...dw, filterShape: [3, 3, 4, 1] }),
       () => run('DepthwiseConv2dNativeBackpropInput', { dy: dyDw, filter: dwFilter }, { ...dw, inputShape: x.shape }),
       () => run('MaxPoolGrad', { dy: pooled, input: x, output: pooled }, { filterSize: 2, strides: 2, pad: 'valid' }),
       () => tf.sum(x, [0, 1, 2]),
+      () => tf.clone(x),
+      () => tf.cast(x, 'float32'),
       () => tf.tile(dwFilter, [1, 1, 1, 3]),
       () => tf.batchNorm(x, zeros4, ones4, ones4, zeros4),
       () => tf.matMul(filter, filter, true, false),
@@ -250,7 +292,7 @@ describe('training kernels free what they allocate', () => {
       call().dispose();
       expect({ tensors: tf.memory().numTensors, buffers: backend.numDataIds() }).toEqual(before);
     }
-    tf.dispose([x, dy, dyPointwise, dyDw, filter, dwFilter, pooled, zeros4, ones4]);
+    tf.dispose([x, dy, dyPointwise, xWide, dyWide, xChunked, dyChunked, dyDw, filter, dwFilter, pooled, zeros4, ones4]);
   });
 });
 

@@ -1,11 +1,12 @@
 /**
  * Training and inference throughput of both architectures on wasm and cpu, measured in one run on random 64×64 data,
  * `compact`'s training throughput with 1, 2, … threads up to the core count, then a per-kernel profile of one
- * `compact` training step on wasm. `npm run bench:train [-- --json]`; a few minutes.
+ * `compact` training step on wasm. `npm run bench:train [-- --json] [--baseline]`; a few minutes.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { availableParallelism } from 'node:os';
-import { initTrainingBackend } from '../lib/fit/wasm/setup';
+import { BASELINE_KERNELS_ENV, initTrainingBackend } from '../lib/fit/wasm/setup';
+import { registerWasmTrainingKernels } from '../lib/fit/wasm/grad-kernels';
 import { buildModel, type Arch } from '../lib/model/models';
 import { AUGMENT_PRESETS, mulberry32 } from '../../src/core/augment';
 import { sampleBatchAugmentation } from '../lib/fit/augment';
@@ -18,6 +19,11 @@ const MICRO_BATCH = 32;
 const json = process.argv.includes('--json');
 /** One short measurement of `compact` on wasm: a smoke test of the command and its JSON, not a benchmark. */
 const quick = process.argv.includes('--quick');
+/**
+ * Also times `compact` on wasm with the kernels grad-kernels.ts replaced (baseline-kernels.ts), alternating with the
+ * current ones in the same run, so that a speed-up is a ratio measured under the same machine load.
+ */
+const baseline = process.argv.includes('--baseline');
 /** The human-readable report; with --json, standard output carries the JSON alone. */
 const log = (line: string) => (json ? undefined : console.log(line));
 
@@ -39,6 +45,21 @@ const PLANS: Plan[] = quick
       { backend: 'cpu', arch: 'compact', batch: 4, warmup: 0, steps: 1 },
       { backend: 'cpu', arch: 'seed', batch: 1, warmup: 0, steps: 1 },
     ];
+
+type Kernels = 'current' | 'baseline';
+
+/** Switches this thread's wasm kernels, and those of worker threads started from now on. */
+async function useKernels(kernels: Kernels): Promise<void> {
+  if (kernels === 'baseline') {
+    process.env[BASELINE_KERNELS_ENV] = '1';
+    (await import('../lib/fit/wasm/baseline-kernels')).registerBaselineKernels();
+  } else {
+    delete process.env[BASELINE_KERNELS_ENV];
+    registerWasmTrainingKernels();
+  }
+}
+
+const KERNELS: Kernels[] = baseline ? ['current', 'baseline'] : ['current'];
 
 function randomBatch(n: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
   return tf.tidy(() => ({
@@ -81,35 +102,56 @@ function measure(plan: Plan): Result {
  * micro-batches of 32 between the threads, each augmenting its part (robust augmentation, the heaviest preset)
  * before its gradients. The batch is 32 per core, so every thread count has work.
  */
-async function measureScaling(steps: number): Promise<Record<string, number>> {
+async function measureScaling(steps: number): Promise<Record<Kernels, Record<string, number>>> {
   await tf.setBackend('wasm');
   const cores = availableParallelism();
   const batch = MICRO_BATCH * cores;
   const { x, y } = randomBatch(batch);
-  const imagesPerSecond: Record<string, number> = {};
+  const imagesPerSecond: Record<Kernels, Record<string, number>> = { current: {}, baseline: {} };
   for (let threads = 1; threads <= cores; threads++) {
-    const model = buildModel('compact', { inputSize: SIZE });
-    const trainer = createTrainer(model, { microBatch: MICRO_BATCH });
-    const parallel = await createDataParallelStep(model, trainer, {
-      threads,
-      microBatch: MICRO_BATCH,
-      classWeights: { female: 1, male: 1 },
-    });
-    const rng = mulberry32(1);
-    const step = () => parallel.step(x, y, sampleBatchAugmentation(batch, rng, AUGMENT_PRESETS.robust));
-    for (let i = 0; i < 2; i++) await step();
-    const start = performance.now();
-    for (let i = 0; i < steps; i++) await step();
-    imagesPerSecond[threads] = perSecond(batch * steps, performance.now() - start);
+    for (const kernels of KERNELS) {
+      await useKernels(kernels);
+      imagesPerSecond[kernels][threads] = await measureThreads(threads, batch, x, y, steps);
+    }
+    const current = imagesPerSecond.current[threads];
+    const base = imagesPerSecond.baseline[threads];
     log(
       `wasm  compact  batch ${String(batch).padStart(3)}, ${threads} thread${threads > 1 ? 's' : ' '}, augmented: ` +
-        `train ${imagesPerSecond[threads].toFixed(2).padStart(7)} img/s, ×${(imagesPerSecond[threads] / imagesPerSecond[1]).toFixed(2)} one thread`,
+        `train ${current.toFixed(2).padStart(7)} img/s, ×${(current / imagesPerSecond.current[1]).toFixed(2)} one thread` +
+        (base
+          ? `; baseline kernels ${base.toFixed(2).padStart(7)} img/s, current ×${(current / base).toFixed(3)}`
+          : ''),
     );
-    await parallel.close();
-    trainer.optimizer.dispose();
-    model.dispose();
   }
+  await useKernels('current');
   tf.dispose([x, y]);
+  return imagesPerSecond;
+}
+
+/** Images/s of `steps` augmented training steps of a fresh `compact` with `threads` threads. */
+async function measureThreads(
+  threads: number,
+  batch: number,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  steps: number,
+): Promise<number> {
+  const model = buildModel('compact', { inputSize: SIZE });
+  const trainer = createTrainer(model, { microBatch: MICRO_BATCH });
+  const parallel = await createDataParallelStep(model, trainer, {
+    threads,
+    microBatch: MICRO_BATCH,
+    classWeights: { female: 1, male: 1 },
+  });
+  const rng = mulberry32(1);
+  const step = () => parallel.step(x, y, sampleBatchAugmentation(batch, rng, AUGMENT_PRESETS.robust));
+  for (let i = 0; i < 2; i++) await step();
+  const start = performance.now();
+  for (let i = 0; i < steps; i++) await step();
+  const imagesPerSecond = perSecond(batch * steps, performance.now() - start);
+  await parallel.close();
+  trainer.optimizer.dispose();
+  model.dispose();
   return imagesPerSecond;
 }
 
@@ -162,6 +204,7 @@ async function profileCompactStep(): Promise<{ wallMs: number; kernels: KernelTi
 async function main(): Promise<void> {
   if ((await initTrainingBackend('wasm')) !== 'wasm') throw new Error('wasm backend unavailable');
   const results: Result[] = [];
+  let compactBaseline: Result | undefined;
   for (const plan of PLANS) {
     await tf.setBackend(plan.backend);
     const r = measure(plan);
@@ -171,6 +214,15 @@ async function main(): Promise<void> {
         `train ${r.train.toFixed(2).padStart(7)} img/s, infer ${r.infer.toFixed(1).padStart(6)} img/s, ` +
         `train/infer ${(r.train / r.infer).toFixed(3)}`,
     );
+    if (baseline && plan.backend === 'wasm' && plan.arch === 'compact') {
+      await useKernels('baseline');
+      compactBaseline = measure(plan);
+      await useKernels('current');
+      log(
+        `${''.padEnd(6)}${'baseline kernels'.padEnd(20)}train ${compactBaseline.train.toFixed(2).padStart(7)} img/s, ` +
+          `current ×${(r.train / compactBaseline.train).toFixed(3)}`,
+      );
+    }
   }
   const imagesPerSecond = await measureScaling(4 * PLANS[0].steps);
   if (!quick) {
@@ -189,7 +241,17 @@ async function main(): Promise<void> {
         batch: r.batch,
         trainImagesPerSecond: r.train,
         inferImagesPerSecond: r.infer,
-        ...(r.arch === 'compact' && r.backend === 'wasm' ? { imagesPerSecond } : {}),
+        ...(r.arch === 'compact' && r.backend === 'wasm'
+          ? {
+              imagesPerSecond: imagesPerSecond.current,
+              ...(compactBaseline && {
+                baseline: {
+                  trainImagesPerSecond: compactBaseline.train,
+                  imagesPerSecond: imagesPerSecond.baseline,
+                },
+              }),
+            }
+          : {}),
       };
     }
     console.log(JSON.stringify(report, null, 2));
@@ -197,11 +259,14 @@ async function main(): Promise<void> {
 }
 
 if (process.argv.includes('--help')) {
-  console.log('npm run bench:train [-- --json]: training/inference images/s for compact and seed on wasm and cpu,');
-  console.log("compact's training images/s on wasm with 1, 2, … threads up to the core count (imagesPerSecond in");
-  console.log('the JSON, keyed by thread count), then a per-kernel profile of one compact training step.');
-  console.log('--json prints one JSON object and nothing else. Runs for a few minutes; --quick measures compact on');
-  console.log('wasm with one step each, in seconds (a check that the command works, not a benchmark).');
+  console.log('npm run bench:train [-- --json] [--baseline] [--quick]: training/inference images/s for');
+  console.log("compact and seed on wasm and cpu, compact's training images/s on wasm with 1, 2, … threads up to");
+  console.log('the core count (imagesPerSecond in the JSON, keyed by thread count), then a per-kernel profile of');
+  console.log('one compact training step. --json prints one JSON object and nothing else. --baseline also times');
+  console.log('compact on wasm with the kernels that grad-kernels.ts replaced (baseline-kernels.ts), alternating');
+  console.log('with the current ones, and reports the ratio (compact.wasm.baseline in the JSON). Runs for a few');
+  console.log('minutes; --quick measures compact on wasm with one step each, in seconds (a check that the command');
+  console.log('works, not a benchmark).');
 } else {
   await main();
 }

@@ -15,14 +15,14 @@ import type {
 /*
  * Training kernels for the tfjs 4.22 wasm backend: the convolution gradients it lacks, a correct MaxPoolGrad, and
  * faster versions of the kernels a training step leans on (Sum/Mean/Tile from BatchNorm and bias gradients,
- * FusedBatchNorm, transposed BatchMatMul). Gradients are rewritten as the forward convolutions and plain matrix
- * products wasm runs through XNNPACK, calling wasm kernels directly so that nothing reaches the engine's tape or
- * tensor tracking: every intermediate is freed before the kernel returns.
+ * FusedBatchNorm, transposed BatchMatMul, Identity, Cast). Gradients are rewritten as the convolutions, matrix products,
+ * elementwise products and poolings wasm runs through XNNPACK, calling wasm kernels directly so that nothing reaches
+ * the engine's tape or tensor tracking: every intermediate is freed before the kernel returns.
  */
 
-type KernelArgs = { inputs: NamedTensorInfoMap; backend: unknown; attrs: NamedAttrMap };
-type Shape4 = [number, number, number, number];
-type Explicit = [[number, number], [number, number], [number, number], [number, number]];
+export type KernelArgs = { inputs: NamedTensorInfoMap; backend: unknown; attrs: NamedAttrMap };
+export type Shape4 = [number, number, number, number];
+export type Explicit = [[number, number], [number, number], [number, number], [number, number]];
 
 function runWasm(backend: BackendWasm, kernel: string, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
   const config = tf.getKernel(kernel, 'wasm');
@@ -31,10 +31,10 @@ function runWasm(backend: BackendWasm, kernel: string, inputs: NamedTensorInfoMa
 }
 
 /** Runs wasm kernels and frees every intermediate they produce, except the one handed back as the result. */
-class Scope {
+export class Scope {
   private readonly owned: TensorInfo[] = [];
 
-  constructor(private readonly backend: BackendWasm) {}
+  constructor(readonly backend: BackendWasm) {}
 
   run(kernel: string, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
     return this.own(runWasm(this.backend, kernel, inputs, attrs));
@@ -43,6 +43,12 @@ class Scope {
   own(t: TensorInfo): TensorInfo {
     this.owned.push(t);
     return t;
+  }
+
+  /** Frees an intermediate now, to bound the memory of a loop of kernels. */
+  drop(t: TensorInfo): void {
+    this.owned.splice(this.owned.indexOf(t), 1);
+    this.backend.disposeData(t.dataId);
   }
 
   /** A view with another shape over the same data (what wasm's Reshape does, without the reference count). */
@@ -59,7 +65,7 @@ class Scope {
 
 const pair = (v: number | [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : v);
 
-function assertChannelsLast(kernel: string, dataFormat: string | undefined): void {
+export function assertChannelsLast(kernel: string, dataFormat: string | undefined): void {
   if (dataFormat === 'NCHW') throw new Error(`${kernel} on wasm supports NHWC only`);
 }
 
@@ -122,13 +128,8 @@ function upsampleForTranspose(
   return { u, pads };
 }
 
-/**
- * dW[kh, kw, ci, co] = Σ x[n, oh·s + kh − pad, ow·s + kw − pad, ci] · dy[n, oh, ow, co]: a stride-1 convolution of x
- * (channels and batch swapped) with dy as the filter, dilated by the forward stride. 1×1 unstrided, unpadded convs
- * are a plain matrix product instead.
- */
 /** A 1×1 conv with stride 1 and no padding: its gradients are plain matrix products. */
-function isPlainPointwise(kh: number, kw: number, info: tf.backend_util.Conv2DInfo): boolean {
+export function isPlainPointwise(kh: number, kw: number, info: tf.backend_util.Conv2DInfo): boolean {
   const p = info.padInfo;
   return (
     kh === 1 &&
@@ -139,23 +140,34 @@ function isPlainPointwise(kh: number, kw: number, info: tf.backend_util.Conv2DIn
   );
 }
 
+/**
+ * Floats of dy per matrix product of the filter gradient. XNNPACK packs the right-hand operand anew for every
+ * product, and packs a tall one (all of dy) several times slower per float than one that stays in L2.
+ */
+const DY_CHUNK = 1 << 17;
+
+/** Widest im2col row (kh·kw·ci) gathered; wider ones (the seed net's 11×11×96 conv2) ran faster as a dilated Conv2D. */
+const IM2COL_MAX_ROW = 1 << 12;
+
+/**
+ * dW[i, j, ci, co] = Σ x[n, oh·s + i − pad, ow·s + j − pad, ci] · dy[n, oh, ow, co] = colsᵀ · dy, with cols the im2col
+ * matrix [n·oh·ow, kh·kw·ci] (for an unstrided, unpadded 1×1 conv, x itself). It runs by chunks of output rows: colsᵀ
+ * of the chunk gathered in JS, one XNNPACK product with the chunk of dy, summed into dW; 1.2-1.7× faster on compact's
+ * layers than the dilated Conv2D, which packs all of dy as its filter. Convs with very wide patches are that Conv2D:
+ * stride 1 over x (channels and batch swapped), dy as the filter, dilated by the stride.
+ */
 function conv2DBackpropFilter(args: KernelArgs) {
   const backend = args.backend as BackendWasm;
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as Conv2DBackpropFilterAttrs;
   assertChannelsLast('Conv2DBackpropFilter', dataFormat);
   const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filterShape, strides, 1, pad, dimRoundingMode);
-  const [kh, kw, ci, co] = filterShape;
-  const [n, h, w] = x.shape;
+  const [kh, kw, ci] = filterShape;
   const s = new Scope(backend);
-  const p = info.padInfo;
-  if (isPlainPointwise(kh, kw, info)) {
-    const rows = n * h * w;
-    const xt = s.run('Transpose', { x: Scope.reshape(x, [rows, ci]) }, { perm: [1, 0] });
-    const dw = s.run('BatchMatMul', { a: Scope.reshape(xt, [1, ci, rows]), b: Scope.reshape(dy, [1, rows, co]) });
-    return s.finish(Scope.reshape(dw, filterShape));
-  }
+  if (kh * kw * ci <= IM2COL_MAX_ROW) return s.finish(im2colFilterGradient(s, x, dy, filterShape, info));
+  const [n, h, w] = x.shape;
   const [oh, ow] = [info.outHeight, info.outWidth];
+  const p = info.padInfo;
   // The last input row/column a filter tap touches; negative slack means trailing input the forward conv never read.
   const bottom = kh + (oh - 1) * info.strideHeight - h - p.top;
   const right = kw + (ow - 1) * info.strideWidth - w - p.left;
@@ -180,6 +192,83 @@ function conv2DBackpropFilter(args: KernelArgs) {
     { strides: 1, pad: pads, dataFormat: 'NHWC', dilations: [info.strideHeight, info.strideWidth] },
   );
   return s.finish(s.run('Transpose', { x: dwt }, { perm: [1, 2, 0, 3] }));
+}
+
+function im2colFilterGradient(
+  s: Scope,
+  x: TensorInfo,
+  dy: TensorInfo,
+  filterShape: Shape4,
+  info: tf.backend_util.Conv2DInfo,
+): TensorInfo {
+  const backend = s.backend;
+  const [kh, kw, ci, co] = filterShape;
+  const [n, h, w] = x.shape;
+  const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
+  const patch = kh * kw * ci;
+  const outRows = n * oh;
+  const rowsPerChunk = Math.max(1, Math.floor(DY_CHUNK / (ow * co)));
+  const sums = new Float64Array(patch * co);
+  for (let r0 = 0; r0 < outRows; r0 += rowsPerChunk) {
+    const r1 = Math.min(outRows, r0 + rowsPerChunk);
+    const k = (r1 - r0) * ow;
+    const colsT = s.own(backend.makeOutput([1, patch, k], 'float32'));
+    // A fresh tensor per chunk: XNNPACK caches the packed operand by tensor id.
+    const dyPart = s.own(backend.makeOutput([1, k, co], 'float32'));
+    const xv = backend.typedArrayFromHeap(x) as Float32Array;
+    const cv = backend.typedArrayFromHeap(colsT) as Float32Array;
+    (backend.typedArrayFromHeap(dyPart) as Float32Array).set(
+      (backend.typedArrayFromHeap(dy) as Float32Array).subarray(r0 * ow * co, r1 * ow * co),
+    );
+    // Taps that read padding stay zero.
+    cv.fill(0);
+    const img0 = Math.floor(r0 / oh);
+    let to = 0;
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        // Output columns whose tap (·, j) reads inside x.
+        const lo = Math.min(ow, Math.max(0, Math.ceil((left - j) / sw)));
+        const hi = Math.max(lo, Math.min(ow, Math.floor((w - 1 + left - j) / sw) + 1));
+        // Four channels at a time: they share a cache line of x, and each fills its own row of colsT.
+        for (let ch = 0; ch < ci; ch += 4) {
+          const group = Math.min(4, ci - ch);
+          for (let r = r0, img = img0, y = r0 - img0 * oh, at = to; r < r1; r++, at += ow) {
+            const iy = y * sh + i - top;
+            if (iy >= 0 && iy < h) {
+              let from = ((img * h + iy) * w + lo * sw + j - left) * ci + ch;
+              if (group === 4) {
+                for (let q = at + lo; q < at + hi; q++, from += sw * ci) {
+                  cv[q] = xv[from];
+                  cv[q + k] = xv[from + 1];
+                  cv[q + 2 * k] = xv[from + 2];
+                  cv[q + 3 * k] = xv[from + 3];
+                }
+              } else {
+                for (let g = 0; g < group; g++) {
+                  for (let q = at + lo + g * k, f = from + g; q < at + hi + g * k; q++, f += sw * ci) cv[q] = xv[f];
+                }
+              }
+            }
+            if (++y === oh) {
+              y = 0;
+              img++;
+            }
+          }
+          to += group * k;
+        }
+      }
+    }
+    const part = s.run('BatchMatMul', { a: colsT, b: dyPart });
+    const pv = backend.typedArrayFromHeap(part) as Float32Array;
+    for (let e = 0; e < sums.length; e++) sums[e] += pv[e];
+    s.drop(colsT);
+    s.drop(dyPart);
+    s.drop(part);
+  }
+  const dw = s.own(backend.makeOutput(filterShape, 'float32'));
+  (backend.typedArrayFromHeap(dw) as Float32Array).set(sums);
+  return dw;
 }
 
 /**
@@ -209,15 +298,57 @@ function conv2DBackpropInput(args: KernelArgs) {
   );
 }
 
-function assertUndilated(kernel: string, dilations: number | [number, number]): void {
+export function assertUndilated(kernel: string, dilations: number | [number, number]): void {
   const [dh, dw] = pair(dilations);
   if (dh !== 1 || dw !== 1) throw new Error(`${kernel}: dilations > 1 are not supported`);
 }
 
 /**
- * dW[kh, kw, c, m] = Σ_n,oh,ow x[n, oh·s + kh − pad, ow·s + kw − pad, c] · dy[n, oh, ow, c·M + m]: one depthwise
- * convolution over x laid out as a single image with batch×channels channels, dy as the (stride-dilated) filter,
- * then a sum over the batch.
+ * The grid on which a depthwise filter gradient becomes shifted elementwise products. x, zero-padded to
+ * [n, s·gridH, s·gridW, c], splits by stride phase into s² grids of gridH×gridW cells per image (phase (a, b) holds
+ * padded pixel (r·s + a, q·s + b)), and dy is zero-padded to the same cells. Tap (i, j) then pairs each dy cell with
+ * the cell ⌊i/s⌋·gridW + ⌊j/s⌋ further on in phase (i mod s, j mod s), in flat order: the grid leaves room for every
+ * tap of every output row within one image, and holds all of x.
+ */
+function strideGrid(xShape: number[], kh: number, kw: number, info: tf.backend_util.Conv2DInfo) {
+  const [n, h, w] = xShape;
+  const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
+  const gridH = Math.max(oh - 1 + Math.ceil(kh / sh), Math.ceil((h + top) / sh));
+  const gridW = Math.max(ow - 1 + Math.ceil(kw / sw), Math.ceil((w + left) / sw));
+  const cells = n * gridH * gridW;
+  /** Tap (i, j)'s phase, and how many cells further on than dy it reads. */
+  const tap = (i: number, j: number) => ({
+    phase: (i % sh) * sw + (j % sw),
+    shift: Math.floor(i / sh) * gridW + Math.floor(j / sw),
+  });
+  return { gridH, gridW, cells, tap };
+}
+
+/** dy [n, oh, ow, c] zero-padded at the bottom and right to the grid's cells. */
+function dyOnGrid(s: Scope, dy: TensorInfo, gridH: number, gridW: number): TensorInfo {
+  const [, oh, ow] = dy.shape;
+  if (gridH === oh && gridW === ow) return dy;
+  return s.run(
+    'PadV2',
+    { x: dy },
+    {
+      paddings: [
+        [0, 0],
+        [0, gridH - oh],
+        [0, gridW - ow],
+        [0, 0],
+      ],
+      constantValue: 0,
+    },
+  );
+}
+
+/**
+ * dW[i, j, c, m] = Σ_n,oh,ow x[n, oh·s + i − pad, ow·s + j − pad, c] · dy[n, oh, ow, c·M + m], one filter tap at a
+ * time on the stride grid: tap (i, j)'s products are one Multiply of dy with a shifted copy of x's phase, summed per
+ * image by one AvgPool. A few XNNPACK passes over memory per tap, where a single depthwise conv with dy as its
+ * image-sized kernel ran 2-3× slower.
  */
 function depthwiseBackpropFilter(args: KernelArgs) {
   const backend = args.backend as BackendWasm;
@@ -235,37 +366,71 @@ function depthwiseBackpropFilter(args: KernelArgs) {
     true,
   );
   const [kh, kw, c, m] = filterShape;
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
   const [n, h, w] = x.shape;
-  const [oh, ow] = [info.outHeight, info.outWidth];
-  const p = info.padInfo;
+  const { gridH, gridW, cells, tap } = strideGrid(x.shape, kh, kw, info);
   const s = new Scope(backend);
-  const bottom = kh + (oh - 1) * info.strideHeight - h - p.top;
-  const right = kw + (ow - 1) * info.strideWidth - w - p.left;
-  let xt = s.run('Transpose', { x }, { perm: [1, 2, 0, 3] });
-  if (bottom < 0 || right < 0) {
-    xt = s.run(
-      'Slice',
-      { x: xt },
-      { begin: [0, 0, 0, 0], size: [h + Math.min(0, bottom), w + Math.min(0, right), n, c] },
-    );
-  }
-  const dyt = s.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
-  const perImage = s.run(
-    'DepthwiseConv2dNative',
-    { x: Scope.reshape(xt, [1, xt.shape[0], xt.shape[1], n * c]), filter: Scope.reshape(dyt, [oh, ow, n * c, m]) },
+  const padded = s.run(
+    'PadV2',
+    { x },
     {
-      strides: 1,
-      pad: [
+      paddings: [
         [0, 0],
-        [p.top, Math.max(0, bottom)],
-        [p.left, Math.max(0, right)],
+        [top, sh * gridH - h - top],
+        [left, sw * gridW - w - left],
         [0, 0],
       ],
-      dilations: [info.strideHeight, info.strideWidth],
+      constantValue: 0,
     },
   );
-  const dw = s.run('Sum', { x: Scope.reshape(perImage, [kh * kw, n, c * m]) }, { axis: 1, keepDims: false });
-  return s.finish(Scope.reshape(dw, filterShape));
+  // Channels-last phases [s², n, gridH, gridW, c].
+  const phases = sh * sw === 1 ? padded : s.own(backend.makeOutput([sh * sw * cells * c], 'float32'));
+  if (phases !== padded) {
+    const src = backend.typedArrayFromHeap(padded) as Float32Array;
+    const dst = backend.typedArrayFromHeap(phases) as Float32Array;
+    // One view of the whole heap, so each pixel's channels move with a copyWithin and no allocation.
+    const heap = new Float32Array(src.buffer);
+    let to = dst.byteOffset / 4;
+    for (let a = 0; a < sh; a++) {
+      for (let b = 0; b < sw; b++) {
+        for (let row = 0; row < n * gridH; row++) {
+          let from = src.byteOffset / 4 + ((row * sh + a) * sw * gridW + b) * c;
+          for (let q = 0; q < gridW; q++, to += c, from += sw * c) heap.copyWithin(to, from, from + c);
+        }
+      }
+    }
+  }
+  const dyGrid = dyOnGrid(s, dy, gridH, gridW);
+  const shifted = s.own(backend.makeOutput([cells, c, 1], 'float32'));
+  const size = cells * c;
+  const sums = new Float64Array(kh * kw * c * m);
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const { phase, shift } = tap(i, j);
+      const dst = backend.typedArrayFromHeap(shifted) as Float32Array;
+      const src = backend.typedArrayFromHeap(phases) as Float32Array;
+      dst.set(src.subarray(phase * size + shift * c, (phase + 1) * size));
+      // Past the phase's end dy is all zeros; the products there must still be finite.
+      dst.fill(0, size - shift * c);
+      const products = s.run('Multiply', { a: shifted, b: Scope.reshape(dyGrid, [cells, c, m]) });
+      const pooled = s.run(
+        'AvgPool',
+        { x: Scope.reshape(products, [n, gridH, gridW, c * m]) },
+        { filterSize: [gridH, gridW], strides: [gridH, gridW], pad: 'valid' },
+      );
+      const means = backend.typedArrayFromHeap(pooled) as Float32Array;
+      const at = (i * kw + j) * c * m;
+      for (let b = 0; b < n; b++) {
+        for (let k = 0; k < c * m; k++) sums[at + k] += means[b * c * m + k] * gridH * gridW;
+      }
+      s.drop(products);
+      s.drop(pooled);
+    }
+  }
+  const dw = s.own(backend.makeOutput(filterShape, 'float32'));
+  (backend.typedArrayFromHeap(dw) as Float32Array).set(sums);
+  return s.finish(dw);
 }
 
 /**
@@ -365,7 +530,7 @@ function maxPoolGrad(args: KernelArgs) {
 /** The stock wasm kernels the replacements fall back to outside their fast paths. */
 const stock = new Map<string, KernelFunc>();
 
-function fallback(kernel: string, args: KernelArgs): TensorInfo {
+export function fallback(kernel: string, args: KernelArgs): TensorInfo {
   const f = stock.get(kernel);
   if (!f) throw new Error(`no stock wasm ${kernel} kernel to fall back to`);
   return f(args as Parameters<KernelFunc>[0]) as TensorInfo;
@@ -373,7 +538,11 @@ function fallback(kernel: string, args: KernelArgs): TensorInfo {
 
 const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 
-/** Sum or Mean over leading axes (as BatchNorm and bias gradients reduce NHWC over N, H, W), in float64. */
+/**
+ * Sum or Mean over leading axes (as BatchNorm and bias gradients reduce NHWC over N, H, W). Each slice along the first
+ * axis is averaged by one XNNPACK AvgPool (float32, at most one image's pixels), several times faster than a JS pass;
+ * the slices are then summed in float64.
+ */
 function reduceLeading(kernel: 'Sum' | 'Mean') {
   return (args: KernelArgs): TensorInfo => {
     const backend = args.backend as BackendWasm;
@@ -384,11 +553,23 @@ function reduceLeading(kernel: 'Sum' | 'Mean') {
     if (x.dtype !== 'float32' || k === 0 || axes[k - 1] !== k - 1 || tf.util.sizeFromShape(x.shape) === 0) {
       return fallback(kernel, args);
     }
-    const outer = product(x.shape.slice(0, k));
+    const s = new Scope(backend);
+    const outer = x.shape[0];
+    const pooled = product(x.shape.slice(1, k));
     const inner = product(x.shape.slice(k));
-    const out = backend.makeOutput(keepDims ? x.shape.map((d, i) => (i < k ? 1 : d)) : x.shape.slice(k), 'float32');
+    const means =
+      pooled === 1
+        ? x
+        : s.run(
+            'AvgPool',
+            { x: Scope.reshape(x, [outer, pooled, 1, inner]) },
+            { filterSize: [pooled, 1], strides: [pooled, 1], pad: 'valid' },
+          );
+    const out = s.own(
+      backend.makeOutput(keepDims ? x.shape.map((d, i) => (i < k ? 1 : d)) : x.shape.slice(k), 'float32'),
+    );
     const dst = backend.typedArrayFromHeap(out) as Float32Array;
-    const src = backend.typedArrayFromHeap(x) as Float32Array;
+    const src = backend.typedArrayFromHeap(means) as Float32Array;
     const acc = new Float64Array(inner);
     let r = 0;
     // Four rows per accumulator update: the loop is bound by loads and stores of `acc`, not by additions.
@@ -403,9 +584,25 @@ function reduceLeading(kernel: 'Sum' | 'Mean') {
       const at = r * inner;
       for (let c = 0; c < inner; c++) acc[c] += src[at + c];
     }
-    const scale = kernel === 'Mean' ? 1 / outer : 1;
+    const scale = kernel === 'Mean' ? 1 / outer : pooled;
     for (let c = 0; c < inner; c++) dst[c] = acc[c] * scale;
-    return out;
+    return s.finish(out);
+  };
+}
+
+/**
+ * Identity, and Cast to x's own dtype, share x's buffer, as wasm's Reshape and the cpu backend's Identity do (kernels
+ * never write to their inputs). The stock kernels copy it: hundreds of clones per training step (engine and
+ * tfjs-layers), and a float32 → float32 cast of every ReLU's gradient mask.
+ */
+function share(kernel: 'Identity' | 'Cast') {
+  return (args: KernelArgs): TensorInfo => {
+    const backend = args.backend as BackendWasm;
+    const { x } = args.inputs as { x: TensorInfo };
+    const { dtype = x.dtype } = (args.attrs ?? {}) as { dtype?: string };
+    if (x.dtype === 'string' || dtype !== x.dtype) return fallback(kernel, args);
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   };
 }
 
@@ -451,8 +648,9 @@ function batchMatMul(args: KernelArgs): TensorInfo {
 }
 
 /**
- * FusedBatchNorm as a per-channel affine map: the [C] coefficients in JS, then wasm's broadcasting Multiply and Add
- * (XNNPACK), about 4× faster than the stock kernel's scalar loop. Other parameter layouts take the stock kernel.
+ * FusedBatchNorm as a per-channel affine map: the [C] coefficients in JS, then one 1×1 depthwise conv with bias, which
+ * XNNPACK runs as a single fused multiply-add pass (2-4× faster than a Multiply and an Add, themselves about 4× faster
+ * than the stock kernel's scalar loop). Other parameter layouts take the stock kernel.
  */
 function batchNorm(args: KernelArgs): TensorInfo {
   const backend = args.backend as BackendWasm;
@@ -478,8 +676,13 @@ function batchNorm(args: KernelArgs): TensorInfo {
     kv[c] = (sv ? sv[c] : 1) / Math.sqrt(vv[c] + varianceEpsilon);
     bv[c] = (ov ? ov[c] : 0) - mv[c] * kv[c];
   }
-  const scaled = s.run('Multiply', { a: x, b: k });
-  return s.finish(s.run('Add', { a: scaled, b }));
+  const rows = tf.util.sizeFromShape(x.shape) / channels;
+  const y = s.run(
+    'FusedDepthwiseConv2D',
+    { x: Scope.reshape(x, [rows, 1, 1, channels]), filter: Scope.reshape(k, [1, 1, channels, 1]), bias: b },
+    { strides: 1, pad: 'valid', dilations: 1, dataFormat: 'NHWC', activation: 'linear' },
+  );
+  return s.finish(Scope.reshape(y, x.shape));
 }
 
 const kernels: Array<{ kernelName: string; kernelFunc: (args: KernelArgs) => TensorInfo }> = [
@@ -491,6 +694,8 @@ const kernels: Array<{ kernelName: string; kernelFunc: (args: KernelArgs) => Ten
   { kernelName: tf.Sum, kernelFunc: reduceLeading('Sum') },
   { kernelName: tf.Mean, kernelFunc: reduceLeading('Mean') },
   { kernelName: tf.Tile, kernelFunc: tile },
+  { kernelName: tf.Identity, kernelFunc: share('Identity') },
+  { kernelName: tf.Cast, kernelFunc: share('Cast') },
   { kernelName: tf.FusedBatchNorm, kernelFunc: batchNorm },
   { kernelName: tf.BatchMatMul, kernelFunc: batchMatMul },
 ];
@@ -501,7 +706,8 @@ export function registerWasmTrainingKernels(): void {
     const current = tf.getKernel(kernelName, 'wasm');
     if (current?.kernelFunc === kernelFunc) continue;
     if (current) {
-      stock.set(kernelName, current.kernelFunc);
+      // Only the first replaced kernel is stock: later ones may be the benchmark's baseline kernels.
+      if (!stock.has(kernelName)) stock.set(kernelName, current.kernelFunc);
       tf.unregisterKernel(kernelName, 'wasm');
     }
     // The stock setup (binding the wasm export) still runs at backend init, for the fallbacks.

@@ -6,6 +6,12 @@ import { initBackend } from '../../../../src/vision/backend';
 import { registerWasmTrainingKernels } from './grad-kernels';
 
 /**
+ * Set to '1' by `npm run bench:train -- --baseline` while it times the kernels that grad-kernels.ts replaced: worker
+ * threads copy the environment when they start, so theirs switch too.
+ */
+export const BASELINE_KERNELS_ENV = 'TRAINING_BASELINE_KERNELS';
+
+/**
  * Starts the backend used for training in Node and returns its name. wasm (with the training kernels that
  * tfjs 4.22 lacks or gets wrong) is preferred; when it cannot start, training falls back to the much slower cpu
  * backend with a warning rather than failing.
@@ -16,6 +22,7 @@ import { registerWasmTrainingKernels } from './grad-kernels';
 export async function initTrainingBackend(prefer: 'wasm' | 'cpu' = 'wasm'): Promise<string> {
   if (prefer === 'cpu') return initBackend(['cpu']);
   registerWasmTrainingKernels();
+  if (process.env[BASELINE_KERNELS_ENV] === '1') (await import('./baseline-kernels')).registerBaselineKernels();
   try {
     return await initBackend(['wasm']);
   } catch (err) {

@@ -1,0 +1,207 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import type {
+  Conv2DBackpropFilterAttrs,
+  DepthwiseConv2dNativeBackpropFilterAttrs,
+  KernelFunc,
+  TensorInfo,
+} from '@tensorflow/tfjs-core';
+import {
+  assertChannelsLast,
+  assertUndilated,
+  fallback,
+  isPlainPointwise,
+  Scope,
+  type Explicit,
+  type KernelArgs,
+  type Shape4,
+} from './grad-kernels';
+
+/*
+ * Kernels as they were before the faster ones in grad-kernels.ts (filter gradients, leading-axis Sum/Mean,
+ * FusedBatchNorm, and the stock Identity and Cast), kept only so that `npm run bench:train -- --baseline` can time a training
+ * step with them in the same run as the current kernels. Only that benchmark loads this module (through setup.ts in
+ * its worker threads).
+ */
+
+/** Conv2D filter gradient as one stride-1 Conv2D of x (channels and batch swapped) with dy as a dilated filter. */
+function conv2DBackpropFilter(args: KernelArgs) {
+  const backend = args.backend as BackendWasm;
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as Conv2DBackpropFilterAttrs;
+  assertChannelsLast('Conv2DBackpropFilter', dataFormat);
+  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filterShape, strides, 1, pad, dimRoundingMode);
+  const [kh, kw, ci, co] = filterShape;
+  const [n, h, w] = x.shape;
+  const s = new Scope(backend);
+  const p = info.padInfo;
+  if (isPlainPointwise(kh, kw, info)) {
+    const rows = n * h * w;
+    const xt = s.run('Transpose', { x: Scope.reshape(x, [rows, ci]) }, { perm: [1, 0] });
+    const dw = s.run('BatchMatMul', { a: Scope.reshape(xt, [1, ci, rows]), b: Scope.reshape(dy, [1, rows, co]) });
+    return s.finish(Scope.reshape(dw, filterShape));
+  }
+  const [oh, ow] = [info.outHeight, info.outWidth];
+  const bottom = kh + (oh - 1) * info.strideHeight - h - p.top;
+  const right = kw + (ow - 1) * info.strideWidth - w - p.left;
+  let xt = s.run('Transpose', { x }, { perm: [3, 1, 2, 0] });
+  if (bottom < 0 || right < 0) {
+    xt = s.run(
+      'Slice',
+      { x: xt },
+      { begin: [0, 0, 0, 0], size: [ci, h + Math.min(0, bottom), w + Math.min(0, right), n] },
+    );
+  }
+  const dyt = s.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
+  const pads: Explicit = [
+    [0, 0],
+    [p.top, Math.max(0, bottom)],
+    [p.left, Math.max(0, right)],
+    [0, 0],
+  ];
+  const dwt = s.run(
+    'Conv2D',
+    { x: xt, filter: dyt },
+    { strides: 1, pad: pads, dataFormat: 'NHWC', dilations: [info.strideHeight, info.strideWidth] },
+  );
+  return s.finish(s.run('Transpose', { x: dwt }, { perm: [1, 2, 0, 3] }));
+}
+
+/** Depthwise filter gradient as one depthwise conv over x as a single image of batch×channels channels. */
+function depthwiseBackpropFilter(args: KernelArgs) {
+  const backend = args.backend as BackendWasm;
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const { strides, dilations, pad, dimRoundingMode, filterShape } =
+    args.attrs as unknown as DepthwiseConv2dNativeBackpropFilterAttrs;
+  assertUndilated('DepthwiseConv2dNativeBackpropFilter', dilations);
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as Shape4,
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    true,
+  );
+  const [kh, kw, c, m] = filterShape;
+  const [n, h, w] = x.shape;
+  const [oh, ow] = [info.outHeight, info.outWidth];
+  const p = info.padInfo;
+  const s = new Scope(backend);
+  const bottom = kh + (oh - 1) * info.strideHeight - h - p.top;
+  const right = kw + (ow - 1) * info.strideWidth - w - p.left;
+  let xt = s.run('Transpose', { x }, { perm: [1, 2, 0, 3] });
+  if (bottom < 0 || right < 0) {
+    xt = s.run(
+      'Slice',
+      { x: xt },
+      { begin: [0, 0, 0, 0], size: [h + Math.min(0, bottom), w + Math.min(0, right), n, c] },
+    );
+  }
+  const dyt = s.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
+  const perImage = s.run(
+    'DepthwiseConv2dNative',
+    { x: Scope.reshape(xt, [1, xt.shape[0], xt.shape[1], n * c]), filter: Scope.reshape(dyt, [oh, ow, n * c, m]) },
+    {
+      strides: 1,
+      pad: [
+        [0, 0],
+        [p.top, Math.max(0, bottom)],
+        [p.left, Math.max(0, right)],
+        [0, 0],
+      ],
+      dilations: [info.strideHeight, info.strideWidth],
+    },
+  );
+  const dw = s.run('Sum', { x: Scope.reshape(perImage, [kh * kw, n, c * m]) }, { axis: 1, keepDims: false });
+  return s.finish(Scope.reshape(dw, filterShape));
+}
+
+/** Sum or Mean over leading axes in one JS pass, in float64. */
+function reduceLeading(kernel: 'Sum' | 'Mean') {
+  return (args: KernelArgs): TensorInfo => {
+    const backend = args.backend as BackendWasm;
+    const { x } = args.inputs as { x: TensorInfo };
+    const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+    const k = axes.length;
+    if (x.dtype !== 'float32' || k === 0 || axes[k - 1] !== k - 1 || tf.util.sizeFromShape(x.shape) === 0) {
+      return fallback(kernel, args);
+    }
+    const outer = tf.util.sizeFromShape(x.shape.slice(0, k));
+    const inner = tf.util.sizeFromShape(x.shape.slice(k));
+    const out = backend.makeOutput(keepDims ? x.shape.map((d, i) => (i < k ? 1 : d)) : x.shape.slice(k), 'float32');
+    const dst = backend.typedArrayFromHeap(out) as Float32Array;
+    const src = backend.typedArrayFromHeap(x) as Float32Array;
+    const acc = new Float64Array(inner);
+    let r = 0;
+    // Four rows per accumulator update: the loop is bound by loads and stores of `acc`, not by additions.
+    for (; r + 4 <= outer; r += 4) {
+      const a = r * inner;
+      const b = a + inner;
+      const c2 = b + inner;
+      const d = c2 + inner;
+      for (let c = 0; c < inner; c++) acc[c] += src[a + c] + src[b + c] + (src[c2 + c] + src[d + c]);
+    }
+    for (; r < outer; r++) {
+      const at = r * inner;
+      for (let c = 0; c < inner; c++) acc[c] += src[at + c];
+    }
+    const scale = kernel === 'Mean' ? 1 / outer : 1;
+    for (let c = 0; c < inner; c++) dst[c] = acc[c] * scale;
+    return out;
+  };
+}
+
+/** FusedBatchNorm as a per-channel affine map: the [C] coefficients in JS, then wasm's broadcasting Multiply and Add. */
+function batchNorm(args: KernelArgs): TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const { x, mean, variance, offset, scale } = args.inputs as Record<string, TensorInfo | undefined> & {
+    x: TensorInfo;
+    mean: TensorInfo;
+    variance: TensorInfo;
+  };
+  const { varianceEpsilon } = args.attrs as { varianceEpsilon: number };
+  const channels = x.shape[x.shape.length - 1];
+  const perChannel = (t: TensorInfo | undefined) =>
+    t === undefined || (t.dtype === 'float32' && t.shape.length === 1 && t.shape[0] === channels);
+  if (x.dtype !== 'float32' || ![mean, variance, offset, scale].every(perChannel))
+    return fallback('FusedBatchNorm', args);
+  const s = new Scope(backend);
+  const k = s.own(backend.makeOutput([channels], 'float32'));
+  const b = s.own(backend.makeOutput([channels], 'float32'));
+  const read = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+  const [kv, bv, mv, vv] = [k, b, mean, variance].map(read);
+  const ov = offset && read(offset);
+  const sv = scale && read(scale);
+  for (let c = 0; c < channels; c++) {
+    kv[c] = (sv ? sv[c] : 1) / Math.sqrt(vv[c] + varianceEpsilon);
+    bv[c] = (ov ? ov[c] : 0) - mv[c] * kv[c];
+  }
+  const scaled = s.run('Multiply', { a: x, b: k });
+  return s.finish(s.run('Add', { a: scaled, b }));
+}
+
+const kernels: Array<{ kernelName: string; kernelFunc: (args: KernelArgs) => TensorInfo }> = [
+  { kernelName: tf.Conv2DBackpropFilter, kernelFunc: conv2DBackpropFilter },
+  { kernelName: tf.DepthwiseConv2dNativeBackpropFilter, kernelFunc: depthwiseBackpropFilter },
+  { kernelName: tf.Sum, kernelFunc: reduceLeading('Sum') },
+  { kernelName: tf.Mean, kernelFunc: reduceLeading('Mean') },
+  { kernelName: tf.FusedBatchNorm, kernelFunc: batchNorm },
+  { kernelName: tf.Identity, kernelFunc: (args) => fallback('Identity', args) },
+  { kernelName: tf.Cast, kernelFunc: (args) => fallback('Cast', args) },
+];
+
+/** Swaps the baseline kernels in on 'wasm'; `registerWasmTrainingKernels` swaps the current ones back. */
+export function registerBaselineKernels(): void {
+  for (const { kernelName, kernelFunc } of kernels) {
+    const current = tf.getKernel(kernelName, 'wasm');
+    if (current) tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel({
+      kernelName,
+      backendName: 'wasm',
+      kernelFunc: kernelFunc as KernelFunc,
+      setupFunc: current?.setupFunc,
+    });
+  }
+}
