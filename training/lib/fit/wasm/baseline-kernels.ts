@@ -9,10 +9,11 @@ import type {
 import {
   assertChannelsLast,
   assertUndilated,
+  batchNormAffine,
+  dilatedConvFilterGradient,
   fallback,
   isPlainPointwise,
   Scope,
-  type Explicit,
   type KernelArgs,
   type Shape4,
 } from './grad-kernels';
@@ -24,7 +25,7 @@ import {
  * its worker threads).
  */
 
-/** Conv2D filter gradient as one stride-1 Conv2D of x (channels and batch swapped) with dy as a dilated filter. */
+/** Conv2D filter gradient: a matrix product for plain 1×1 convs, else the dilated Conv2D grad-kernels.ts keeps for wide patches. */
 function conv2DBackpropFilter(args: KernelArgs) {
   const backend = args.backend as BackendWasm;
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
@@ -34,37 +35,13 @@ function conv2DBackpropFilter(args: KernelArgs) {
   const [kh, kw, ci, co] = filterShape;
   const [n, h, w] = x.shape;
   const s = new Scope(backend);
-  const p = info.padInfo;
   if (isPlainPointwise(kh, kw, info)) {
     const rows = n * h * w;
     const xt = s.run('Transpose', { x: Scope.reshape(x, [rows, ci]) }, { perm: [1, 0] });
     const dw = s.run('BatchMatMul', { a: Scope.reshape(xt, [1, ci, rows]), b: Scope.reshape(dy, [1, rows, co]) });
     return s.finish(Scope.reshape(dw, filterShape));
   }
-  const [oh, ow] = [info.outHeight, info.outWidth];
-  const bottom = kh + (oh - 1) * info.strideHeight - h - p.top;
-  const right = kw + (ow - 1) * info.strideWidth - w - p.left;
-  let xt = s.run('Transpose', { x }, { perm: [3, 1, 2, 0] });
-  if (bottom < 0 || right < 0) {
-    xt = s.run(
-      'Slice',
-      { x: xt },
-      { begin: [0, 0, 0, 0], size: [ci, h + Math.min(0, bottom), w + Math.min(0, right), n] },
-    );
-  }
-  const dyt = s.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
-  const pads: Explicit = [
-    [0, 0],
-    [p.top, Math.max(0, bottom)],
-    [p.left, Math.max(0, right)],
-    [0, 0],
-  ];
-  const dwt = s.run(
-    'Conv2D',
-    { x: xt, filter: dyt },
-    { strides: 1, pad: pads, dataFormat: 'NHWC', dilations: [info.strideHeight, info.strideWidth] },
-  );
-  return s.finish(s.run('Transpose', { x: dwt }, { perm: [1, 2, 0, 3] }));
+  return s.finish(dilatedConvFilterGradient(s, x, dy, filterShape, info));
 }
 
 /** Depthwise filter gradient as one depthwise conv over x as a single image of batch×channels channels. */
@@ -155,29 +132,10 @@ function reduceLeading(kernel: 'Sum' | 'Mean') {
 
 /** FusedBatchNorm as a per-channel affine map: the [C] coefficients in JS, then wasm's broadcasting Multiply and Add. */
 function batchNorm(args: KernelArgs): TensorInfo {
-  const backend = args.backend as BackendWasm;
-  const { x, mean, variance, offset, scale } = args.inputs as Record<string, TensorInfo | undefined> & {
-    x: TensorInfo;
-    mean: TensorInfo;
-    variance: TensorInfo;
-  };
-  const { varianceEpsilon } = args.attrs as { varianceEpsilon: number };
-  const channels = x.shape[x.shape.length - 1];
-  const perChannel = (t: TensorInfo | undefined) =>
-    t === undefined || (t.dtype === 'float32' && t.shape.length === 1 && t.shape[0] === channels);
-  if (x.dtype !== 'float32' || ![mean, variance, offset, scale].every(perChannel))
-    return fallback('FusedBatchNorm', args);
-  const s = new Scope(backend);
-  const k = s.own(backend.makeOutput([channels], 'float32'));
-  const b = s.own(backend.makeOutput([channels], 'float32'));
-  const read = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
-  const [kv, bv, mv, vv] = [k, b, mean, variance].map(read);
-  const ov = offset && read(offset);
-  const sv = scale && read(scale);
-  for (let c = 0; c < channels; c++) {
-    kv[c] = (sv ? sv[c] : 1) / Math.sqrt(vv[c] + varianceEpsilon);
-    bv[c] = (ov ? ov[c] : 0) - mv[c] * kv[c];
-  }
+  const s = new Scope(args.backend as BackendWasm);
+  const affine = batchNormAffine(s, args);
+  if (!affine) return fallback('FusedBatchNorm', args);
+  const { x, k, b } = affine;
   const scaled = s.run('Multiply', { a: x, b: k });
   return s.finish(s.run('Add', { a: scaled, b }));
 }

@@ -165,6 +165,18 @@ function conv2DBackpropFilter(args: KernelArgs) {
   const [kh, kw, ci] = filterShape;
   const s = new Scope(backend);
   if (kh * kw * ci <= IM2COL_MAX_ROW) return s.finish(im2colFilterGradient(s, x, dy, filterShape, info));
+  return s.finish(dilatedConvFilterGradient(s, x, dy, filterShape, info));
+}
+
+/** The filter gradient as one stride-1 Conv2D of x (channels and batch swapped) with dy as a filter dilated by the stride. */
+export function dilatedConvFilterGradient(
+  s: Scope,
+  x: TensorInfo,
+  dy: TensorInfo,
+  filterShape: Shape4,
+  info: tf.backend_util.Conv2DInfo,
+): TensorInfo {
+  const [kh, kw, ci] = filterShape;
   const [n, h, w] = x.shape;
   const [oh, ow] = [info.outHeight, info.outWidth];
   const p = info.padInfo;
@@ -191,7 +203,7 @@ function conv2DBackpropFilter(args: KernelArgs) {
     { x: xt, filter: dyt },
     { strides: 1, pad: pads, dataFormat: 'NHWC', dilations: [info.strideHeight, info.strideWidth] },
   );
-  return s.finish(s.run('Transpose', { x: dwt }, { perm: [1, 2, 0, 3] }));
+  return s.run('Transpose', { x: dwt }, { perm: [1, 2, 0, 3] });
 }
 
 function im2colFilterGradient(
@@ -648,12 +660,14 @@ function batchMatMul(args: KernelArgs): TensorInfo {
 }
 
 /**
- * FusedBatchNorm as a per-channel affine map: the [C] coefficients in JS, then one 1×1 depthwise conv with bias, which
- * XNNPACK runs as a single fused multiply-add pass (2-4× faster than a Multiply and an Add, themselves about 4× faster
- * than the stock kernel's scalar loop). Other parameter layouts take the stock kernel.
+ * FusedBatchNorm as a per-channel affine map y = k·x + b, k = scale / √(variance + ε) and b = offset − mean·k, computed
+ * in JS into `s`; undefined unless x is float32 and every parameter is a [C] vector.
  */
-function batchNorm(args: KernelArgs): TensorInfo {
-  const backend = args.backend as BackendWasm;
+export function batchNormAffine(
+  s: Scope,
+  args: KernelArgs,
+): { x: TensorInfo; channels: number; k: TensorInfo; b: TensorInfo } | undefined {
+  const backend = s.backend;
   const { x, mean, variance, offset, scale } = args.inputs as Record<string, TensorInfo | undefined> & {
     x: TensorInfo;
     mean: TensorInfo;
@@ -663,9 +677,7 @@ function batchNorm(args: KernelArgs): TensorInfo {
   const channels = x.shape[x.shape.length - 1];
   const perChannel = (t: TensorInfo | undefined) =>
     t === undefined || (t.dtype === 'float32' && t.shape.length === 1 && t.shape[0] === channels);
-  if (x.dtype !== 'float32' || ![mean, variance, offset, scale].every(perChannel))
-    return fallback('FusedBatchNorm', args);
-  const s = new Scope(backend);
+  if (x.dtype !== 'float32' || ![mean, variance, offset, scale].every(perChannel)) return undefined;
   const k = s.own(backend.makeOutput([channels], 'float32'));
   const b = s.own(backend.makeOutput([channels], 'float32'));
   const read = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
@@ -676,6 +688,19 @@ function batchNorm(args: KernelArgs): TensorInfo {
     kv[c] = (sv ? sv[c] : 1) / Math.sqrt(vv[c] + varianceEpsilon);
     bv[c] = (ov ? ov[c] : 0) - mv[c] * kv[c];
   }
+  return { x, channels, k, b };
+}
+
+/**
+ * FusedBatchNorm as one 1×1 depthwise conv with bias (the affine map of `batchNormAffine`), which
+ * XNNPACK runs as a single fused multiply-add pass (2-4× faster than a Multiply and an Add, themselves about 4× faster
+ * than the stock kernel's scalar loop). Other parameter layouts take the stock kernel.
+ */
+function batchNorm(args: KernelArgs): TensorInfo {
+  const s = new Scope(args.backend as BackendWasm);
+  const affine = batchNormAffine(s, args);
+  if (!affine) return fallback('FusedBatchNorm', args);
+  const { x, channels, k, b } = affine;
   const rows = tf.util.sizeFromShape(x.shape) / channels;
   const y = s.run(
     'FusedDepthwiseConv2D',
