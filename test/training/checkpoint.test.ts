@@ -11,15 +11,13 @@ const state = (options: Record<string, unknown>): TrainState => ({
   options: { batch: 64, lr: 0.0005, seed: 42, workers: 2, ...options },
 });
 
+/** What every run records, read from `state`. */
+const recorded = { epochs: 8, bestEpoch: 6, batch: 64, lr: 0.0005, seed: 42, seconds: 2951 };
+
 describe('trainingRecord', () => {
   it('records the recipe a run trained with, so metadata.json says how to repeat it', () => {
     expect(trainingRecord(state({ from: 'mixed-ft', augment: 'far', lrSchedule: 'cosine' }))).toEqual({
-      epochs: 8,
-      bestEpoch: 6,
-      batch: 64,
-      lr: 0.0005,
-      seed: 42,
-      seconds: 2951,
+      ...recorded,
       from: 'mixed-ft',
       augment: 'far',
       lrSchedule: 'cosine',
@@ -27,13 +25,6 @@ describe('trainingRecord', () => {
   });
 
   it('leaves out what runs from before those options were recorded do not have', () => {
-    expect(trainingRecord(state({}))).toEqual({
-      epochs: 8,
-      bestEpoch: 6,
-      batch: 64,
-      lr: 0.0005,
-      seed: 42,
-      seconds: 2951,
-    });
+    expect(trainingRecord(state({}))).toEqual(recorded);
   });
 });

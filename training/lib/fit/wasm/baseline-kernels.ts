@@ -1,19 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type {
-  Conv2DBackpropFilterAttrs,
-  DepthwiseConv2dNativeBackpropFilterAttrs,
-  KernelFunc,
-  TensorInfo,
-} from '@tensorflow/tfjs-core';
+import type { Conv2DBackpropFilterAttrs, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import {
   assertChannelsLast,
-  assertUndilated,
   batchNormAffine,
+  depthwiseFilterGradientArgs,
   dilatedConvFilterGradient,
   fallback,
   isPlainPointwise,
   Scope,
+  sumRows,
   type KernelArgs,
   type Shape4,
 } from './grad-kernels';
@@ -47,19 +43,7 @@ function conv2DBackpropFilter(args: KernelArgs) {
 /** Depthwise filter gradient as one depthwise conv over x as a single image of batch×channels channels. */
 function depthwiseBackpropFilter(args: KernelArgs) {
   const backend = args.backend as BackendWasm;
-  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
-  const { strides, dilations, pad, dimRoundingMode, filterShape } =
-    args.attrs as unknown as DepthwiseConv2dNativeBackpropFilterAttrs;
-  assertUndilated('DepthwiseConv2dNativeBackpropFilter', dilations);
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as Shape4,
-    filterShape,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    true,
-  );
+  const { x, dy, filterShape, info } = depthwiseFilterGradientArgs(args);
   const [kh, kw, c, m] = filterShape;
   const [n, h, w] = x.shape;
   const [oh, ow] = [info.outHeight, info.outWidth];
@@ -110,20 +94,7 @@ function reduceLeading(kernel: 'Sum' | 'Mean') {
     const out = backend.makeOutput(keepDims ? x.shape.map((d, i) => (i < k ? 1 : d)) : x.shape.slice(k), 'float32');
     const dst = backend.typedArrayFromHeap(out) as Float32Array;
     const src = backend.typedArrayFromHeap(x) as Float32Array;
-    const acc = new Float64Array(inner);
-    let r = 0;
-    // Four rows per accumulator update: the loop is bound by loads and stores of `acc`, not by additions.
-    for (; r + 4 <= outer; r += 4) {
-      const a = r * inner;
-      const b = a + inner;
-      const c2 = b + inner;
-      const d = c2 + inner;
-      for (let c = 0; c < inner; c++) acc[c] += src[a + c] + src[b + c] + (src[c2 + c] + src[d + c]);
-    }
-    for (; r < outer; r++) {
-      const at = r * inner;
-      for (let c = 0; c < inner; c++) acc[c] += src[at + c];
-    }
+    const acc = sumRows(src, outer, inner);
     const scale = kernel === 'Mean' ? 1 / outer : 1;
     for (let c = 0; c < inner; c++) dst[c] = acc[c] * scale;
     return out;

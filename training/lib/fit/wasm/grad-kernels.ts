@@ -356,14 +356,8 @@ function dyOnGrid(s: Scope, dy: TensorInfo, gridH: number, gridW: number): Tenso
   );
 }
 
-/**
- * dW[i, j, c, m] = Σ_n,oh,ow x[n, oh·s + i − pad, ow·s + j − pad, c] · dy[n, oh, ow, c·M + m], one filter tap at a
- * time on the stride grid: tap (i, j)'s products are one Multiply of dy with a shifted copy of x's phase, summed per
- * image by one AvgPool. A few XNNPACK passes over memory per tap, where a single depthwise conv with dy as its
- * image-sized kernel ran 2-3× slower.
- */
-function depthwiseBackpropFilter(args: KernelArgs) {
-  const backend = args.backend as BackendWasm;
+/** A depthwise filter gradient's inputs, filter shape and geometry (undilated only). */
+export function depthwiseFilterGradientArgs(args: KernelArgs) {
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
   const { strides, dilations, pad, dimRoundingMode, filterShape } =
     args.attrs as unknown as DepthwiseConv2dNativeBackpropFilterAttrs;
@@ -377,6 +371,18 @@ function depthwiseBackpropFilter(args: KernelArgs) {
     dimRoundingMode,
     true,
   );
+  return { x, dy, filterShape, info };
+}
+
+/**
+ * dW[i, j, c, m] = Σ_n,oh,ow x[n, oh·s + i − pad, ow·s + j − pad, c] · dy[n, oh, ow, c·M + m], one filter tap at a
+ * time on the stride grid: tap (i, j)'s products are one Multiply of dy with a shifted copy of x's phase, summed per
+ * image by one AvgPool. A few XNNPACK passes over memory per tap, where a single depthwise conv with dy as its
+ * image-sized kernel ran 2-3× slower.
+ */
+function depthwiseBackpropFilter(args: KernelArgs) {
+  const backend = args.backend as BackendWasm;
+  const { x, dy, filterShape, info } = depthwiseFilterGradientArgs(args);
   const [kh, kw, c, m] = filterShape;
   const { strideHeight: sh, strideWidth: sw } = info;
   const { top, left } = info.padInfo;
@@ -550,6 +556,25 @@ export function fallback(kernel: string, args: KernelArgs): TensorInfo {
 
 const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 
+/** The sum of `outer` rows of `inner` floats, in float64. */
+export function sumRows(src: Float32Array, outer: number, inner: number): Float64Array {
+  const acc = new Float64Array(inner);
+  let r = 0;
+  // Four rows per accumulator update: the loop is bound by loads and stores of `acc`, not by additions.
+  for (; r + 4 <= outer; r += 4) {
+    const a = r * inner;
+    const b = a + inner;
+    const c2 = b + inner;
+    const d = c2 + inner;
+    for (let c = 0; c < inner; c++) acc[c] += src[a + c] + src[b + c] + (src[c2 + c] + src[d + c]);
+  }
+  for (; r < outer; r++) {
+    const at = r * inner;
+    for (let c = 0; c < inner; c++) acc[c] += src[at + c];
+  }
+  return acc;
+}
+
 /**
  * Sum or Mean over leading axes (as BatchNorm and bias gradients reduce NHWC over N, H, W). Each slice along the first
  * axis is averaged by one XNNPACK AvgPool (float32, at most one image's pixels), several times faster than a JS pass;
@@ -582,20 +607,7 @@ function reduceLeading(kernel: 'Sum' | 'Mean') {
     );
     const dst = backend.typedArrayFromHeap(out) as Float32Array;
     const src = backend.typedArrayFromHeap(means) as Float32Array;
-    const acc = new Float64Array(inner);
-    let r = 0;
-    // Four rows per accumulator update: the loop is bound by loads and stores of `acc`, not by additions.
-    for (; r + 4 <= outer; r += 4) {
-      const a = r * inner;
-      const b = a + inner;
-      const c2 = b + inner;
-      const d = c2 + inner;
-      for (let c = 0; c < inner; c++) acc[c] += src[a + c] + src[b + c] + (src[c2 + c] + src[d + c]);
-    }
-    for (; r < outer; r++) {
-      const at = r * inner;
-      for (let c = 0; c < inner; c++) acc[c] += src[at + c];
-    }
+    const acc = sumRows(src, outer, inner);
     const scale = kernel === 'Mean' ? 1 / outer : pooled;
     for (let c = 0; c < inner; c++) dst[c] = acc[c] * scale;
     return s.finish(out);
