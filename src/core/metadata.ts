@@ -77,6 +77,10 @@ export interface ModelMetadata {
     /** `--augment` and `--lr-schedule`; absent in runs from before they were recorded. */
     augment?: string;
     lrSchedule?: string;
+    /** The run's stages in order, each a cycle of the learning rate with its own augmentation and batch mix (by
+     * folder name); lr, augment and lrSchedule above are those of the stage the exported epoch came from. Absent in
+     * runs from before stages. */
+    stages?: { epochs: number; lr: number; lrSchedule: string; augment: string; mix: Record<string, number> }[];
     /** First and last epoch whose mean weights this model is (`npm run export -- --average`); else bestEpoch's. */
     averagedEpochs?: [number, number];
   };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { trainingRecord, type TrainState } from '../../training/lib/fit/checkpoint';
+import { batchRecord, trainingRecord, type TrainState } from '../../training/lib/fit/checkpoint';
+import { SHIPPED_RECIPE } from '../../training/lib/fit/recipe';
 
 const state = (options: Record<string, unknown>): TrainState => ({
   epoch: 8,
@@ -26,5 +27,31 @@ describe('trainingRecord', () => {
 
   it('leaves out what runs from before those options were recorded do not have', () => {
     expect(trainingRecord(state({}))).toEqual(recorded);
+  });
+
+  it("records every stage, and the rate and augmentation of the best epoch's stage", () => {
+    // Epoch 6 of 1 + 1 + 1 + 5 epochs is in the fourth stage.
+    const stages = SHIPPED_RECIPE.map((s, i) => ({ ...s, epochs: i < 3 ? 1 : 5, mix: { celeba: 1, ...s.mix } }));
+    expect(trainingRecord(state({ stages }))).toEqual({
+      ...recorded,
+      lr: 0.0005,
+      augment: 'far',
+      lrSchedule: 'cosine',
+      stages,
+    });
+    expect(batchRecord(state({ stages, femaleShare: 0.5 }))).toEqual({
+      mix: { celeba: 1, diverse: 3 },
+      femaleShare: 0.5,
+    });
+  });
+});
+
+describe('batchRecord', () => {
+  it('keeps the mix of a run from before stages, and has none for runs from before batches were mixed', () => {
+    expect(batchRecord(state({ epochs: 8, mix: { a: 1, b: 2 }, femaleShare: 0.5 }))).toEqual({
+      mix: { a: 1, b: 2 },
+      femaleShare: 0.5,
+    });
+    expect(batchRecord(state({ epochs: 8 }))).toBeUndefined();
   });
 });

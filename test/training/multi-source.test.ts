@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isHeldOut } from '../../training/lib/data/splits';
+import type { Stage } from '../../training/lib/fit/recipe';
 import { DATA_DIR, hasData, smallDataset } from '../support/data';
 
 const ROOT = join(__dirname, '..', '..');
@@ -80,5 +81,53 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
     expect(metadata.metrics.bySource.plain.test).toBeUndefined();
     // Calibration and the band are fitted on both folders' Validation together.
     expect(metadata.metrics.validation.images).toBe(heldOut + metadata.metrics.bySource[name].validation.images);
+  }, 600_000);
+
+  it("runs the shipped recipe when no option sets a stage: each stage's rate, augmentation and mix, recorded", () => {
+    const name = basename(kaggle);
+    const out = join(work, 'recipe-model');
+    // The recipe gives a folder named diverse a larger share in its later stages.
+    symlinkSync(join(work, 'plain'), join(work, 'diverse'));
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(ROOT, 'training', 'cli', 'train.ts'),
+        ...['--data', kaggle, '--data', join(work, 'diverse'), '--epochs', '4', '--steps-per-epoch', '1'],
+        ...['--batch', '16', '--run', `${run}-recipe`, '--out', out],
+      ],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 600_000,
+        env: { ...process.env, FACESENSE_CROP_CACHE: join(work, 'cache') },
+      },
+    );
+    rmSync(join(ROOT, 'training', 'runs', `${run}-recipe`), { recursive: true, force: true });
+    expect([0, 3], r.stderr + r.stdout).toContain(r.status);
+    expect(r.stdout).toContain('4 epochs in 4 stages');
+    // Shares 1:1, then 1:1.5 (3.2 and 4.8 faces of each class, rounded by largest remainder), then 1:3.
+    const stages = [
+      'stage 1/4: 1 epoch, lr 0.001 cosine, robust augmentation, batch 16: ' +
+        `${name} 4 female + 4 male, diverse 4 female + 4 male`,
+      'stage 2/4: 1 epoch, lr 0.0005 cosine, robust augmentation, batch 16: ' +
+        `${name} 3 female + 3 male, diverse 5 female + 5 male`,
+      `stage 3/4: 1 epoch, lr 0.0005 cosine, far augmentation, batch 16: ${name} 3 female + 3 male, diverse 5 female + 5 male`,
+      `stage 4/4: 1 epoch, lr 0.0005 cosine, far augmentation, batch 16: ${name} 2 female + 2 male, diverse 6 female + 6 male`,
+    ];
+    for (const line of stages) expect(r.stdout).toContain(line);
+    expect(r.stdout.indexOf(stages[3])).toBeGreaterThan(r.stdout.indexOf('epoch 3/4: loss'));
+
+    const { training, data } = JSON.parse(readFileSync(join(out, 'metadata.json'), 'utf8'));
+    expect(training.stages.map((s: Stage) => [s.epochs, s.lr, s.augment, s.mix])).toEqual([
+      [1, 0.001, 'robust', { [name]: 1, diverse: 1 }],
+      [1, 0.0005, 'robust', { [name]: 1, diverse: 1.5 }],
+      [1, 0.0005, 'far', { [name]: 1, diverse: 1.5 }],
+      [1, 0.0005, 'far', { [name]: 1, diverse: 3 }],
+    ]);
+    const best = training.stages[training.bestEpoch - 1];
+    expect(training).toMatchObject({ epochs: 4, lr: best.lr, augment: best.augment });
+    expect(data.batch).toEqual({ mix: best.mix, femaleShare: 0.5 });
   }, 600_000);
 });

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { averageModels } from '../lib/model/average';
-import { epochDir, trainingRecord, type TrainState } from '../lib/fit/checkpoint';
+import { batchRecord, epochDir, trainingRecord, type TrainState } from '../lib/fit/checkpoint';
 import {
   assertBlazeFaceInstalled,
   DEFAULT_MODEL_DIR,
@@ -59,8 +59,6 @@ const options = state.options as {
   arch: string;
   quantize: Quantization;
   cropScale?: number;
-  mix?: Record<string, number>;
-  femaleShare?: number;
 };
 const crop = runCrop(options);
 const quantization = (values.quantize ?? options.quantize) as Quantization;
@@ -101,7 +99,7 @@ const metadata = await exportModel({
   out,
   quantization,
   sources,
-  batch: options.mix && options.femaleShare ? { mix: options.mix, femaleShare: options.femaleShare } : undefined,
+  batch: batchRecord(state),
   training: { ...trainingRecord(state), ...(averaged ? { averagedEpochs: averaged } : {}) },
 });
 const { validation: v, test: t } = metadata.metrics;

@@ -7,6 +7,7 @@ import { AUGMENT_PRESETS, mulberry32 } from '../../src/core/augment';
 import { accuracy, balancedAccuracy, confusion, logLoss } from '../../src/core/metrics';
 import { sampleBatchAugmentation } from '../lib/fit/augment';
 import {
+  batchRecord,
   epochDir,
   hasCheckpoint,
   loadCheckpoint,
@@ -45,6 +46,20 @@ import { DEFAULT_DATA_DIR } from '../lib/data/dataset';
 import { createDataParallelStep } from '../lib/fit/data-parallel';
 import { createTrainer } from '../lib/fit/trainer';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
+import {
+  learningRate,
+  RECIPES,
+  resolveMix,
+  scaleStages,
+  stageAt,
+  stagesOf,
+  totalEpochs,
+  withTotal,
+  type AugmentName,
+  type LrSchedule,
+  type RecipeName,
+  type Stage,
+} from '../lib/fit/recipe';
 
 const HELP = `Usage: npm run train -- [options]
 
@@ -56,14 +71,21 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
                             gender-recognition-200k-images-celeba/Dataset). Repeat it to train on several folders
                             at once; a folder without faces in Validation/ holds out a tenth of its images, chosen
                             by file name, to validate on
+  --recipe shipped|one      shipped (default): the shipped model's schedule, 44 epochs in four stages, each a
+                            cosine cycle of the learning rate: 18 epochs at 0.001 with robust augmentation and
+                            equal folders, 10 at 0.0005 with diverse 1.5, 8 with far augmentation, 8 with
+                            diverse 3 (a folder named diverse; others weigh 1). one: a single stage of 30 epochs
+                            at 0.001 with far augmentation and equal folders (the default with --from). The
+                            options below that set a stage's epochs, rate, schedule, augmentation or mix change
+                            every stage
   --mix <name=w,…>          each folder's share of every batch, by folder name (…/celeba/Dataset is "celeba"),
-                            e.g. celeba=1,diverse=1.5 (default: an equal share for each folder, as the shipped
-                            model's first stage; its second gave diverse 1.5)
+                            e.g. celeba=1,diverse=1.5 (default: the recipe's)
   --female-share <x>        share of female faces in each folder's part of a batch (default 0.5: both classes
                             equally, whatever the folder holds)
   --arch compact|seed       compact: our ~200k-parameter separable CNN for the browser (default);
                             seed: the tutorial's AlexNet-style network
-  --epochs <n>              epochs to train (default 30; the tutorial used 50); with --resume, a new total
+  --epochs <n>              epochs to train, the recipe's stages stretched or shrunk in proportion (default: the
+                            recipe's; the tutorial used 50); with --resume, a new total, by changing the last stage
   --bn-momentum <x>         BatchNorm moving-average momentum (default 0.99, as Keras; 0.9 suits short runs,
                             whose moving statistics would otherwise still remember their initial values)
   --batch <n>               images per optimizer step (default 64; the tutorial used 256)
@@ -77,11 +99,12 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
                             app and evaluate crop alike
   --augment tutorial|light|robust|far  tutorial: the tutorial's ImageDataGenerator (rotation 40°, shifts 0.2,
                             shear 0.2°, zoom 0.2, flip, nearest fill); light: rotation 15°, shifts and zoom 0.1;
-                            robust (default, as the shipped model): light, plus brightness, contrast and colour
-                            changes and crops cut by the photo's edge (faces in tight photos); far: robust, plus
-                            4 in 10 crops blurred to a face 15–43 px wide with sensor noise (faces from afar)
-  --lr <x>                  Adam learning rate (default 0.001)
-  --lr-schedule <s>         cosine: decay the rate to 0 over the run (default); constant: the tutorial's fixed rate
+                            robust: light, plus brightness, contrast and colour changes and crops cut by the
+                            photo's edge (faces in tight photos); far: robust, plus 4 in 10 crops blurred to a
+                            face 15–43 px wide with sensor noise (faces from afar) (default: the recipe's)
+  --lr <x>                  Adam learning rate at the start of each stage (default: the recipe's)
+  --lr-schedule <s>         cosine: decay the rate to 0 over each stage (default); constant: the tutorial's fixed
+                            rate
   --workers <n>             threads that share each batch (default: one per core); any number gives the same
                             result up to float rounding
   --seed <n>                seed for initialisation, shuffling and augmentation (default 42)
@@ -108,6 +131,7 @@ function parse() {
   const { values } = parseCommandLine(HELP, {
     options: {
       data: { type: 'string', multiple: true },
+      recipe: { type: 'string' },
       mix: { type: 'string' },
       'female-share': { type: 'string', default: '0.5' },
       arch: { type: 'string', default: 'compact' },
@@ -117,9 +141,9 @@ function parse() {
       'micro-batch': { type: 'string' },
       'steps-per-epoch': { type: 'string' },
       'validation-steps': { type: 'string' },
-      lr: { type: 'string', default: '0.001' },
-      'lr-schedule': { type: 'string', default: 'cosine' },
-      augment: { type: 'string', default: 'robust' },
+      lr: { type: 'string' },
+      'lr-schedule': { type: 'string' },
+      augment: { type: 'string' },
       'crop-scale': { type: 'string', default: String(DEFAULT_CROP.scale) },
       workers: { type: 'string', default: String(availableParallelism()) },
       seed: { type: 'string', default: '42' },
@@ -142,8 +166,8 @@ function parse() {
     if (!allowed.includes(v as T)) fail(`--${name} must be one of ${allowed.join(', ')}, got "${v}"`, EXIT.usage);
     return v as T;
   };
-  const lr = Number(values.lr);
-  if (!(lr > 0)) fail(`--lr must be a positive number, got "${values.lr}"`, EXIT.usage);
+  const lr = values.lr === undefined ? undefined : Number(values.lr);
+  if (lr !== undefined && !(lr > 0)) fail(`--lr must be a positive number, got "${values.lr}"`, EXIT.usage);
   const bnMomentum = Number(values['bn-momentum']);
   if (!(bnMomentum > 0 && bnMomentum < 1))
     fail(`--bn-momentum must be between 0 and 1, got "${values['bn-momentum']}"`, EXIT.usage);
@@ -155,23 +179,38 @@ function parse() {
     fail(`--female-share must be between 0 and 1, got "${values['female-share']}"`, EXIT.usage);
   const arch = oneOf<Arch>('arch', values.arch, ['compact', 'seed']);
   const batch = int('batch', values.batch) as number;
+  const recipe = oneOf<RecipeName>(
+    'recipe',
+    values.recipe ?? (values.from ? 'one' : 'shipped'),
+    Object.keys(RECIPES) as RecipeName[],
+  );
+  const epochs = int('epochs', values.epochs);
+  const mix = values.mix === undefined ? undefined : parseMix(values.mix);
+  const given: Partial<Stage> = {
+    ...(lr !== undefined && { lr }),
+    ...(values['lr-schedule'] !== undefined && {
+      lrSchedule: oneOf<LrSchedule>('lr-schedule', values['lr-schedule'], ['cosine', 'constant']),
+    }),
+    ...(values.augment !== undefined && {
+      augment: oneOf('augment', values.augment, Object.keys(AUGMENT_PRESETS) as AugmentName[]),
+    }),
+    ...(mix && { mix }),
+  };
+  const planned = epochs === undefined ? [...RECIPES[recipe]] : scaleStages(RECIPES[recipe], epochs);
   return {
     data: values.data ?? [DEFAULT_DATA_DIR],
-    mix: values.mix === undefined ? undefined : parseMix(values.mix),
+    mixGiven: mix !== undefined,
+    stages: planned.map((stage) => ({ ...stage, ...given })),
     femaleShare,
     arch,
-    epochs: int('epochs', values.epochs ?? '30') as number,
-    epochsGiven: values.epochs !== undefined,
+    epochs,
     bnMomentum,
     batch,
     microBatch: int('micro-batch', values['micro-batch']) ?? Math.min(batch, 32),
     microBatchGiven: values['micro-batch'] !== undefined,
     stepsPerEpoch: int('steps-per-epoch', values['steps-per-epoch']),
     validationSteps: int('validation-steps', values['validation-steps']),
-    lr,
     cropScale,
-    augment: oneOf('augment', values.augment, Object.keys(AUGMENT_PRESETS) as (keyof typeof AUGMENT_PRESETS)[]),
-    lrSchedule: oneOf('lr-schedule', values['lr-schedule'], ['cosine', 'constant'] as const),
     workers: int('workers', values.workers) as number,
     seed: int('seed', values.seed, 0) as number,
     out: resolve(values.out),
@@ -220,13 +259,25 @@ if (opts.from) {
 if (opts.resume) {
   // A resume keeps the run's options (its data too), except how many threads to use and, when given, a new total
   // of epochs or micro-batch size (runs from before micro-batches were the unit of a thread's work recorded 64).
-  Object.assign(opts, readState(checkpointDir).options, {
+  const saved = readState(checkpointDir).options;
+  let stages = stagesOf(saved);
+  if (opts.epochs !== undefined) {
+    try {
+      stages = withTotal(stages, opts.epochs);
+    } catch (e) {
+      fail(`--epochs ${opts.epochs}: ${(e as Error).message}`, EXIT.usage);
+    }
+  }
+  Object.assign(opts, saved, {
     resume: true,
     workers: opts.workers,
-    ...(opts.epochsGiven ? { epochs: opts.epochs } : {}),
+    stages,
+    // Mixes were resolved for the run's folders when it started.
+    mixGiven: false,
     ...(opts.microBatchGiven ? { microBatch: opts.microBatch } : {}),
   });
 }
+const epochs = totalEpochs(opts.stages);
 
 assertBlazeFaceInstalled();
 // A run resumed from before several folders recorded one.
@@ -263,16 +314,19 @@ const count = (split: 'validation' | 'test') => sources.reduce((n, s) => n + s[s
 const males = train.y.reduce((s, v) => s + v, 0);
 
 // Every batch takes a fixed number of each folder's female and male faces, so the loss needs no class weights.
-const mix = opts.mix ?? Object.fromEntries(sources.map((s) => [s.name, 1]));
-const unknown = Object.keys(mix).filter((name) => !names.includes(name));
-const unweighted = names.filter((name) => !(name in mix));
-if (unknown.length > 0 || unweighted.length > 0)
-  fail(
-    `--mix must give a weight to each folder (${names.join(', ')}), got "${Object.keys(mix).join(', ')}"`,
-    EXIT.usage,
-  );
+if (opts.mixGiven) {
+  const mix = opts.stages[0].mix;
+  const unknown = Object.keys(mix).filter((name) => !names.includes(name));
+  const unweighted = names.filter((name) => !(name in mix));
+  if (unknown.length > 0 || unweighted.length > 0)
+    fail(
+      `--mix must give a weight to each folder (${names.join(', ')}), got "${Object.keys(mix).join(', ')}"`,
+      EXIT.usage,
+    );
+}
+// Kept with the run's options, so that --resume and export use the mixes it resolved to.
+opts.stages = opts.stages.map((stage) => ({ ...stage, mix: resolveMix(stage, names) }));
 const strata: Stratum[] = [];
-const shares: number[] = [];
 let offset = 0;
 for (const source of sources) {
   for (const label of [0, 1] as const) {
@@ -281,17 +335,27 @@ for (const source of sources) {
       (i) => offset + i,
     );
     strata.push({ source: source.name, label, indices });
-    shares.push(mix[source.name] * (label === 0 ? opts.femaleShare : 1 - opts.femaleShare));
   }
   offset += source.train.n;
 }
 // The folders' Train crops were copied into `train`: drop the originals. With one folder, `train` is that split.
 if (sources.length > 1) for (const source of sources) source.train.x = new Uint8Array(0);
-const counts = stratumCounts(shares, opts.batch);
-const batchMix = sources.map((s, i) => `${s.name} ${counts[2 * i]} female + ${counts[2 * i + 1]} male`).join(', ');
+const stageCounts = opts.stages.map((stage) =>
+  stratumCounts(
+    strata.map((s) => stage.mix[s.source] * (s.label === 0 ? opts.femaleShare : 1 - opts.femaleShare)),
+    opts.batch,
+  ),
+);
+const batchMix = (counts: number[]) =>
+  sources.map((s, i) => `${s.name} ${counts[2 * i]} female + ${counts[2 * i + 1]} male`).join(', ');
+const describeStage = (index: number) => {
+  const stage = opts.stages[index];
+  return (
+    `stage ${index + 1}/${opts.stages.length}: ${stage.epochs} epoch${stage.epochs === 1 ? '' : 's'}, lr ${stage.lr} ` +
+    `${stage.lrSchedule}, ${stage.augment} augmentation, batch ${opts.batch}: ${batchMix(stageCounts[index])}`
+  );
+};
 const classWeights = { female: 1, male: 1 };
-// Kept with the run's options, so that --resume and export use the mix it resolved to.
-opts.mix = mix;
 
 let state: TrainState;
 let model;
@@ -322,7 +386,7 @@ if (opts.resume) {
   };
   mkdirSync(runDir, { recursive: true });
 }
-const trainer = createTrainer(model, { lr: opts.lr, classWeights, microBatch: opts.microBatch });
+const trainer = createTrainer(model, { lr: opts.stages[0].lr, classWeights, microBatch: opts.microBatch });
 if (restoredOptimizer) {
   await trainer.setOptimizerWeights(restoredOptimizer);
   tf.dispose(restoredOptimizer.map((w) => w.tensor));
@@ -341,7 +405,8 @@ if (busy < opts.workers)
   );
 console.log(
   `${opts.arch}: ${countParams(model).toLocaleString('en')} parameters | backend ${backend} ×${opts.workers} | ` +
-    `Train ${train.n} (${males} male), Validation ${count('validation')}, Test ${count('test')} | batch ${opts.batch}: ${batchMix}`,
+    `Train ${train.n} (${males} male), Validation ${count('validation')}, Test ${count('test')} | ${epochs} epochs in ` +
+    `${opts.stages.length} stage${opts.stages.length === 1 ? '' : 's'}`,
 );
 
 let stopSignal: NodeJS.Signals | null = null;
@@ -372,22 +437,23 @@ const validationSamples = sources.map(({ name, validation: v }) => {
   return { name, data: n < v.n ? subset(v, shuffled(v.n, mulberry32(opts.seed)).subarray(0, n)) : v };
 });
 
-for (let epoch = state.epoch; epoch < opts.epochs; epoch++) {
-  const bar = progressBar(`epoch ${epoch + 1}/${opts.epochs}`, 'batches');
+for (let epoch = state.epoch; epoch < epochs; epoch++) {
+  const { stage, index, first } = stageAt(opts.stages, epoch);
+  if (epoch === first || epoch === state.epoch) console.log(describeStage(index));
+  const bar = progressBar(`epoch ${epoch + 1}/${epochs}`, 'batches');
   const started = performance.now();
   let lossSum = 0;
   let correct = 0;
   let seen = 0;
   bar.start(stepsPerEpoch, state.step, { rate: '-', extra: '' });
   for (let step = state.step; step < stepsPerEpoch; step++) {
-    const indices = mixedBatch(strata, counts, epoch * stepsPerEpoch + step, opts.seed);
+    // Each stage walks its folders afresh, as each of the shipped recipe's runs once did.
+    const stageStep = (epoch - first) * stepsPerEpoch + step;
+    const indices = mixedBatch(strata, stageCounts[index], stageStep, opts.seed);
     const { x, y } = batchTensors(train, indices);
     const rng = mulberry32((opts.seed * 7919 + epoch) * 100_003 + step);
-    const augmentation = sampleBatchAugmentation(indices.length, rng, AUGMENT_PRESETS[opts.augment]);
-    if (opts.lrSchedule === 'cosine') {
-      const progress = (epoch * stepsPerEpoch + step) / (opts.epochs * stepsPerEpoch);
-      trainer.setLearningRate((opts.lr * (1 + Math.cos(Math.PI * progress))) / 2);
-    }
+    const augmentation = sampleBatchAugmentation(indices.length, rng, AUGMENT_PRESETS[stage.augment]);
+    trainer.setLearningRate(learningRate(stage, stageStep, stage.epochs * stepsPerEpoch));
     const r = await parallel.step(x, y, augmentation);
     tf.dispose([x, y]);
     // A single-thread step is synchronous: yield so the progress timer and signal handlers get to run.
@@ -458,7 +524,7 @@ for (let epoch = state.epoch; epoch < opts.epochs; epoch++) {
   writeFileSync(join(runDir, 'history.json'), JSON.stringify(state.history, null, 1));
   await plotHistory(state.history, join(runDir, 'curves.svg'));
   console.log(
-    `epoch ${epoch + 1}/${opts.epochs}: loss ${record.loss.toFixed(4)} acc ${record.accuracy.toFixed(4)} | ` +
+    `epoch ${epoch + 1}/${epochs}: loss ${record.loss.toFixed(4)} acc ${record.accuracy.toFixed(4)} | ` +
       `val_loss ${record.valLoss.toFixed(4)} val_acc ${record.valAccuracy.toFixed(4)} ` +
       `val_balanced ${(record.valBalancedAccuracy ?? 0).toFixed(4)} (${Object.entries(bySource)
         .map(([name, v]) => `${name} ${v.balancedAccuracy.toFixed(4)}`)
@@ -477,7 +543,7 @@ const metadata = await exportModel({
   out: opts.out,
   quantization: opts.quantize,
   sources,
-  batch: { mix, femaleShare: opts.femaleShare },
+  batch: batchRecord(state),
   training: trainingRecord(state),
 });
 best.dispose();

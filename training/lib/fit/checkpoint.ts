@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelMetadata } from '../../../src/core/metadata';
 import type { EpochRecord } from '../plot';
+import { stageAt, stagesOf, type Stage } from './recipe';
 import { loadModelFiles, replaceDirAtomically, saveModelFiles } from '../model/model-files';
 
 /** An optimizer variable and its value, as `Optimizer.getWeights` returns them. */
@@ -81,8 +82,9 @@ export function trainingRecord(state: TrainState): ModelMetadata['training'] {
     from?: string;
     augment?: string;
     lrSchedule?: string;
+    stages?: Stage[];
   };
-  return {
+  const recorded = {
     epochs: state.epoch,
     bestEpoch: state.bestEpoch,
     batch: options.batch,
@@ -90,7 +92,29 @@ export function trainingRecord(state: TrainState): ModelMetadata['training'] {
     seed: options.seed,
     seconds: Math.round(state.seconds),
     ...(options.from ? { from: options.from } : {}),
-    ...(options.augment ? { augment: options.augment } : {}),
-    ...(options.lrSchedule ? { lrSchedule: options.lrSchedule } : {}),
   };
+  if (!options.stages) {
+    return {
+      ...recorded,
+      ...(options.augment ? { augment: options.augment } : {}),
+      ...(options.lrSchedule ? { lrSchedule: options.lrSchedule } : {}),
+    };
+  }
+  // The rate, schedule and augmentation that made the exported weights: those of the best epoch's stage.
+  const { stage } = stageAt(options.stages, Math.max(0, state.bestEpoch - 1));
+  return {
+    ...recorded,
+    lr: stage.lr,
+    augment: stage.augment,
+    lrSchedule: stage.lrSchedule,
+    stages: options.stages,
+  };
+}
+
+/** The batch mix that made the exported weights (the best epoch's stage); runs from before batches were mixed have none. */
+export function batchRecord(state: TrainState): ModelMetadata['data']['batch'] {
+  const options = state.options as { femaleShare?: number; mix?: Record<string, number> };
+  const { stage } = stageAt(stagesOf(state.options), Math.max(0, state.bestEpoch - 1));
+  const mix = options.mix ?? (state.options.stages ? stage.mix : undefined);
+  return mix && options.femaleShare ? { mix, femaleShare: options.femaleShare } : undefined;
 }
