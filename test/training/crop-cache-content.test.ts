@@ -21,7 +21,7 @@ import { DEFAULT_CROP } from '../../src/core/crop';
 import type { FaceDetector } from '../../src/vision/detector';
 import { CropCache, legacyKey } from '../../training/lib/data/crop-cache';
 import { listDataset } from '../../training/lib/data/dataset';
-import { prepareCrops } from '../../training/lib/data/prepare-crops';
+import { mainThreadCropper, prepareCrops } from '../../training/lib/data/prepare-crops';
 import { isHeldOut, sourceData } from '../../training/lib/data/splits';
 
 /** Finds a face in the middle of every image, and none in an image whose first pixel is black. */
@@ -71,7 +71,7 @@ describe('crop cache keyed by content', () => {
     const cache = open();
     try {
       const groups = dirs.map((dir) => listDataset(dir).entries.filter((e) => !only || only(e.name)));
-      const outcome = await prepareCrops(groups, cache, detector, DEFAULT_CROP);
+      const outcome = await prepareCrops(groups, cache, mainThreadCropper(detector, DEFAULT_CROP));
       const crops = outcome.results.map(
         (r) => new Map(r.usable.map((u) => [u.entry.name, digest(cache.readSlots([u.slot]))])),
       );
@@ -227,7 +227,7 @@ describe('crop cache keyed by content', () => {
     const a = await makeFolder('a', { Female: shades, Male: shades.map((x) => x + 1) });
     const cache = open();
     const dataset = listDataset(a);
-    const { results } = await prepareCrops([dataset.entries], cache, detector, DEFAULT_CROP);
+    const { results } = await prepareCrops([dataset.entries], cache, mainThreadCropper(detector, DEFAULT_CROP));
     const source = sourceData('a', dataset, results[0], cache, DEFAULT_CROP.size);
     const names = dataset.entries.map((e) => e.name);
     expect(source.heldOut).toBe(true);

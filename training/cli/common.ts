@@ -1,15 +1,17 @@
 import { SingleBar } from 'cli-progress';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_CROP, type CropSettings } from '../../src/core/crop';
 import { checksumProblems, parseMetadata } from '../../src/core/metadata';
 import { loadGenderClassifier, type GenderClassifier } from '../../src/vision/classifier';
-import { DEFAULT_DETECTOR_OPTIONS, loadBlazeFace } from '../../src/vision/detector';
+import { DEFAULT_DETECTOR_OPTIONS } from '../../src/vision/detector';
 import { CacheInUseError, CropCache } from '../lib/data/crop-cache';
+import { cropPool } from '../lib/data/crop-workers';
 import { countBy, DataError, DEFAULT_DATA_DIR, listDataset, type Dataset, type SkippedFile } from '../lib/data/dataset';
-import { BLAZEFACE_FULL_MODEL, BLAZEFACE_MODEL, blazeFaceModels, fileModelHandler, REPO_ROOT } from '../lib/node-io';
+import { BLAZEFACE_FULL_MODEL, BLAZEFACE_MODEL, fileModelHandler, REPO_ROOT } from '../lib/node-io';
 import { detectorKey, prepareCrops, type PrepareOutcome, type PrepareResult } from '../lib/data/prepare-crops';
 
 /** The crop cache; $FACESENSE_CROP_CACHE moves it (the tests use their own, never the one a training run reads). */
@@ -79,6 +81,7 @@ export function formatSkipped(list: readonly SkippedFile[], max = 20): string {
 export async function prepareDatasets(
   datasets: readonly Dataset[],
   crop: CropSettings = DEFAULT_CROP,
+  threads = availableParallelism(),
 ): Promise<{ cache: CropCache; results: PrepareResult[] }> {
   let cache: CropCache;
   try {
@@ -87,7 +90,7 @@ export async function prepareDatasets(
     if (err instanceof CacheInUseError) fail(err.message);
     throw err;
   }
-  const detector = await loadBlazeFace(blazeFaceModels());
+  const cropper = cropPool(threads, crop);
   const bar = progressBar('detect+crop', 'img');
   let started = false;
   const rateStart = performance.now();
@@ -95,8 +98,7 @@ export async function prepareDatasets(
     const outcome = await prepareCrops(
       datasets.map((d) => d.entries),
       cache,
-      detector,
-      crop,
+      cropper,
       ({ done, total, cached }) => {
         if (!started) {
           bar.start(total, 0, { rate: '-', extra: '' });
@@ -111,7 +113,7 @@ export async function prepareDatasets(
     if (summary) console.log(summary);
     return { cache, results: outcome.results };
   } finally {
-    detector.dispose();
+    await cropper.close();
   }
 }
 
@@ -147,8 +149,9 @@ export function formatBytes(bytes: number): string {
 export async function prepareDataset(
   dataset: Dataset,
   crop: CropSettings = DEFAULT_CROP,
+  threads = availableParallelism(),
 ): Promise<{ cache: CropCache; result: PrepareResult }> {
-  const { cache, results } = await prepareDatasets([dataset], crop);
+  const { cache, results } = await prepareDatasets([dataset], crop, threads);
   return { cache, result: results[0] };
 }
 

@@ -1,8 +1,7 @@
-import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-backend-wasm';
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { initBackend } from '../../src/vision/backend';
+import { initTrainingBackend } from '../lib/fit/wasm/setup';
 import {
   assertBlazeFaceInstalled,
   EXIT,
@@ -13,7 +12,7 @@ import {
   summarisePrepare,
 } from './common';
 
-const HELP = `Usage: npm run prepare-data -- [--data <dir>]
+const HELP = `Usage: npm run prepare-data -- [--data <dir>] [--workers <n>]
 
 Detects the face in every image of a dataset with BlazeFace (the app's detector) and caches its 64×64 crop,
 cut with the app's crop code, under training/.cache/crops. Interrupted runs resume where they stopped;
@@ -25,6 +24,7 @@ current file uses (of this folder, or of any other folder cropped into the cache
 
   --data <dir>   Kaggle layout {Train,Validation,Test}/{Male,Female}/*.jpg, or {Male,Female}/*.jpg
                  (default: gender-recognition-200k-images-celeba/Dataset)
+  --workers <n>  threads that detect and crop faces (default: one per core); any number gives the same crops
   -h, --help     this text
 
 Files that cannot be used (unreadable or not an image, empty, hidden, broken links, no face found) are skipped,
@@ -35,12 +35,20 @@ Exit codes: 0 every image gave a crop; 3 done, but some files were skipped (list
 1 error (no dataset at that path, no usable image); 2 bad arguments.`;
 
 const { values } = parseCommandLine(HELP, {
-  options: { data: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  options: {
+    data: { type: 'string' },
+    workers: { type: 'string', default: String(availableParallelism()) },
+    help: { type: 'boolean', short: 'h' },
+  },
 });
+const workers = Number(values.workers);
+if (!(Number.isInteger(workers) && workers >= 1))
+  fail(`--workers must be an integer ≥ 1, got "${values.workers}"`, EXIT.usage);
 assertBlazeFaceInstalled();
 const dataset = openDataset(values.data);
-await initBackend(['wasm', 'cpu']);
-const { cache, result } = await prepareDataset(dataset);
+// As train, export and evaluate: the same kernels find the same faces.
+await initTrainingBackend();
+const { cache, result } = await prepareDataset(dataset, undefined, workers);
 console.log(summarisePrepare(dataset, result, cache.dir));
 writeFileSync(join(cache.dir, 'no-face.txt'), result.noFace.map((n) => `${n.entry.path}\t${n.reason}\n`).join(''));
 const skipped = [

@@ -105,8 +105,8 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
   --lr <x>                  Adam learning rate at the start of each stage (default: the recipe's)
   --lr-schedule <s>         cosine: decay the rate to 0 over each stage (default); constant: the tutorial's fixed
                             rate
-  --workers <n>             threads that share each batch (default: one per core); any number gives the same
-                            result up to float rounding
+  --workers <n>             threads that crop faces and share each batch (default: one per core); any number
+                            gives the same crops, and the same step up to float rounding
   --seed <n>                seed for initialisation, shuffling and augmentation (default 42)
   --out <dir>               where the best epoch is exported: the one with the highest validation balanced
                             accuracy of its weakest folder
@@ -293,7 +293,7 @@ if (new Set(names).size < names.length)
 const backend = await initTrainingBackend(opts.backend);
 const crop = runCrop(opts);
 const size = crop.size;
-const prepared = await prepareDatasets(datasets, crop);
+const prepared = await prepareDatasets(datasets, crop, opts.workers);
 const sources = datasets.map((dataset, i) => {
   console.log(summarisePrepare(dataset, prepared.results[i], prepared.cache.dir));
   return sourceData(names[i], dataset, prepared.results[i], prepared.cache, size);

@@ -66,8 +66,7 @@ type Loaded = { item: Item; error: Error } | { item: Item; key: string; bytes: B
 export async function prepareCrops(
   groups: readonly (readonly DatasetEntry[])[],
   cache: CropCache,
-  detector: FaceDetector,
-  settings: CropSettings,
+  cropper: Cropper,
   onProgress?: (progress: PrepareProgress) => void,
 ): Promise<PrepareOutcome> {
   const keys: (string | undefined)[][] = groups.map((entries) => new Array<string | undefined>(entries.length));
@@ -104,11 +103,14 @@ export async function prepareCrops(
   const start = (i: number) => {
     if (i < todo.length) pending.set(i, load(todo[i]));
   };
-  for (let i = 0; i < AHEAD; i++) start(i);
+  const ahead = Math.max(AHEAD, 2 * cropper.parallel);
+  for (let i = 0; i < ahead; i++) start(i);
+  // Crops being made, by content key: up to cropper.parallel at once.
+  const cropping = new Map<string, Promise<void>>();
   let cached = 0;
   let adopted = 0;
   for (let i = 0; i < todo.length; i++) {
-    start(i + AHEAD);
+    start(i + ahead);
     const loaded = await (pending.get(i) as Promise<Loaded>);
     pending.delete(i);
     const { entry, group, index, known } = loaded.item;
@@ -117,6 +119,8 @@ export async function prepareCrops(
     } else {
       const { key } = loaded;
       const carried = cache.adopt(legacyKey(entry), key);
+      // A file with the content of one still being cropped gets its record.
+      await cropping.get(key);
       if (cache.has(key)) {
         cached++;
         if (carried) adopted++;
@@ -128,9 +132,25 @@ export async function prepareCrops(
           await Promise.all(pending.values());
           image = await decodeImage(loaded.bytes).catch((err: Error) => err);
         }
-        if (image instanceof Error) cache.addFailure(key, 'unreadable', image.message.split('\n')[0]);
-        else await cropOne(image, key, cache, detector, settings);
-        claimed.delete(key);
+        if (image instanceof Error) {
+          cache.addFailure(key, 'unreadable', image.message.split('\n')[0]);
+          claimed.delete(key);
+        } else {
+          const job = cropper
+            .crop(image)
+            .then((outcome) => {
+              if ('noFace' in outcome) cache.addFailure(key, 'no-face', 'no face found');
+              else cache.addCrop(key, outcome.pixels, outcome.meta);
+            })
+            .finally(() => {
+              cropping.delete(key);
+              claimed.delete(key);
+            });
+          // Awaited below or after the loop; until then a failure must not count as unhandled.
+          job.catch(() => undefined);
+          cropping.set(key, job);
+          if (cropping.size >= cropper.parallel) await Promise.race(cropping.values());
+        }
         processed[group]++;
       }
       if (known === undefined) cache.files.remember(entry.path, entry.size, entry.mtimeMs, key);
@@ -138,6 +158,7 @@ export async function prepareCrops(
     }
     onProgress?.({ done: i + 1, total: todo.length, cached });
   }
+  await Promise.all(cropping.values());
 
   const pruned = cache.prune(cache.files.settle(groups.flat()));
   const results = groups.map((entries, group) => {
@@ -155,25 +176,35 @@ export async function prepareCrops(
   return { results, read: todo.length, reused: cached - adopted, adopted, pruned };
 }
 
-async function cropOne(
+/** What cropping a decoded image gives: the face's crop and where it was, or that no face was found. */
+export type CropOutcome =
+  { pixels: Uint8Array; meta: Pick<CacheRecord, 'box' | 'score' | 'landmarks'> } | { noFace: true };
+
+/** Detects and crops images, `parallel` of them at once (a pool of worker threads, or the main thread alone). */
+export interface Cropper {
+  readonly parallel: number;
+  crop(image: RgbImage): Promise<CropOutcome>;
+}
+
+/** The most confident face of a still, cut with the app's crop code. */
+export async function detectAndCrop(
   image: RgbImage,
-  key: string,
-  cache: CropCache,
   detector: FaceDetector,
   settings: CropSettings,
-): Promise<void> {
+): Promise<CropOutcome> {
   const tensor = imageTensor(image);
   try {
     const [face] = await detector.detect(tensor, { still: true });
-    if (!face) {
-      cache.addFailure(key, 'no-face', 'no face found');
-      return;
-    }
+    if (!face) return { noFace: true };
     const crop = tf.tidy(() => tf.cast(tf.round(cropFaces(tensor, [face.box], settings)), 'int32'));
     const pixels = Uint8Array.from(await crop.data());
     crop.dispose();
-    cache.addCrop(key, pixels, { box: face.box, score: face.score, landmarks: face.landmarks });
+    return { pixels, meta: { box: face.box, score: face.score, landmarks: face.landmarks } };
   } finally {
     tensor.dispose();
   }
+}
+
+export function mainThreadCropper(detector: FaceDetector, settings: CropSettings): Cropper {
+  return { parallel: 1, crop: (image) => detectAndCrop(image, detector, settings) };
 }
