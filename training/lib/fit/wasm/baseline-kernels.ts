@@ -8,6 +8,7 @@ import {
   dilatedConvFilterGradient,
   fallback,
   isPlainPointwise,
+  leadingReduction,
   Scope,
   sumRows,
   type KernelArgs,
@@ -82,16 +83,12 @@ function depthwiseBackpropFilter(args: KernelArgs) {
 function reduceLeading(kernel: 'Sum' | 'Mean') {
   return (args: KernelArgs): TensorInfo => {
     const backend = args.backend as BackendWasm;
-    const { x } = args.inputs as { x: TensorInfo };
-    const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
-    const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
-    const k = axes.length;
-    if (x.dtype !== 'float32' || k === 0 || axes[k - 1] !== k - 1 || tf.util.sizeFromShape(x.shape) === 0) {
-      return fallback(kernel, args);
-    }
+    const reduction = leadingReduction(args);
+    if (!reduction) return fallback(kernel, args);
+    const { x, k, outShape } = reduction;
     const outer = tf.util.sizeFromShape(x.shape.slice(0, k));
     const inner = tf.util.sizeFromShape(x.shape.slice(k));
-    const out = backend.makeOutput(keepDims ? x.shape.map((d, i) => (i < k ? 1 : d)) : x.shape.slice(k), 'float32');
+    const out = backend.makeOutput(outShape, 'float32');
     const dst = backend.typedArrayFromHeap(out) as Float32Array;
     const src = backend.typedArrayFromHeap(x) as Float32Array;
     const acc = sumRows(src, outer, inner);

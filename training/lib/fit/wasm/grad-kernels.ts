@@ -576,6 +576,19 @@ export function sumRows(src: Float32Array, outer: number, inner: number): Float6
 }
 
 /**
+ * A Sum or Mean that reduces a non-empty float32 x over its first `k` axes, with the shape of its result; undefined
+ * for any other reduction.
+ */
+export function leadingReduction(args: KernelArgs): { x: TensorInfo; k: number; outShape: number[] } | undefined {
+  const { x } = args.inputs as { x: TensorInfo };
+  const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
+  const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+  const k = axes.length;
+  if (x.dtype !== 'float32' || k === 0 || axes[k - 1] !== k - 1 || tf.util.sizeFromShape(x.shape) === 0) return;
+  return { x, k, outShape: keepDims ? x.shape.map((d, i) => (i < k ? 1 : d)) : x.shape.slice(k) };
+}
+
+/**
  * Sum or Mean over leading axes (as BatchNorm and bias gradients reduce NHWC over N, H, W). Each slice along the first
  * axis is averaged by one XNNPACK AvgPool (float32, at most one image's pixels), several times faster than a JS pass;
  * the slices are then summed in float64.
@@ -583,13 +596,9 @@ export function sumRows(src: Float32Array, outer: number, inner: number): Float6
 function reduceLeading(kernel: 'Sum' | 'Mean') {
   return (args: KernelArgs): TensorInfo => {
     const backend = args.backend as BackendWasm;
-    const { x } = args.inputs as { x: TensorInfo };
-    const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
-    const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
-    const k = axes.length;
-    if (x.dtype !== 'float32' || k === 0 || axes[k - 1] !== k - 1 || tf.util.sizeFromShape(x.shape) === 0) {
-      return fallback(kernel, args);
-    }
+    const reduction = leadingReduction(args);
+    if (!reduction) return fallback(kernel, args);
+    const { x, k, outShape } = reduction;
     const s = new Scope(backend);
     const outer = x.shape[0];
     const pooled = product(x.shape.slice(1, k));
@@ -602,9 +611,7 @@ function reduceLeading(kernel: 'Sum' | 'Mean') {
             { x: Scope.reshape(x, [outer, pooled, 1, inner]) },
             { filterSize: [pooled, 1], strides: [pooled, 1], pad: 'valid' },
           );
-    const out = s.own(
-      backend.makeOutput(keepDims ? x.shape.map((d, i) => (i < k ? 1 : d)) : x.shape.slice(k), 'float32'),
-    );
+    const out = s.own(backend.makeOutput(outShape, 'float32'));
     const dst = backend.typedArrayFromHeap(out) as Float32Array;
     const src = backend.typedArrayFromHeap(means) as Float32Array;
     const acc = sumRows(src, outer, inner);
