@@ -6,11 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CELEBA, DATA_DIR, hasData, SCENES, smallDataset } from '../support/data';
 
 const ROOT = join(__dirname, '..', '..');
+/** A crop cache of the tests' own: the user's would gain the test crops, and be locked while a test crops. */
+const CROPS = mkdtempSync(join(tmpdir(), 'facesense-cli-crops-'));
 const tsx = (script: string, args: string[]) =>
   spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'training', 'cli', script), ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: 600_000,
+    env: { ...process.env, FACESENSE_CROP_CACHE: CROPS },
   });
 
 describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
@@ -24,6 +27,7 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
   });
   afterAll(() => {
     rmSync(data, { recursive: true, force: true });
+    rmSync(CROPS, { recursive: true, force: true });
     rmSync(join(ROOT, 'training', 'runs', run), { recursive: true, force: true });
   });
 
