@@ -42,7 +42,7 @@ export function detectorKey(options: DetectorOptions): string {
   return `blazeface-short-t${options.scoreThreshold}${retries}-full-t${options.farScoreThreshold}`;
 }
 
-/** Files read, hashed and, where needed, decoded ahead of the one being detected (detection holds the main thread). */
+/** Files read, hashed and, where needed, decoded ahead of the one being handed to a crop thread (at least two a thread). */
 const AHEAD = 8;
 
 interface Item {
