@@ -47,6 +47,14 @@ export function fail(message: string, code: number = EXIT.error): never {
   process.exit(code);
 }
 
+/** An integer option of at least `min`, or undefined when it was not given; anything else exits 2. */
+export function intOption(name: string, value: string | undefined, min = 1): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer ≥ ${min}, got "${value}"`, EXIT.usage);
+  return n;
+}
+
 export function progressBar(label: string, unit: string): SingleBar {
   return new SingleBar({
     format: `${label} [{bar}] {percentage}% {value}/{total} ${unit} | {rate} ${unit}/s | ETA {eta_formatted}{extra}`,

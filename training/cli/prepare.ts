@@ -6,6 +6,7 @@ import {
   assertBlazeFaceInstalled,
   EXIT,
   fail,
+  intOption,
   openDataset,
   parseCommandLine,
   prepareDataset,
@@ -41,9 +42,7 @@ const { values } = parseCommandLine(HELP, {
     help: { type: 'boolean', short: 'h' },
   },
 });
-const workers = Number(values.workers);
-if (!(Number.isInteger(workers) && workers >= 1))
-  fail(`--workers must be an integer ≥ 1, got "${values.workers}"`, EXIT.usage);
+const workers = intOption('workers', values.workers) as number;
 assertBlazeFaceInstalled();
 const dataset = openDataset(values.data);
 // As train, export and evaluate: the same kernels find the same faces.

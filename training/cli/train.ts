@@ -21,6 +21,7 @@ import {
   assertBlazeFaceInstalled,
   EXIT,
   fail,
+  intOption,
   openDataset,
   parseCommandLine,
   prepareDatasets,
@@ -156,12 +157,6 @@ function parse() {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  const int = (name: string, v: string | undefined, min = 1) => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer ≥ ${min}, got "${v}"`, EXIT.usage);
-    return n;
-  };
   const oneOf = <T extends string>(name: string, v: string, allowed: readonly T[]): T => {
     if (!allowed.includes(v as T)) fail(`--${name} must be one of ${allowed.join(', ')}, got "${v}"`, EXIT.usage);
     return v as T;
@@ -178,13 +173,13 @@ function parse() {
   if (!(femaleShare > 0 && femaleShare < 1))
     fail(`--female-share must be between 0 and 1, got "${values['female-share']}"`, EXIT.usage);
   const arch = oneOf<Arch>('arch', values.arch, ['compact', 'seed']);
-  const batch = int('batch', values.batch) as number;
+  const batch = intOption('batch', values.batch) as number;
   const recipe = oneOf<RecipeName>(
     'recipe',
     values.recipe ?? (values.from ? 'one' : 'shipped'),
     Object.keys(RECIPES) as RecipeName[],
   );
-  const epochs = int('epochs', values.epochs);
+  const epochs = intOption('epochs', values.epochs);
   const mix = values.mix === undefined ? undefined : parseMix(values.mix);
   const given: Partial<Stage> = {
     ...(lr !== undefined && { lr }),
@@ -206,13 +201,13 @@ function parse() {
     epochs,
     bnMomentum,
     batch,
-    microBatch: int('micro-batch', values['micro-batch']) ?? Math.min(batch, 32),
+    microBatch: intOption('micro-batch', values['micro-batch']) ?? Math.min(batch, 32),
     microBatchGiven: values['micro-batch'] !== undefined,
-    stepsPerEpoch: int('steps-per-epoch', values['steps-per-epoch']),
-    validationSteps: int('validation-steps', values['validation-steps']),
+    stepsPerEpoch: intOption('steps-per-epoch', values['steps-per-epoch']),
+    validationSteps: intOption('validation-steps', values['validation-steps']),
     cropScale,
-    workers: int('workers', values.workers) as number,
-    seed: int('seed', values.seed, 0) as number,
+    workers: intOption('workers', values.workers) as number,
+    seed: intOption('seed', values.seed, 0) as number,
     out: resolve(values.out),
     quantize: oneOf<Quantization>('quantize', values.quantize, ['uint8', 'float16', 'float32']),
     run: values.run ?? arch,

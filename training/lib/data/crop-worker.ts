@@ -16,26 +16,26 @@ export interface CropWorkerInit {
   settings: CropSettings;
 }
 
+/** One image at a time: a worker replies before it is sent the next. */
 export interface CropRequest {
-  id: number;
   image: RgbImage;
 }
 
-export type CropReply = { id: number; outcome: CropOutcome } | { id: number; error: string };
+export type CropReply = { outcome: CropOutcome } | { error: string };
 
 const init = workerData as CropWorkerInit;
 await initTrainingBackend(init.backend === 'cpu' ? 'cpu' : 'wasm');
 const detector = await loadBlazeFace(blazeFaceModels());
 const port = parentPort!;
 
-port.on('message', ({ id, image }: CropRequest) => {
+port.on('message', ({ image }: CropRequest) => {
   detectAndCrop(image, detector, init.settings).then(
     (outcome) =>
       port.postMessage(
-        { id, outcome } satisfies CropReply,
+        { outcome } satisfies CropReply,
         'pixels' in outcome ? [outcome.pixels.buffer as ArrayBuffer] : [],
       ),
-    (err: Error) => port.postMessage({ id, error: err.stack ?? err.message } satisfies CropReply),
+    (err: Error) => port.postMessage({ error: err.stack ?? err.message } satisfies CropReply),
   );
 });
 port.postMessage('ready');

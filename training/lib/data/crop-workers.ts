@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../worker-threads';
 import type { CropSettings } from '../../../src/core/crop';
 import type { CropReply, CropRequest, CropWorkerInit } from './crop-worker';
 import type { RgbImage } from './images';
@@ -39,22 +40,17 @@ export function cropPool(threads: number, settings: CropSettings): ClosableCropp
 async function startCropWorkers(threads: number, settings: CropSettings): Promise<ClosableCropper> {
   if (!(Number.isInteger(threads) && threads >= 1)) throw new Error(`threads must be an integer ≥ 1, got ${threads}`);
   const init: CropWorkerInit = { backend: tf.getBackend(), settings };
-  const workers = await Promise.all(
-    Array.from({ length: threads }, async () => {
-      const worker = new Worker(new URL('./crop-worker.mjs', import.meta.url), { workerData: init });
-      await new Promise<void>((resolve, reject) => {
-        worker.once('message', () => resolve());
-        worker.once('error', reject);
-      });
-      return worker;
-    }),
-  );
-  const waiting = new Map<number, { resolve: (o: CropOutcome) => void; reject: (e: Error) => void }>();
+  const url = new URL('./crop-worker.mjs', import.meta.url);
+  const workers = await Promise.all(Array.from({ length: threads }, () => startWorker(url, init)));
+  const idle = [...workers];
+  // Callers waiting for an idle worker, and each busy worker's one crop.
+  const queue: (() => void)[] = [];
+  const busy = new Map<Worker, { resolve: (o: CropOutcome) => void; reject: (e: Error) => void }>();
   let failure: Error | null = null;
   for (const worker of workers) {
     worker.on('message', (reply: CropReply) => {
-      const job = waiting.get(reply.id);
-      waiting.delete(reply.id);
+      const job = busy.get(worker);
+      busy.delete(worker);
       idle.push(worker);
       if ('error' in reply) job?.reject(new Error(`crop worker: ${reply.error}`));
       else job?.resolve(reply.outcome);
@@ -62,24 +58,19 @@ async function startCropWorkers(threads: number, settings: CropSettings): Promis
     });
     worker.on('error', (err) => {
       failure = err;
-      for (const job of waiting.values()) job.reject(err);
-      waiting.clear();
+      for (const job of busy.values()) job.reject(err);
+      busy.clear();
     });
   }
-  const idle = [...workers];
-  // Callers waiting for an idle worker.
-  const queue: (() => void)[] = [];
-  let nextId = 0;
   return {
     parallel: threads,
     async crop(image: RgbImage): Promise<CropOutcome> {
       if (failure) throw failure;
       if (idle.length === 0) await new Promise<void>((resume) => queue.push(resume));
       const worker = idle.pop()!;
-      const id = nextId++;
-      const outcome = new Promise<CropOutcome>((resolve, reject) => waiting.set(id, { resolve, reject }));
+      const outcome = new Promise<CropOutcome>((resolve, reject) => busy.set(worker, { resolve, reject }));
       // Copied, not transferred: sharp's buffer may share its memory with others.
-      worker.postMessage({ id, image } satisfies CropRequest);
+      worker.postMessage({ image } satisfies CropRequest);
       return outcome;
     },
     async close() {

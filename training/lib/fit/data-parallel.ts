@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../worker-threads';
 import { applyBatchNormStats, collectBatchNormStats, type BatchNormStats } from '../model/models';
 import { applyAugmentation, type BatchAugmentation } from './augment';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './grad-worker';
@@ -53,12 +54,7 @@ class GradWorker {
   }
 
   static async start(init: WorkerInit): Promise<GradWorker> {
-    const worker = new Worker(new URL('./grad-worker.mjs', import.meta.url), { workerData: init });
-    await new Promise<void>((resolve, reject) => {
-      worker.once('message', () => resolve());
-      worker.once('error', reject);
-    });
-    return new GradWorker(worker);
+    return new GradWorker(await startWorker(new URL('./grad-worker.mjs', import.meta.url), init));
   }
 
   private settle() {
