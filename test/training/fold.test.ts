@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/core/augment';
-import { foldBatchNorm } from '../../training/lib/model/fold';
+import { foldBatchNorm, unfoldBatchNorm } from '../../training/lib/model/fold';
 import { buildModel } from '../../training/lib/model/models';
 import { initTrainingBackend } from '../../training/lib/fit/wasm/setup';
 
@@ -88,5 +88,46 @@ describe('foldBatchNorm', () => {
     folded.dispose();
     expect(tf.memory().numTensors).toBe(before);
     model.dispose();
+  });
+});
+
+describe('unfoldBatchNorm', () => {
+  it('gives a fresh training model an exported model’s outputs, in inference and on a training-mode batch', async () => {
+    const trained = buildModel('compact', { inputSize: 64, seed: 3 });
+    randomiseNorms(trained, 3);
+    const folded = await foldBatchNorm(trained);
+    const fresh = buildModel('compact', { inputSize: 64, seed: 9 });
+    const sample = tf.randomUniform([32, 64, 64, 3], 0, 255, 'float32', 11) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    unfoldBatchNorm(folded, fresh, sample);
+    expect(tf.memory().numTensors).toBe(before);
+
+    expect(await maxRelativeDiff(trained, fresh, sample)).toBeLessThan(1e-3);
+    // In training mode each normalisation uses the batch's own statistics, which on the sample are the ones unfolded
+    // (compared before the dropout, which training mode turns on).
+    const features = (m: tfl.LayersModel) => tfl.model({ inputs: m.inputs, outputs: m.getLayer('gap').output });
+    const [inTraining, inference] = tf.tidy(() => [
+      features(fresh).apply(sample, { training: true }) as tf.Tensor,
+      features(folded).predict(sample) as tf.Tensor,
+    ]);
+    const [a, b] = await Promise.all([inTraining.data(), inference.data()]);
+    expect(Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i]) / Math.max(1e-2, Math.abs(b[i]))))).toBeLessThan(
+      1e-3,
+    );
+    const refolded = await foldBatchNorm(fresh);
+    const x = tf.randomUniform([4, 64, 64, 3], 0, 255, 'float32', 12);
+    expect(await maxRelativeDiff(folded, refolded, x)).toBeLessThan(1e-3);
+    tf.dispose([sample, x, inTraining, inference]);
+    [trained, folded, fresh, refolded].forEach((m) => m.dispose());
+  });
+
+  it('says so when the exported model is another network', async () => {
+    const folded = await foldBatchNorm(buildModel('seed', { inputSize: 64 }));
+    const fresh = buildModel('compact', { inputSize: 64 });
+    const sample = tf.zeros([2, 64, 64, 3]) as tf.Tensor4D;
+    expect(() => unfoldBatchNorm(folded, fresh, sample)).toThrow(/no layer stem/);
+    tf.dispose(sample);
+    folded.dispose();
+    fresh.dispose();
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mixedBatch, stratumCounts, type Stratum } from '../../training/lib/data/mix';
+import { mixedBatch, splitByGroup, stratumCounts, type Stratum } from '../../training/lib/data/mix';
 
 const stratum = (source: string, label: 0 | 1, from: number, n: number): Stratum => ({
   source,
@@ -52,5 +52,27 @@ describe('mixedBatch', () => {
   it('is a function of the seed and the step alone, so a resumed run sees the same batches', () => {
     expect(mixedBatch(strata, counts, 7, 42)).toEqual(mixedBatch(strata, counts, 7, 42));
     expect(mixedBatch(strata, counts, 7, 43)).not.toEqual(mixedBatch(strata, counts, 7, 42));
+  });
+});
+
+describe('splitByGroup', () => {
+  it('weighs each group by the square root of its size, and keeps images in no group as a part', () => {
+    // 100 images: 64 aged 20–39, 16 over 60, 4 teenagers, 16 with no age.
+    const ages = (i: number) => (i < 64 ? '20–39' : i < 80 ? '60+' : i < 84 ? '13–19' : null);
+    const parts = splitByGroup(stratum('diverse', 1, 0, 100), ages);
+    expect(parts.map((p) => [p.group, p.indices.length, p.weight])).toEqual([
+      ['13–19', 4, 2 / 18],
+      ['20–39', 64, 8 / 18],
+      ['60+', 16, 4 / 18],
+      ['no group', 16, 4 / 18],
+    ]);
+    expect(parts.every((p) => p.source === 'diverse' && p.label === 1)).toBe(true);
+    expect(parts.flatMap((p) => [...p.indices]).sort((a, b) => a - b)).toEqual([...Array(100).keys()]);
+  });
+
+  it('leaves a stratum whose images are all in one group, or none, as it is', () => {
+    const whole = stratum('celeba', 0, 5, 10);
+    expect(splitByGroup(whole, () => null)).toEqual([whole]);
+    expect(splitByGroup(whole, () => '20–39')).toEqual([whole]);
   });
 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { confidentStats } from '../../src/core/calibration';
@@ -8,7 +8,6 @@ import {
   groupOf,
   groupStats,
   MIN_GROUP_FACES,
-  parseCsv,
   recallGap,
   spread,
   type GroupStats,
@@ -30,6 +29,7 @@ import {
   progressBar,
 } from './common';
 import { SPLITS, type DatasetEntry, type Split } from '../lib/data/dataset';
+import { readLabels } from '../lib/data/labels';
 import { decodeInOrder, imageTensor } from '../lib/data/images';
 import { blazeFaceModels } from '../lib/node-io';
 import type { TopLevelSpec } from 'vega-lite';
@@ -251,8 +251,8 @@ function readGroupLabels(root: string, by: string | undefined) {
   const columns = [...new Set(by.split(',').map((c) => c.trim()))].filter((c) => c !== '');
   if (columns.length === 0) fail('--by needs column names, e.g. --by race,age', EXIT.usage);
   const file = join(root, 'labels.csv');
-  if (!existsSync(file)) fail(`--by needs ${file}, which does not exist`, EXIT.usage);
-  const csv = parseCsv(readFileSync(file, 'utf8'));
+  const csv = readLabels(root);
+  if (!csv) fail(`--by needs ${file}, which does not exist`, EXIT.usage);
   const missing = ['file', ...columns].filter((c) => !csv.columns.includes(c));
   if (missing.length > 0) {
     const list = missing.map((c) => `"${c}"`).join(', ');

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_CROP } from '../../src/core/crop';
+import { parseMetadata } from '../../src/core/metadata';
 import { AUGMENT_PRESETS, mulberry32 } from '../../src/core/augment';
 import { accuracy, balancedAccuracy, confusion, logLoss } from '../../src/core/metrics';
 import { sampleBatchAugmentation } from '../lib/fit/augment';
@@ -36,12 +37,14 @@ import {
   saveModelFiles,
   type Quantization,
 } from '../lib/model/model-files';
+import { unfoldBatchNorm } from '../lib/model/fold';
 import { buildModel, countParams, type Arch } from '../lib/model/models';
 import { REPO_ROOT } from '../lib/node-io';
 import type { EpochRecord } from '../lib/plot';
 import { plotHistory } from '../lib/plot';
 import { batchTensors, concatSplits, predictSplit, shuffled, sourceData, subset } from '../lib/data/splits';
-import { mixedBatch, stratumCounts, type Stratum } from '../lib/data/mix';
+import { mixedBatch, splitByGroup, stratumCounts, type Stratum } from '../lib/data/mix';
+import { labelGroups } from '../lib/data/labels';
 import { sourceName } from '../lib/data/sources';
 import { DEFAULT_DATA_DIR } from '../lib/data/dataset';
 import { createDataParallelStep } from '../lib/fit/data-parallel';
@@ -81,6 +84,9 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
                             every stage
   --mix <name=w,…>          each folder's share of every batch, by folder name (…/celeba/Dataset is "celeba"),
                             e.g. celeba=1,diverse=1.5 (default: the recipe's)
+  --balance <column>        within each folder's women and men, draw the groups of this labels.csv column (age is
+                            banded: 13–19, 20–39, 40–59, 60+) by the square root of their size, so rare groups
+                            are seen more often; folders without that column are drawn as usual (default: none)
   --female-share <x>        share of female faces in each folder's part of a batch (default 0.5: both classes
                             equally, whatever the folder holds)
   --arch compact|seed       compact: our ~200k-parameter separable CNN for the browser (default);
@@ -115,9 +121,11 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
   --quantize uint8|float16|float32   weight encoding of the export (default uint8)
   --run <name>              run folder under training/runs for checkpoints, history and curves (default: the arch)
   --resume                  continue the run's last checkpoint (weights, optimizer state, epoch)
-  --from <run>              start a new run from another run's last checkpoint (its weights and optimizer state),
+  --from <run|dir>          start a new run from another run's last checkpoint (its weights and optimizer state),
                             with this command's options and schedule, counting epochs from 1: fine-tuning, or
-                            a warm restart with other settings (BatchNorm keeps that run's momentum)
+                            a warm restart with other settings (BatchNorm keeps that run's momentum). Or from an
+                            exported model folder (model.json, metadata.json; e.g. public/models/gender): its
+                            weights, with BatchNorm unfolded on a sample of Train, and Adam starting afresh
   --backend wasm|cpu        tfjs backend (default wasm; falls back to cpu with a warning)
   -h, --help                this text
 
@@ -134,6 +142,7 @@ function parse() {
       data: { type: 'string', multiple: true },
       recipe: { type: 'string' },
       mix: { type: 'string' },
+      balance: { type: 'string' },
       'female-share': { type: 'string', default: '0.5' },
       arch: { type: 'string', default: 'compact' },
       epochs: { type: 'string' },
@@ -196,6 +205,7 @@ function parse() {
     data: values.data ?? [DEFAULT_DATA_DIR],
     mixGiven: mix !== undefined,
     stages: planned.map((stage) => ({ ...stage, ...given })),
+    balance: values.balance?.trim() || undefined,
     femaleShare,
     arch,
     epochs,
@@ -245,8 +255,20 @@ if (hasCheckpoint(checkpointDir) && !opts.resume) {
 if (opts.resume && !hasCheckpoint(checkpointDir)) fail(`--resume: no checkpoint in ${checkpointDir}`, EXIT.usage);
 if (opts.resume && opts.from)
   fail('--resume continues this run; --from starts a new one: pass one of them', EXIT.usage);
-const fromDir = opts.from ? join(REPO_ROOT, 'training', 'runs', opts.from, 'checkpoint') : '';
-if (opts.from) {
+const fromModel = opts.from && existsSync(join(resolve(opts.from), 'model.json')) ? resolve(opts.from) : null;
+const fromDir = opts.from && !fromModel ? join(REPO_ROOT, 'training', 'runs', opts.from, 'checkpoint') : '';
+if (fromModel) {
+  let metadata;
+  try {
+    metadata = parseMetadata(JSON.parse(readFileSync(join(fromModel, 'metadata.json'), 'utf8')));
+  } catch (err) {
+    fail(`--from ${opts.from}: cannot read its metadata.json (${(err as Error).message})`, EXIT.usage);
+  }
+  const { arch, crop } = metadata;
+  if (arch !== opts.arch) fail(`--from ${opts.from}: that model is ${arch}, not ${opts.arch}`, EXIT.usage);
+  if (crop.scale !== opts.cropScale)
+    fail(`--from ${opts.from}: that model was trained on crops at ${crop.scale}×: pass --crop-scale ${crop.scale}`);
+} else if (opts.from) {
   if (!hasCheckpoint(fromDir)) fail(`--from ${opts.from}: no checkpoint in ${fromDir}`, EXIT.usage);
   const fromArch = readState(fromDir).options.arch;
   if (fromArch !== opts.arch) fail(`--from ${opts.from}: that run trained ${fromArch}, not ${opts.arch}`, EXIT.usage);
@@ -324,12 +346,16 @@ opts.stages = opts.stages.map((stage) => ({ ...stage, mix: resolveMix(stage, nam
 const strata: Stratum[] = [];
 let offset = 0;
 for (const source of sources) {
+  const groupOf = opts.balance ? labelGroups(source.dataset.root, opts.balance, source.train.names) : null;
+  if (opts.balance && !groupOf)
+    console.log(`${source.name}: no "${opts.balance}" column in a labels.csv: its batches are not balanced by it`);
   for (const label of [0, 1] as const) {
     const indices = Uint32Array.from(
       Array.from(source.train.y.keys()).filter((i) => source.train.y[i] === label),
       (i) => offset + i,
     );
-    strata.push({ source: source.name, label, indices });
+    const stratum: Stratum = { source: source.name, label, indices };
+    strata.push(...(groupOf ? splitByGroup(stratum, (i) => groupOf(i - offset)) : [stratum]));
   }
   offset += source.train.n;
 }
@@ -337,12 +363,26 @@ for (const source of sources) {
 if (sources.length > 1) for (const source of sources) source.train.x = new Uint8Array(0);
 const stageCounts = opts.stages.map((stage) =>
   stratumCounts(
-    strata.map((s) => stage.mix[s.source] * (s.label === 0 ? opts.femaleShare : 1 - opts.femaleShare)),
+    strata.map(
+      (s) => stage.mix[s.source] * (s.label === 0 ? opts.femaleShare : 1 - opts.femaleShare) * (s.weight ?? 1),
+    ),
     opts.batch,
   ),
 );
 const batchMix = (counts: number[]) =>
-  sources.map((s, i) => `${s.name} ${counts[2 * i]} female + ${counts[2 * i + 1]} male`).join(', ');
+  sources
+    .map((source) => {
+      const classes = (['female', 'male'] as const).map((name, label) => {
+        const parts = strata.flatMap((s, k) =>
+          s.source === source.name && s.label === label ? [[s, k] as const] : [],
+        );
+        const n = parts.reduce((sum, [, k]) => sum + counts[k], 0);
+        const groups = parts.length > 1 ? ` (${parts.map(([s, k]) => `${s.group} ${counts[k]}`).join(', ')})` : '';
+        return `${n} ${name}${groups}`;
+      });
+      return `${source.name} ${classes.join(' + ')}`;
+    })
+    .join(', ');
 const describeStage = (index: number) => {
   const stage = opts.stages[index];
   return (
@@ -351,6 +391,8 @@ const describeStage = (index: number) => {
   );
 };
 const classWeights = { female: 1, male: 1 };
+/** Train crops whose convolution outputs give an exported model's BatchNorm layers their statistics back. */
+const UNFOLD_SAMPLE = 512;
 
 let state: TrainState;
 let model;
@@ -362,7 +404,19 @@ if (opts.resume) {
   state.options = { ...opts };
   console.log(`resuming ${runDir} at epoch ${state.epoch + 1}${state.step ? `, batch ${state.step + 1}` : ''}`);
 } else {
-  if (opts.from) {
+  if (fromModel) {
+    model = buildModel(opts.arch, { inputSize: size, seed: opts.seed, bnMomentum: opts.bnMomentum });
+    const folded = await loadModelFiles(fromModel);
+    const every = Math.max(1, Math.floor(train.n / UNFOLD_SAMPLE));
+    const sample = batchTensors(
+      train,
+      Array.from({ length: Math.min(UNFOLD_SAMPLE, train.n) }, (_, k) => k * every),
+    );
+    unfoldBatchNorm(folded, model, sample.x);
+    tf.dispose([sample.x, sample.y]);
+    folded.dispose();
+    console.log(`starting from the exported model in ${fromModel}, BatchNorm unfolded on ${sample.y.size} Train crops`);
+  } else if (opts.from) {
     const ckpt = await loadCheckpoint(fromDir);
     model = ckpt.model;
     restoredOptimizer = ckpt.optimizerWeights;

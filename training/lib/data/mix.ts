@@ -8,8 +8,38 @@ import { shuffled } from './splits';
 export interface Stratum {
   source: string;
   label: 0 | 1;
+  /** Its images' group (an age band, say) when the pair is split by one; see `splitByGroup`. */
+  group?: string;
+  /** Its part of the pair's share of a batch (1 unless split). */
+  weight?: number;
   /** Indices of its images in the training set. */
   indices: Uint32Array;
+}
+
+/**
+ * A (source, class) stratum split by a group of its images (an age band from labels.csv), each part weighing the
+ * square root of its size against the others: rare groups (teenagers, people over 60) are drawn more often than
+ * their share of the folder, but not so often that their few images are repeated in every batch. Images in no group
+ * (a blank value) are a part of their own. A stratum whose images all share one group is returned as it is.
+ */
+export function splitByGroup(stratum: Stratum, groupOf: (index: number) => string | null): Stratum[] {
+  const byGroup = new Map<string, number[]>();
+  for (const index of stratum.indices) {
+    const group = groupOf(index) ?? 'no group';
+    const part = byGroup.get(group);
+    if (part) part.push(index);
+    else byGroup.set(group, [index]);
+  }
+  if (byGroup.size < 2) return [stratum];
+  const total = [...byGroup.values()].reduce((sum, part) => sum + Math.sqrt(part.length), 0);
+  return [...byGroup.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([group, indices]) => ({
+      ...stratum,
+      group,
+      weight: ((stratum.weight ?? 1) * Math.sqrt(indices.length)) / total,
+      indices: Uint32Array.from(indices),
+    }));
 }
 
 /**

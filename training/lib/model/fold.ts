@@ -77,3 +77,50 @@ export async function foldBatchNorm(model: tfl.LayersModel): Promise<tfl.LayersM
   tf.dispose(made);
   return folded;
 }
+
+/**
+ * The inverse of `foldBatchNorm`, for fine-tuning an exported model: gives `target`, a freshly built training model
+ * of the same network, the weights of `folded`, its inference form. Each convolution that BatchNormalization follows
+ * takes the folded kernel; its normalisation takes, as moving statistics, the mean and variance of that
+ * convolution's output on `sample` (a batch of training images, raw 0–255), and γ = √(variance + ε),
+ * β = mean + folded bias. The normalisation then undoes itself: in inference exactly, and in training mode as
+ * closely as a batch's statistics match the sample's, so training starts from the exported model's outputs.
+ */
+export function unfoldBatchNorm(folded: tfl.LayersModel, target: tfl.LayersModel, sample: tf.Tensor4D): void {
+  const weightsOf = (name: string) => {
+    const layer = folded.layers.find((l) => l.name === name);
+    if (!layer) throw new Error(`the exported model has no layer ${name}: it is not this network`);
+    return layer.getWeights();
+  };
+  tf.tidy(() => {
+    let x: tf.Tensor = sample;
+    for (let i = 0; i < target.layers.length; i++) {
+      const layer = target.layers[i];
+      const norm = target.layers[i + 1];
+      const folds =
+        CONVOLUTIONS.has(layer.getClassName()) &&
+        layer.getConfig().activation === 'linear' &&
+        norm?.getClassName() === 'BatchNormalization';
+      if (!folds) {
+        if (layer.weights.length > 0) layer.setWeights(weightsOf(layer.name));
+        x = layer.apply(x, { training: false }) as tf.Tensor;
+        continue;
+      }
+      const [kernel, bias] = weightsOf(layer.name);
+      // The folded bias already holds any bias of the convolution's own.
+      layer.setWeights(layer.weights.length > 1 ? [kernel, tf.zerosLike(bias)] : [kernel]);
+      const y = layer.apply(x) as tf.Tensor;
+      const { mean, variance } = tf.moments(y, [0, 1, 2]);
+      const epsilon = norm.getConfig().epsilon as number;
+      const values: Record<string, tf.Tensor> = {
+        gamma: tf.sqrt(tf.add(variance, epsilon)),
+        beta: bias ? tf.add(mean, bias) : mean,
+        moving_mean: mean,
+        moving_variance: variance,
+      };
+      norm.setWeights(norm.weights.map((w) => values[w.originalName.slice(w.originalName.lastIndexOf('/') + 1)]));
+      x = norm.apply(y, { training: false }) as tf.Tensor;
+      i++;
+    }
+  });
+}
