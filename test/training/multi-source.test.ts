@@ -32,6 +32,14 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
       }
     }
   });
+  /** `npm run train` with these arguments, on the test's own crop cache. */
+  const train = (args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'training', 'cli', 'train.ts'), ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 600_000,
+      env: { ...process.env, FACESENSE_CROP_CACHE: join(work, 'cache') },
+    });
   afterAll(() => {
     rmSync(kaggle, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
@@ -41,22 +49,10 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
   it('holds out a tenth of the plain folder by name, mixes every batch as asked, and records each source', () => {
     const name = basename(kaggle);
     const out = join(work, 'model');
-    const r = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(ROOT, 'training', 'cli', 'train.ts'),
-        ...['--data', kaggle, '--data', join(work, 'plain'), '--mix', `${name}=1,plain=3`, '--female-share', '0.25'],
-        ...['--epochs', '1', '--steps-per-epoch', '2', '--batch', '16', '--run', run, '--out', out],
-      ],
-      {
-        cwd: ROOT,
-        encoding: 'utf8',
-        timeout: 600_000,
-        env: { ...process.env, FACESENSE_CROP_CACHE: join(work, 'cache') },
-      },
-    );
+    const r = train([
+      ...['--data', kaggle, '--data', join(work, 'plain'), '--mix', `${name}=1,plain=3`, '--female-share', '0.25'],
+      ...['--epochs', '1', '--steps-per-epoch', '2', '--batch', '16', '--run', run, '--out', out],
+    ]);
     expect([0, 3], r.stderr + r.stdout).toContain(r.status);
     // 16 images a batch: a quarter from the Kaggle folder, three quarters from the plain one; a quarter of each female.
     expect(r.stdout).toContain(`batch 16: ${name} 1 female + 3 male, plain 3 female + 9 male`);
@@ -88,22 +84,10 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
     const out = join(work, 'recipe-model');
     // The recipe gives a folder named diverse a larger share in its later stages.
     symlinkSync(join(work, 'plain'), join(work, 'diverse'));
-    const r = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(ROOT, 'training', 'cli', 'train.ts'),
-        ...['--data', kaggle, '--data', join(work, 'diverse'), '--epochs', '4', '--steps-per-epoch', '1'],
-        ...['--batch', '16', '--run', `${run}-recipe`, '--out', out],
-      ],
-      {
-        cwd: ROOT,
-        encoding: 'utf8',
-        timeout: 600_000,
-        env: { ...process.env, FACESENSE_CROP_CACHE: join(work, 'cache') },
-      },
-    );
+    const r = train([
+      ...['--data', kaggle, '--data', join(work, 'diverse'), '--epochs', '4', '--steps-per-epoch', '1'],
+      ...['--batch', '16', '--run', `${run}-recipe`, '--out', out],
+    ]);
     rmSync(join(ROOT, 'training', 'runs', `${run}-recipe`), { recursive: true, force: true });
     expect([0, 3], r.stderr + r.stdout).toContain(r.status);
     expect(r.stdout).toContain('4 epochs in 4 stages');
@@ -143,23 +127,11 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
       join(aged, 'labels.csv'),
       [header, ...rows.filter((row) => wanted.has(row.split(',')[0]))].join('\n'),
     );
-    const r = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(ROOT, 'training', 'cli', 'train.ts'),
-        ...['--data', kaggle, '--data', aged, '--from', join(ROOT, 'public', 'models', 'gender'), '--balance', 'age'],
-        ...['--epochs', '1', '--steps-per-epoch', '1', '--batch', '32', '--lr', '0.00001', '--run', `${run}-from`],
-        ...['--out', join(work, 'from-model')],
-      ],
-      {
-        cwd: ROOT,
-        encoding: 'utf8',
-        timeout: 600_000,
-        env: { ...process.env, FACESENSE_CROP_CACHE: join(work, 'cache') },
-      },
-    );
+    const r = train([
+      ...['--data', kaggle, '--data', aged, '--from', join(ROOT, 'public', 'models', 'gender'), '--balance', 'age'],
+      ...['--epochs', '1', '--steps-per-epoch', '1', '--batch', '32', '--lr', '0.00001', '--run', `${run}-from`],
+      ...['--out', join(work, 'from-model')],
+    ]);
     rmSync(join(ROOT, 'training', 'runs', `${run}-from`), { recursive: true, force: true });
     expect([0, 3], r.stderr + r.stdout).toContain(r.status);
     expect(r.stdout).toMatch(
