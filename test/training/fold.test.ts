@@ -1,37 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../src/core/augment';
 import { foldBatchNorm, unfoldBatchNorm } from '../../training/lib/model/fold';
 import { buildModel } from '../../training/lib/model/models';
 import { initTrainingBackend } from '../../training/lib/fit/wasm/setup';
+import { maxRelativeDiff, randomiseNorms } from '../support/models';
 
 beforeAll(async () => {
   await initTrainingBackend('wasm');
 });
-
-/** Gives every BatchNormalization the statistics of a trained model: no layer is left an identity. */
-function randomiseNorms(model: tfl.LayersModel, seed: number): void {
-  const rng = mulberry32(seed);
-  for (const layer of model.layers) {
-    if (layer.getClassName() !== 'BatchNormalization') continue;
-    const values = layer.getWeights().map((w, i) =>
-      tf.tensor(
-        Array.from({ length: w.size }, () => (i === 3 ? 0.05 + 2 * rng() : i === 0 ? 0.2 + 1.5 * rng() : rng() - 0.5)),
-        w.shape,
-      ),
-    );
-    layer.setWeights(values);
-    tf.dispose(values);
-  }
-}
-
-async function maxRelativeDiff(a: tfl.LayersModel, b: tfl.LayersModel, x: tf.Tensor): Promise<number> {
-  const [pa, pb] = [a, b].map((m) => m.predict(x) as tf.Tensor);
-  const [va, vb] = await Promise.all([pa.data(), pb.data()]);
-  tf.dispose([pa, pb]);
-  return Math.max(...Array.from(va, (v, i) => Math.abs(v - vb[i]) / Math.max(1e-3, Math.abs(v))));
-}
 
 describe('foldBatchNorm', () => {
   it('gives the compact model the same outputs with a third of the layers', async () => {

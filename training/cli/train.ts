@@ -38,7 +38,8 @@ import {
   type Quantization,
 } from '../lib/model/model-files';
 import { unfoldBatchNorm } from '../lib/model/fold';
-import { buildModel, countParams, type Arch } from '../lib/model/models';
+import { buildModel, countParams, WIDENS_FROM, type Arch } from '../lib/model/models';
+import { widenModel } from '../lib/model/widen';
 import { REPO_ROOT } from '../lib/node-io';
 import type { EpochRecord } from '../lib/plot';
 import { plotHistory } from '../lib/plot';
@@ -89,8 +90,10 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
                             are seen more often; folders without that column are drawn as usual (default: none)
   --female-share <x>        share of female faces in each folder's part of a batch (default 0.5: both classes
                             equally, whatever the folder holds)
-  --arch compact|seed       compact: our ~200k-parameter separable CNN for the browser (default);
-                            seed: the tutorial's AlexNet-style network
+  --arch compact|wide|seed  compact: our ~240k-parameter separable CNN for the browser (default); wide: compact
+                            with 1.375× the channels (~450k; export it as uint8 to stay under 500 KB), which
+                            --from an exported compact model starts widened (Net2Net); seed: the tutorial's
+                            AlexNet-style network
   --epochs <n>              epochs to train, the recipe's stages stretched or shrunk in proportion (default: the
                             recipe's; the tutorial used 50); with --resume, a new total, by changing the last stage
   --bn-momentum <x>         BatchNorm moving-average momentum (default 0.99, as Keras; 0.9 suits short runs,
@@ -181,7 +184,7 @@ function parse() {
   const femaleShare = Number(values['female-share']);
   if (!(femaleShare > 0 && femaleShare < 1))
     fail(`--female-share must be between 0 and 1, got "${values['female-share']}"`, EXIT.usage);
-  const arch = oneOf<Arch>('arch', values.arch, ['compact', 'seed']);
+  const arch = oneOf<Arch>('arch', values.arch, ['compact', 'wide', 'seed']);
   const batch = intOption('batch', values.batch) as number;
   const recipe = oneOf<RecipeName>(
     'recipe',
@@ -257,6 +260,7 @@ if (opts.resume && opts.from)
   fail('--resume continues this run; --from starts a new one: pass one of them', EXIT.usage);
 const fromModel = opts.from && existsSync(join(resolve(opts.from), 'model.json')) ? resolve(opts.from) : null;
 const fromDir = opts.from && !fromModel ? join(REPO_ROOT, 'training', 'runs', opts.from, 'checkpoint') : '';
+let fromArch: Arch = opts.arch;
 if (fromModel) {
   let metadata;
   try {
@@ -265,7 +269,11 @@ if (fromModel) {
     fail(`--from ${opts.from}: cannot read its metadata.json (${(err as Error).message})`, EXIT.usage);
   }
   const { arch, crop } = metadata;
-  if (arch !== opts.arch) fail(`--from ${opts.from}: that model is ${arch}, not ${opts.arch}`, EXIT.usage);
+  if (arch !== opts.arch && WIDENS_FROM[opts.arch] !== arch) {
+    const can = [opts.arch, WIDENS_FROM[opts.arch]].filter(Boolean).join(' or ');
+    fail(`--from ${opts.from}: that model is ${arch}; --arch ${opts.arch} starts from ${can}`, EXIT.usage);
+  }
+  fromArch = arch as Arch;
   if (crop.scale !== opts.cropScale)
     fail(`--from ${opts.from}: that model was trained on crops at ${crop.scale}×: pass --crop-scale ${crop.scale}`);
 } else if (opts.from) {
@@ -393,6 +401,8 @@ const describeStage = (index: number) => {
 const classWeights = { female: 1, male: 1 };
 /** Train crops whose convolution outputs give an exported model's BatchNorm layers their statistics back. */
 const UNFOLD_SAMPLE = 512;
+/** Noise on widened copies' weights, as a fraction of their layer's spread: enough to pull copies apart. */
+const WIDEN_NOISE = 0.01;
 
 let state: TrainState;
 let model;
@@ -405,7 +415,8 @@ if (opts.resume) {
   console.log(`resuming ${runDir} at epoch ${state.epoch + 1}${state.step ? `, batch ${state.step + 1}` : ''}`);
 } else {
   if (fromModel) {
-    model = buildModel(opts.arch, { inputSize: size, seed: opts.seed, bnMomentum: opts.bnMomentum });
+    const build = (arch: Arch) => buildModel(arch, { inputSize: size, seed: opts.seed, bnMomentum: opts.bnMomentum });
+    model = build(fromArch);
     const folded = await loadModelFiles(fromModel);
     const every = Math.max(1, Math.floor(train.n / UNFOLD_SAMPLE));
     const sample = batchTensors(
@@ -416,6 +427,13 @@ if (opts.resume) {
     tf.dispose([sample.x, sample.y]);
     folded.dispose();
     console.log(`starting from the exported model in ${fromModel}, BatchNorm unfolded on ${sample.y.size} Train crops`);
+    if (fromArch !== opts.arch) {
+      const narrow = model;
+      model = build(opts.arch);
+      widenModel(narrow, model, opts.seed, WIDEN_NOISE);
+      narrow.dispose();
+      console.log(`widened from ${fromArch} to ${opts.arch}: the same outputs, up to the copies' noise`);
+    }
   } else if (opts.from) {
     const ckpt = await loadCheckpoint(fromDir);
     model = ckpt.model;

@@ -1,7 +1,10 @@
 import * as tfc from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-layers';
 
-export type Arch = 'compact' | 'seed';
+export type Arch = 'compact' | 'wide' | 'seed';
+
+/** Networks that `widenModel` can make from a trained one of another: the wide net from the compact. */
+export const WIDENS_FROM: Partial<Record<Arch, Arch>> = { wide: 'compact' };
 
 export interface ModelOptions {
   /** Side of the square RGB input, in pixels. */
@@ -182,7 +185,12 @@ tfc.serialization.registerClass(LeanConv2D);
  */
 export function buildModel(arch: Arch = 'compact', opts: ModelOptions = { inputSize: 64 }): tf.LayersModel {
   const { inputSize, seed = 1, bnMomentum = 0.99 } = opts;
-  const layers = arch === 'seed' ? seedLayers(bnMomentum) : compactLayers(bnMomentum);
+  const layers =
+    arch === 'seed'
+      ? seedLayers(bnMomentum)
+      : arch === 'wide'
+        ? compactLayers(bnMomentum, WIDE_STEM, WIDE_BLOCKS)
+        : compactLayers(bnMomentum, COMPACT_STEM, COMPACT_BLOCKS);
   const model = tf.sequential({ name: arch });
   model.add(
     tf.layers.rescaling({ scale: 1 / 127.5, offset: -1, inputShape: [inputSize, inputSize, 3], name: 'rescale' }),
@@ -244,13 +252,24 @@ const COMPACT_BLOCKS: ReadonlyArray<[number, number]> = [
   [256, 1],
   [384, 2],
 ];
+const COMPACT_STEM = 32;
+
+/**
+ * The wide net: compact with 1.375× its channels (446,601 weights, about 34M multiply-adds per image), as wide as
+ * issue 15's 500 KB allows once exported as uint8.
+ */
+const WIDE_BLOCKS: ReadonlyArray<[number, number]> = COMPACT_BLOCKS.map(([filters, strides]) => [
+  filters * 1.375,
+  strides,
+]);
+const WIDE_STEM = 48;
 
 /**
  * A MobileNet-style net for 64×64 faces: a 3×3 stride-2 stem, then depthwise-separable blocks (conv → BN → ReLU for
  * both the depthwise 3×3 and the pointwise 1×1; convs carry no bias since BN follows) down to 4×4×384, global average
  * pooling, dropout, and a sigmoid unit: 240,705 weights (236,481 trainable), ~18M multiply-adds per image.
  */
-function compactLayers(momentum: number): LayerFactory[] {
+function compactLayers(momentum: number, stem: number, blocks: ReadonlyArray<[number, number]>): LayerFactory[] {
   const he = (seed: number) => tf.initializers.heNormal({ seed });
   const bnRelu = (name: string): LayerFactory[] => [
     () => new FastBatchNorm({ name: `${name}_bn`, momentum }),
@@ -259,7 +278,7 @@ function compactLayers(momentum: number): LayerFactory[] {
   const out: LayerFactory[] = [
     (seed) =>
       new LeanConv2D({
-        filters: 32,
+        filters: stem,
         kernelSize: 3,
         strides: 2,
         padding: 'same',
@@ -269,7 +288,7 @@ function compactLayers(momentum: number): LayerFactory[] {
       }),
     ...bnRelu('stem'),
   ];
-  COMPACT_BLOCKS.forEach(([filters, strides], i) => {
+  blocks.forEach(([filters, strides], i) => {
     const name = `block${i + 1}`;
     out.push(
       (seed) =>
