@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ARTIFACTS, launchChromium, newSession, waitForFaces, type Session } from './harness';
 
 const baseUrl = inject('baseUrl');
-/** Three times the warm-up: growth over 3,000 frames after every buffer is full is a leak, and CI keeps its 30 minutes. */
-const FRAMES = 4_000;
+/** Three times the warm-up: growth over 2,000 frames after every buffer is full is a leak, and CI keeps its 30 minutes. */
+const FRAMES = 3_000;
 /** By then every bounded buffer (the hook's 1000-frame log, the 300-frame stats rings) is full: growth after is a leak. */
 const WARM_UP = 1_000;
-/** CI machines analyse 11 to 30 frames a second here, so 4,000 frames take 2 to 6 minutes; this leaves room. */
+/** CI machines analyse 11 to 30 frames a second here, so 3,000 frames take 2 to 5 minutes; this leaves room. */
 const DEADLINE_MS = 9 * 60_000;
 /**
  * The fake camera runs at the frame rate in the y4m header. The shared one-face video says 30 fps, which would cap the
