@@ -61,9 +61,10 @@ export interface ModelMetadata {
   data: {
     /** Every data folder trained on. */
     sources: DataSource[];
-    /** Each folder's weight in every batch, and the share of female faces in each folder's part; runs from
+    /** Each folder's weight in every batch, the share of female faces in each folder's part, and the labels.csv
+     * column (`--balance`) whose groups were drawn by the square root of their size within them, if any; runs from
      * before batches were mixed drew them in file order with a class-weighted loss, and have none. */
-    batch?: { mix: Record<string, number>; femaleShare: number };
+    batch?: { mix: Record<string, number>; femaleShare: number; balance?: string };
   };
   training: {
     epochs: number;

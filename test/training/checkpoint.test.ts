@@ -54,4 +54,12 @@ describe('batchRecord', () => {
     });
     expect(batchRecord(state({ epochs: 8 }))).toBeUndefined();
   });
+
+  it('names the labels.csv column whose groups were balanced', () => {
+    expect(batchRecord(state({ epochs: 8, mix: { a: 1 }, femaleShare: 0.5, balance: 'age' }))).toEqual({
+      mix: { a: 1 },
+      femaleShare: 0.5,
+      balance: 'age',
+    });
+  });
 });

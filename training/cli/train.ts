@@ -278,8 +278,8 @@ if (fromModel) {
     fail(`--from ${opts.from}: that model was trained on crops at ${crop.scale}×: pass --crop-scale ${crop.scale}`);
 } else if (opts.from) {
   if (!hasCheckpoint(fromDir)) fail(`--from ${opts.from}: no checkpoint in ${fromDir}`, EXIT.usage);
-  const fromArch = readState(fromDir).options.arch;
-  if (fromArch !== opts.arch) fail(`--from ${opts.from}: that run trained ${fromArch}, not ${opts.arch}`, EXIT.usage);
+  const runArch = readState(fromDir).options.arch;
+  if (runArch !== opts.arch) fail(`--from ${opts.from}: that run trained ${runArch}, not ${opts.arch}`, EXIT.usage);
 }
 if (opts.resume) {
   // A resume keeps the run's options (its data too), except how many threads to use and, when given, a new total

@@ -113,8 +113,9 @@ export function trainingRecord(state: TrainState): ModelMetadata['training'] {
 
 /** The batch mix that made the exported weights (the best epoch's stage); runs from before batches were mixed have none. */
 export function batchRecord(state: TrainState): ModelMetadata['data']['batch'] {
-  const options = state.options as { femaleShare?: number; mix?: Record<string, number> };
+  const options = state.options as { femaleShare?: number; mix?: Record<string, number>; balance?: string };
   const { stage } = stageAt(stagesOf(state.options), Math.max(0, state.bestEpoch - 1));
   const mix = options.mix ?? (state.options.stages ? stage.mix : undefined);
-  return mix && options.femaleShare ? { mix, femaleShare: options.femaleShare } : undefined;
+  if (!mix || !options.femaleShare) return undefined;
+  return { mix, femaleShare: options.femaleShare, ...(options.balance ? { balance: options.balance } : {}) };
 }
