@@ -93,7 +93,7 @@ describe.skipIf(!hasData)(`no lost work (${DATA_DIR})`, () => {
     // The progress bar of an epoch is on screen: the signal lands between two of its batches.
     const inEpoch = (n: number) => (out: { stderr: string }) => new RegExp(`epoch ${n}/3 \\[`).test(out.stderr);
 
-    // One Ctrl-C under `npm run train` arrives three times: from the terminal, and relayed by npm and by tsx.
+    // One Ctrl-C can arrive three times: from the terminal, and relayed by npm and by the tsx command.
     const node = (extra: string[] = []) => [process.execPath, '--import', 'tsx', train, ...args, ...extra];
     const first = await runAndSignal(node(), env, inEpoch(1), 'SIGINT', { times: 3 });
     expect(first.code, first.stderr).toBe(130);

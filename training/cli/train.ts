@@ -478,7 +478,7 @@ console.log(
 
 let stopSignal: NodeJS.Signals | null = null;
 let stopAt = 0;
-/** One Ctrl-C under `npm run train` arrives up to three times (terminal, npm, tsx) within a few milliseconds. */
+/** One Ctrl-C arrives up to three times within a few milliseconds: from the terminal, npm and, when run by it, tsx. */
 const REPEATED_SIGNAL_MS = 1000;
 const onSignal = (signal: NodeJS.Signals) => {
   if (stopSignal) {
