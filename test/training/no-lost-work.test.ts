@@ -17,6 +17,8 @@ import { DEFAULT_CROP } from '../../src/core/crop';
 import { DATA_DIR, hasData, smallDataset } from '../support/data';
 
 const ROOT = join(__dirname, '..', '..');
+/** The command line that runs a TypeScript script as npm's scripts do. */
+const script = (path: string, ...args: string[]) => [process.execPath, '--import', 'tsx', path, ...args];
 
 interface Finished {
   code: number | null;
@@ -63,13 +65,10 @@ describe.skipIf(!hasData)(`no lost work (${DATA_DIR})`, () => {
   let env: NodeJS.ProcessEnv;
   const data: string[] = [];
   const runs: string[] = [];
-  const tsx = (script: string, args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'training', 'cli', script), ...args], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 600_000,
-      env,
-    });
+  const tsx = (cli: string, args: string[]) => {
+    const [node, ...argv] = script(join(ROOT, 'training', 'cli', cli), ...args);
+    return spawnSync(node, argv, { cwd: ROOT, encoding: 'utf8', timeout: 600_000, env });
+  };
 
   beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), 'facesense-no-lost-work-'));
@@ -94,8 +93,7 @@ describe.skipIf(!hasData)(`no lost work (${DATA_DIR})`, () => {
     const inEpoch = (n: number) => (out: { stderr: string }) => new RegExp(`epoch ${n}/3 \\[`).test(out.stderr);
 
     // One Ctrl-C can arrive three times: from the terminal, and relayed by npm and by the tsx command.
-    const node = (extra: string[] = []) => [process.execPath, '--import', 'tsx', train, ...args, ...extra];
-    const first = await runAndSignal(node(), env, inEpoch(1), 'SIGINT', { times: 3 });
+    const first = await runAndSignal(script(train, ...args), env, inEpoch(1), 'SIGINT', { times: 3 });
     expect(first.code, first.stderr).toBe(130);
     expect(first.stdout).toMatch(/SIGINT: saving a checkpoint/);
     expect(first.stdout).toContain(`--resume --run ${run}`);
@@ -103,7 +101,7 @@ describe.skipIf(!hasData)(`no lost work (${DATA_DIR})`, () => {
     expect(stopped.epoch).toBe(0);
     expect(stopped.step).toBeGreaterThan(0);
 
-    const second = await runAndSignal(node(['--resume']), env, inEpoch(2), 'SIGTERM');
+    const second = await runAndSignal(script(train, ...args, '--resume'), env, inEpoch(2), 'SIGTERM');
     expect(second.code, second.stderr).toBe(130);
     expect(second.stdout).toMatch(new RegExp(`resuming .* at epoch 1, batch ${stopped.step + 1}`));
     expect(second.stdout).toMatch(/SIGTERM: saving a checkpoint/);
@@ -153,9 +151,9 @@ describe.skipIf(!hasData)(`no lost work (${DATA_DIR})`, () => {
     const old = files(dest);
 
     // Killed in the middle of writing the new folder: one file written, one half written, one not yet.
-    const script = join(work, 'half-export.mjs');
+    const writer = join(work, 'half-export.mjs');
     writeFileSync(
-      script,
+      writer,
       `import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 const { replaceDirAtomically } = await import(${JSON.stringify(join(ROOT, 'training', 'lib', 'model', 'model-files.ts'))});
@@ -168,12 +166,7 @@ await replaceDirAtomically(process.argv[2], async (tmp) => {
 });
 `,
     );
-    const killed = await runAndSignal(
-      [process.execPath, '--import', 'tsx', script, dest],
-      env,
-      (o) => o.stdout.includes('writing'),
-      'SIGKILL',
-    );
+    const killed = await runAndSignal(script(writer, dest), env, (o) => o.stdout.includes('writing'), 'SIGKILL');
     expect(killed.signal, killed.stderr).toBe('SIGKILL');
     const debris = readdirSync(models).filter((f) => f.startsWith('.gender.tmp-'));
     expect(debris).toHaveLength(1);
@@ -235,7 +228,7 @@ await replaceDirAtomically(process.argv[2], async (tmp) => {
       }
     };
     const killed = await runAndSignal(
-      [process.execPath, '--import', 'tsx', join(ROOT, 'training', 'cli', 'prepare.ts'), '--data', dataset],
+      script(join(ROOT, 'training', 'cli', 'prepare.ts'), '--data', dataset),
       env,
       () => indexed() >= 20,
       'SIGKILL',

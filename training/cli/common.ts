@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_CROP, type CropSettings } from '../../src/core/crop';
-import { checksumProblems, parseMetadata } from '../../src/core/metadata';
+import { checksumProblems, parseMetadata, type ModelMetadata } from '../../src/core/metadata';
 import { loadGenderClassifier, type GenderClassifier } from '../../src/vision/classifier';
 import { DEFAULT_DETECTOR_OPTIONS } from '../../src/vision/detector';
 import { CacheInUseError, CropCache } from '../lib/data/crop-cache';
@@ -195,8 +195,11 @@ export function assertBlazeFaceInstalled(): void {
 
 export const DEFAULT_MODEL_DIR = join(REPO_ROOT, 'public', 'models', 'gender');
 
-/** Loads an exported model folder (model.json, weights, metadata.json) as the app does. */
-export async function loadClassifierDir(dir: string): Promise<GenderClassifier> {
+/**
+ * The metadata of an exported model folder, once its model.json and weights match the sums it gives; exits with
+ * what is wrong otherwise (missing, damaged, or files of another export).
+ */
+export function readModelDir(dir: string): ModelMetadata {
   let metadata;
   try {
     metadata = parseMetadata(JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8')));
@@ -220,5 +223,11 @@ export async function loadClassifierDir(dir: string): Promise<GenderClassifier> 
   if (problems.length > 0) {
     fail(`cannot load the model in ${dir}: ${problems.join('; ')} (damaged, or from another export)`);
   }
+  return metadata;
+}
+
+/** Loads an exported model folder (model.json, weights, metadata.json) as the app does. */
+export async function loadClassifierDir(dir: string): Promise<GenderClassifier> {
+  const metadata = readModelDir(dir);
   return loadGenderClassifier(fileModelHandler(join(dir, 'model.json')), metadata);
 }

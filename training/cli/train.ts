@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_CROP } from '../../src/core/crop';
-import { parseMetadata } from '../../src/core/metadata';
 import { AUGMENT_PRESETS, mulberry32 } from '../../src/core/augment';
 import { accuracy, balancedAccuracy, confusion, logLoss } from '../../src/core/metrics';
 import { sampleBatchAugmentation } from '../lib/fit/augment';
@@ -27,6 +26,7 @@ import {
   parseCommandLine,
   prepareDatasets,
   progressBar,
+  readModelDir,
   summarisePrepare,
 } from './common';
 import { exportModel, runCrop, weightsBytes } from '../lib/model/exporter';
@@ -262,13 +262,7 @@ const fromModel = opts.from && existsSync(join(resolve(opts.from), 'model.json')
 const fromDir = opts.from && !fromModel ? join(REPO_ROOT, 'training', 'runs', opts.from, 'checkpoint') : '';
 let fromArch: Arch = opts.arch;
 if (fromModel) {
-  let metadata;
-  try {
-    metadata = parseMetadata(JSON.parse(readFileSync(join(fromModel, 'metadata.json'), 'utf8')));
-  } catch (err) {
-    fail(`--from ${opts.from}: cannot read its metadata.json (${(err as Error).message})`, EXIT.usage);
-  }
-  const { arch, crop } = metadata;
+  const { arch, crop } = readModelDir(fromModel);
   if (arch !== opts.arch && WIDENS_FROM[opts.arch] !== arch) {
     const can = [opts.arch, WIDENS_FROM[opts.arch]].filter(Boolean).join(' or ');
     fail(`--from ${opts.from}: that model is ${arch}; --arch ${opts.arch} starts from ${can}`, EXIT.usage);
