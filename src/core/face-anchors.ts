@@ -28,6 +28,13 @@ export const FULL_RANGE_ANCHORS: AnchorGrid = {
   interpolatedScaleAspectRatio: 0,
 };
 
+/** MediaPipe face_detection_short_range (BlazeFace): 128×128, 896 anchors, 2 per 8-pixel cell and 6 per 16-pixel cell. */
+export const SHORT_RANGE_ANCHORS: AnchorGrid = {
+  inputSize: 128,
+  strides: [8, 16, 16, 16],
+  interpolatedScaleAspectRatio: 1,
+};
+
 /** The anchors' centres, as fractions of the input, in the order of the model's output rows. */
 export function anchorCentres(grid: AnchorGrid): Point[] {
   const centres: Point[] = [];

@@ -66,6 +66,38 @@ export function toShortRangeBox(box: Box): Box {
 }
 
 /**
+ * The square about a face's centre, `scale` times its longer side, in which the short-range model looks at a face
+ * the full-range model found: the face then fills 1/`scale` of the short-range model's input, as it did in the
+ * photos the classifier's crops were cut from.
+ */
+export function refineView(box: Box, scale: number): Box {
+  const side = scale * Math.max(box.width, box.height);
+  return {
+    x: box.x + box.width / 2 - side / 2,
+    y: box.y + box.height / 2 - side / 2,
+    width: side,
+    height: side,
+  };
+}
+
+/**
+ * The short-range model's face for a face the full-range model found at `far`: of what it found in the face's
+ * refineView, the best-scoring one that overlaps `far` by more than `minIou`, as its own suppression would keep
+ * it; undefined when there is none, and the far box stands.
+ */
+export function pickRefinement<T extends { box: Box; score: number }>(
+  far: Box,
+  near: readonly T[],
+  minIou: number,
+): T | undefined {
+  let best: T | undefined;
+  for (const face of near) {
+    if (iou(face.box, far) > minIou && (!best || face.score > best.score)) best = face;
+  }
+  return best;
+}
+
+/**
  * Takes the live frames' second view in turn, on one frame in `every`, and remembers what each view found until it
  * is looked at again. Generic in what a face is, so the detector can keep its own type.
  */

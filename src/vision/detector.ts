@@ -1,15 +1,26 @@
 import * as blazeface from '@tensorflow-models/blazeface';
-import { loadGraphModel } from '@tensorflow/tfjs-converter';
+import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import * as tf from '@tensorflow/tfjs-core';
 import { asFloat32 } from './crop';
 import {
   anchorCentres,
   decodeFaces,
   FULL_RANGE_ANCHORS,
+  SHORT_RANGE_ANCHORS,
   suppressOverlaps,
   VALUES_PER_ANCHOR,
+  type AnchorGrid,
 } from '../core/face-anchors';
-import { addHeld, fromView, oneBoxPerFace, stillViews, toShortRangeBox, ViewCycle } from '../core/face-views';
+import {
+  addHeld,
+  fromView,
+  oneBoxPerFace,
+  pickRefinement,
+  refineView,
+  stillViews,
+  toShortRangeBox,
+  ViewCycle,
+} from '../core/face-views';
 import {
   fromSquare,
   letterboxSquare,
@@ -60,6 +71,15 @@ export interface BorderRetry {
   scoreThreshold: number;
 }
 
+/**
+ * How a face the full-range model found is looked at again by the short-range model: in a square `scale` times its
+ * size, where a face of `scoreThreshold` or more that overlaps it gives the box.
+ */
+export interface Refinement {
+  scale: number;
+  scoreThreshold: number;
+}
+
 export interface DetectorOptions {
   /** Most faces the short-range model reports; the full-range model has no cap (a crowd has more). */
   maxFaces: number;
@@ -79,6 +99,11 @@ export interface DetectorOptions {
    * whole frame on every frame. Far faces are small and move few pixels, so their boxes can be held longer.
    */
   viewEvery: number;
+  /**
+   * Faces the full-range model finds are looked at again by the short-range model, whose boxes the classifier was
+   * trained on; null keeps the full-range boxes (moved to the short-range convention on average, toShortRangeBox).
+   */
+  refine: Refinement | null;
 }
 
 /** The retries were chosen on validation data: docs/experiments.md, "The border retry for stills". */
@@ -92,14 +117,27 @@ export const DEFAULT_DETECTOR_OPTIONS: DetectorOptions = {
     { scale: 1.5, fill: 'mean', scoreThreshold: 0.6 },
   ],
   viewEvery: 3,
+  // docs/experiments.md, "Far faces looked at again by the short-range model".
+  refine: { scale: 2, scoreThreshold: 0.5 },
 };
 
 /** The short-range model's fixed input side. */
-const INPUT_SIZE = 128;
+const INPUT_SIZE = SHORT_RANGE_ANCHORS.inputSize;
 
-/** The full-range model's fixed input side, and its anchors (in the order of its output rows). */
+/** The full-range model's fixed input side. */
 const FAR_INPUT_SIZE = FULL_RANGE_ANCHORS.inputSize;
-const FAR_ANCHORS = anchorCentres(FULL_RANGE_ANCHORS);
+
+/** One of MediaPipe's face detectors as a graph, with its input side, its anchors and the output of its face head. */
+interface MediaPipeNet {
+  graph: GraphModel;
+  inputSize: number;
+  anchors: Point[];
+  output: string;
+}
+
+function mediaPipeNet(graph: GraphModel, grid: AnchorGrid, output: string): MediaPipeNet {
+  return { graph, inputSize: grid.inputSize, anchors: anchorCentres(grid), output };
+}
 
 /**
  * A live frame this long after the previous one starts a new video (another camera, a tab shown again): the faces
@@ -123,28 +161,34 @@ export const BLAZEFACE_FILES = {
 
 /**
  * Loads the face detector: MediaPipe's full-range model finds faces near and far, on the whole frame and on tiles
- * of it (src/core/face-views.ts); for stills the short-range model looks too, and looks again with a border when
- * nothing is found.
+ * of it (src/core/face-views.ts), and the short-range model looks at each face again for its box; for stills the
+ * short-range model looks at the whole image first, and again with a border when nothing is found.
  */
 export async function loadBlazeFace(
   models: BlazeFaceModels,
   options: Partial<DetectorOptions> = {},
 ): Promise<FaceDetector> {
   const opts = { ...DEFAULT_DETECTOR_OPTIONS, ...options };
-  const [model, far] = await Promise.all([
-    blazeface.load({
-      modelUrl: models.shortRange,
-      maxFaces: opts.maxFaces,
-      // The model keeps what either pass may use; the plain pass filters to its own threshold. Greedy non-maximum
-      // suppression never lets a lower-scored box remove a higher one, so that filter gives what a model loaded at
-      // the higher threshold would.
-      scoreThreshold: Math.min(opts.scoreThreshold, ...opts.stillRetries.map((r) => r.scoreThreshold)),
-      iouThreshold: opts.iouThreshold,
-      inputWidth: INPUT_SIZE,
-      inputHeight: INPUT_SIZE,
-    }),
+  const [nearGraph, farGraph] = await Promise.all([
+    loadGraphModel(models.shortRange),
     loadGraphModel(models.fullRange),
   ]);
+  // One short-range graph serves both the stills' pass through @tensorflow-models/blazeface, whose boxes the
+  // classifier was trained on, and the batched refinement of far faces.
+  const model = new blazeface.BlazeFaceModel(
+    nearGraph,
+    INPUT_SIZE,
+    INPUT_SIZE,
+    opts.maxFaces,
+    opts.iouThreshold,
+    // The model keeps what either pass may use; the plain pass filters to its own threshold. Greedy non-maximum
+    // suppression never lets a lower-scored box remove a higher one, so that filter gives what a model loaded at
+    // the higher threshold would.
+    Math.min(opts.scoreThreshold, ...opts.stillRetries.map((r) => r.scoreThreshold)),
+  );
+  // Identity:0 is the full-range model's face head (its conversion also carries an unused person head).
+  const farNet = mediaPipeNet(farGraph, FULL_RANGE_ANCHORS, 'Identity:0');
+  const nearNet = mediaPipeNet(nearGraph, SHORT_RANGE_ANCHORS, 'Identity');
   const cycle = new ViewCycle<DetectedFace>(NEW_VIDEO_GAP_MS, opts.viewEvery);
 
   /** Faces found in `square` (a region of the image, in its pixels) with what lies outside the image `fill`ed. */
@@ -192,10 +236,15 @@ export async function loadBlazeFace(
   }
 
   /**
-   * The full-range model's faces in each of `views` (squares of the image, in its pixels; black beyond it), all
-   * resampled into one batch and run at once. Boxes are in the short-range model's convention.
+   * The faces `net` finds in each of `views` (squares of the image, in its pixels; black beyond it) scoring
+   * `minScore` or more, all resampled into one batch and run at once; boxes in the model's own convention.
    */
-  async function detectFar(image: tf.Tensor3D, views: readonly Box[]): Promise<DetectedFace[][]> {
+  async function detectInViews(
+    net: MediaPipeNet,
+    image: tf.Tensor3D,
+    views: readonly Box[],
+    minScore: number,
+  ): Promise<DetectedFace[][]> {
     const [height, width] = image.shape;
     const output = tf.tidy(() => {
       const boxes: NormalizedBox[] = views.map((v) => toNormalizedBox(v, width, height));
@@ -203,11 +252,10 @@ export async function loadBlazeFace(
         tf.expandDims(asFloat32(image), 0) as tf.Tensor4D,
         boxes,
         views.map(() => 0),
-        [FAR_INPUT_SIZE, FAR_INPUT_SIZE],
+        [net.inputSize, net.inputSize],
       );
-      // The model takes pixels scaled to [-1, 1]. Identity:0 is its face head (this conversion also carries an
-      // unused person head, Identity_1:0).
-      return far.execute(tf.sub(tf.div(resampled, 127.5), 1), 'Identity:0') as tf.Tensor3D;
+      // Both models take pixels scaled to [-1, 1].
+      return net.graph.execute(tf.sub(tf.div(resampled, 127.5), 1), net.output) as tf.Tensor3D;
     });
     let raw: Float32Array;
     try {
@@ -215,18 +263,47 @@ export async function loadBlazeFace(
     } finally {
       output.dispose();
     }
-    const perView = FAR_ANCHORS.length * VALUES_PER_ANCHOR;
+    const perView = net.anchors.length * VALUES_PER_ANCHOR;
     return views.map((view, i) =>
-      decodeFaces(raw, FAR_ANCHORS, FAR_INPUT_SIZE, opts.farScoreThreshold, i * perView).map((f) => {
-        const [x1, y1] = fromView([f.box.x, f.box.y], view, FAR_INPUT_SIZE);
-        const [x2, y2] = fromView([f.box.x + f.box.width, f.box.y + f.box.height], view, FAR_INPUT_SIZE);
+      decodeFaces(raw, net.anchors, net.inputSize, minScore, i * perView).map((f) => {
+        const [x1, y1] = fromView([f.box.x, f.box.y], view, net.inputSize);
+        const [x2, y2] = fromView([f.box.x + f.box.width, f.box.y + f.box.height], view, net.inputSize);
         return {
-          box: toShortRangeBox({ x: x1, y: y1, width: x2 - x1, height: y2 - y1 }),
+          box: { x: x1, y: y1, width: x2 - x1, height: y2 - y1 },
           score: f.score,
-          landmarks: f.keypoints.map((p) => fromView(p, view, FAR_INPUT_SIZE)),
+          landmarks: f.keypoints.map((p) => fromView(p, view, net.inputSize)),
         };
       }),
     );
+  }
+
+  /** The full-range model's faces in each of `views`, boxes moved to the short-range convention on average. */
+  async function detectFar(image: tf.Tensor3D, views: readonly Box[]): Promise<DetectedFace[][]> {
+    const found = await detectInViews(farNet, image, views, opts.farScoreThreshold);
+    return found.map((faces) => faces.map((f) => ({ ...f, box: toShortRangeBox(f.box) })));
+  }
+
+  /**
+   * Far faces looked at again, all in one batch, each in its refineView by the short-range model: a face that model
+   * confirms takes its box, which at every distance is the box the classifier's training crops were cut from; the
+   * others keep theirs. Returns what each of `faces` becomes.
+   */
+  async function refine(
+    image: tf.Tensor3D,
+    faces: readonly DetectedFace[],
+  ): Promise<(face: DetectedFace) => DetectedFace> {
+    const { refine: how, iouThreshold } = opts;
+    const unique = [...new Set(faces)];
+    if (!how || unique.length === 0) return (face) => face;
+    const views = unique.map((f) => refineView(f.box, how.scale));
+    const nearFaces = await detectInViews(nearNet, image, views, how.scoreThreshold);
+    const refined = new Map(
+      unique.map((face, i) => {
+        const confirmed = pickRefinement(face.box, nearFaces[i], iouThreshold);
+        return [face, confirmed ? { ...confirmed, score: face.score } : face];
+      }),
+    );
+    return (face) => refined.get(face) ?? face;
   }
 
   const byScore = (faces: DetectedFace[]) => faces.sort((a, b) => b.score - a.score);
@@ -241,18 +318,24 @@ export async function loadBlazeFace(
     const whole = letterboxSquare(width, height);
     const [wholeFaces, cycled = []] = await detectFar(image, turn ? [whole, turn.view] : [whole]);
     const fresh = oneBoxPerFace([...wholeFaces, ...cycled], opts.iouThreshold);
-    const held = turn ? cycle.swap(turn.index, oneBoxPerFace(cycled, opts.iouThreshold)) : cycle.held();
-    return byScore(addHeld(fresh, held, opts.iouThreshold));
+    const found = turn ? oneBoxPerFace(cycled, opts.iouThreshold) : [];
+    // A face the cycled view found is usually fresh too: it is refined once.
+    const refined = await refine(image, [...fresh, ...found]);
+    const held = turn ? cycle.swap(turn.index, found.map(refined)) : cycle.held();
+    return byScore(addHeld(fresh.map(refined), held, opts.iouThreshold));
   }
 
   /**
    * A still: the short-range model as before (the classifier was trained on its boxes), with its border retries
-   * when it finds nothing, then the full-range model's faces on every view, where the short-range model found none.
+   * when it finds nothing, then the full-range model's faces on every view, refined, where the short-range model
+   * found none.
    */
   async function detectStill(image: tf.Tensor3D): Promise<DetectedFace[]> {
     const [height, width] = image.shape;
+    const near = await detectNear(image);
     const far = (await detectFar(image, stillViews(width, height, FAR_INPUT_SIZE))).flat();
-    return byScore(suppressOverlaps(far, opts.iouThreshold, await detectNear(image)));
+    const kept = suppressOverlaps(far, opts.iouThreshold, near).slice(near.length);
+    return byScore([...near, ...kept.map(await refine(image, kept))]);
   }
 
   /** The short-range model on a still, looking again with a border while it finds nothing. */
@@ -273,7 +356,7 @@ export async function loadBlazeFace(
     detect: (image, { still = false } = {}) => (still ? detectStill(image) : detectLive(image)),
     dispose() {
       model.dispose();
-      far.dispose();
+      farGraph.dispose();
     },
   };
 }

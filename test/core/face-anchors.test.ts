@@ -3,6 +3,7 @@ import {
   anchorCentres,
   decodeFaces,
   FULL_RANGE_ANCHORS,
+  SHORT_RANGE_ANCHORS,
   suppressOverlaps,
   VALUES_PER_ANCHOR,
 } from '../../src/core/face-anchors';
@@ -18,7 +19,7 @@ describe('anchorCentres', () => {
   });
 
   it('reproduces the short-range model’s 896 anchors: 2 per 8-pixel cell, then 6 per 16-pixel cell', () => {
-    const anchors = anchorCentres({ inputSize: 128, strides: [8, 16, 16, 16], interpolatedScaleAspectRatio: 1 });
+    const anchors = anchorCentres(SHORT_RANGE_ANCHORS);
     expect(anchors).toHaveLength(16 * 16 * 2 + 8 * 8 * 6);
     expect(anchors[0]).toEqual(anchors[1]);
     expect(anchors[2]).toEqual([1.5 / 16, 0.5 / 16]);

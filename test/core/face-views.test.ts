@@ -5,6 +5,8 @@ import {
   cycledViews,
   fromView,
   oneBoxPerFace,
+  pickRefinement,
+  refineView,
   stillViews,
   tileSquares,
   toShortRangeBox,
@@ -73,6 +75,32 @@ describe('toShortRangeBox', () => {
     expect(box.height).toBeCloseTo(100, 9);
     expect(box.x + box.width / 2).toBeCloseTo(153.75, 9);
     expect(box.y + box.height / 2).toBeCloseTo(153.75 + 5, 9);
+  });
+});
+
+describe('refineView', () => {
+  it('is the square about the face’s centre, scale times its longer side', () => {
+    expect(refineView({ x: 100, y: 50, width: 20, height: 30 }, 2)).toEqual({ x: 80, y: 35, width: 60, height: 60 });
+  });
+
+  it('reaches past the frame for a face at its edge (the resample fills it black)', () => {
+    expect(refineView({ x: 0, y: 0, width: 10, height: 10 }, 3)).toEqual({ x: -10, y: -10, width: 30, height: 30 });
+  });
+});
+
+describe('pickRefinement', () => {
+  const face = (x: number, score: number) => ({ box: { x, y: 0, width: 30, height: 30 }, score });
+  const far = { x: 0, y: 0, width: 34, height: 34 };
+
+  it('takes the best-scoring short-range face that overlaps the far box', () => {
+    const near = [face(2, 0.7), face(1, 0.9), face(200, 0.99)];
+    expect(pickRefinement(far, near, 0.3)).toBe(near[1]);
+  });
+
+  it('takes none when nothing overlaps by more than the threshold, so the far box stands', () => {
+    // IoU of a 30-px box 20 px to the right with the 34-px far box: 14·30 / (34² + 30² − 14·30) ≈ 0.26.
+    expect(pickRefinement(far, [face(20, 0.95), face(200, 0.99)], 0.3)).toBeUndefined();
+    expect(pickRefinement(far, [], 0.3)).toBeUndefined();
   });
 });
 

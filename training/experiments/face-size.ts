@@ -1,7 +1,7 @@
 /**
  * Gender accuracy by face size, as the live camera sees faces far away (issue 16.3; docs/experiments.md). Each
- * image's face is found as a still, then the photo is scaled (area-averaged, as a camera sensor sees a smaller
- * face) so that the face's box is 24, 32, 48 or 64 px wide, and placed in the middle of a 640×480 grey frame. The
+ * image's face is found as a still, then the photo is scaled (Lanczos, as a camera sensor sees a smaller face)
+ * so that the face's box is 24, 32, 48 or 64 px wide, and placed in the middle of a 640×480 grey frame. The
  * app's live pipeline runs on that frame: the detector as for a video frame, the shared crop, the calibrated
  * classifier. A face counts as found when a detection overlaps the placed box (IoU ≥ 0.3).
  *
@@ -10,10 +10,8 @@
  * Accuracy is reported on the faces found at each width, and on the faces found at every width (the same faces
  * at each size, the fair comparison).
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { resolve } from 'node:path';
-import sharp from 'sharp';
-import { iou, type Box } from '../../src/core/geometry';
+import { iou } from '../../src/core/geometry';
 import { accuracy, balancedAccuracy, confusion, perClass } from '../../src/core/metrics';
 import { cropFaces } from '../../src/vision/crop';
 import { loadBlazeFace } from '../../src/vision/detector';
@@ -28,17 +26,17 @@ import {
   progressBar,
 } from '../cli/common';
 import { SPLITS, type Split } from '../lib/data/dataset';
-import { decodeImage, imageTensor, type RgbImage } from '../lib/data/images';
+import { decodeImage, imageTensor, placeInFrame } from '../lib/data/images';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 import { blazeFaceModels } from '../lib/node-io';
 
 const HELP = `Usage: npx tsx training/experiments/face-size.ts --data <dir> [--split Test] [--widths 24,32,48,64]
-       [--limit n] [--model <dir>] [--json]
+       [--limit n] [--model <dir>] [--no-refine] [--json]
 
-Gender accuracy of the live pipeline on faces scaled to each width (px) in a 640×480 frame.`;
+Gender accuracy of the live pipeline on faces scaled to each width (px) in a 640×480 frame. --no-refine keeps the
+full-range model's boxes, as the detector did before far faces were looked at again by the short-range model.`;
 
 const FRAME = { width: 640, height: 480 };
-const GREY = 128;
 const MATCH_IOU = 0.3;
 
 const { values } = parseCommandLine(HELP, {
@@ -48,6 +46,7 @@ const { values } = parseCommandLine(HELP, {
     widths: { type: 'string', default: '24,32,48,64' },
     limit: { type: 'string', default: '600' },
     model: { type: 'string', default: DEFAULT_MODEL_DIR },
+    'no-refine': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
@@ -64,41 +63,17 @@ if (values.json) console.log = console.error;
 assertBlazeFaceInstalled();
 const dataset = openDataset(values.data);
 const all = dataset.entries.filter((e) => dataset.layout !== 'kaggle' || e.split === split);
-// Every k-th image, so a limit keeps both classes and every group in their proportions (files are sorted).
-const step = Math.max(1, Math.floor(all.length / limit));
-const entries = all.filter((_, i) => i % step === 0).slice(0, limit);
+// Evenly spread over the sorted files, so a limit keeps both classes and every group in their proportions.
+const count = Math.min(limit, all.length);
+const entries = Array.from({ length: count }, (_, i) => all[Math.floor((i * all.length) / count)]);
 
 await initTrainingBackend();
-// Each placed frame is taken as one live frame that looks at a far-face view, as every live frame did when
-// docs/experiments.md §13 was measured, rather than at none on two frames in three.
-const detector = await loadBlazeFace(blazeFaceModels(), { viewEvery: 1 });
+// Each placed frame is looked at as a still: every view of the frame at once, which is what a live stream of a
+// person standing still reports once its views have come round (ViewCycle), without holding boxes from the frame
+// before (a face of another size or person).
+const detector = await loadBlazeFace(blazeFaceModels(), values['no-refine'] ? { refine: null } : {});
 const classifier = await loadClassifierDir(resolve(values.model));
 const { crop } = classifier.metadata;
-
-/** The photo scaled so that `face` is `width` px wide, centred in a grey frame; returns the frame and the face's box. */
-async function placeInFrame(source: RgbImage, face: Box, width: number): Promise<{ frame: tf.Tensor3D; box: Box }> {
-  const f = width / face.width;
-  const w = Math.max(1, Math.round(source.width * f));
-  const h = Math.max(1, Math.round(source.height * f));
-  if (w > FRAME.width || h > FRAME.height) throw new Error(`a face scaled to ${width} px leaves the frame`);
-  const scaled = await sharp(Buffer.from(source.data), {
-    raw: { width: source.width, height: source.height, channels: 3 },
-  })
-    .resize(w, h, { kernel: 'lanczos3' })
-    .raw()
-    .toBuffer();
-  const left = Math.round((FRAME.width - w) / 2);
-  const top = Math.round((FRAME.height - h) / 2);
-  const frame = new Uint8Array(FRAME.width * FRAME.height * 3).fill(GREY);
-  for (let y = 0; y < h; y++)
-    frame.set(scaled.subarray(y * w * 3, (y + 1) * w * 3), ((top + y) * FRAME.width + left) * 3);
-  const sx = w / source.width;
-  const sy = h / source.height;
-  return {
-    frame: tf.tensor3d(frame, [FRAME.height, FRAME.width, 3], 'int32'),
-    box: { x: left + face.x * sx, y: top + face.y * sy, width: face.width * sx, height: face.height * sy },
-  };
-}
 
 interface Result {
   label: 0 | 1;
@@ -123,8 +98,8 @@ for (const [i, entry] of entries.entries()) {
   }
   const p: Array<number | null> = [];
   for (const width of widths) {
-    const { frame, box } = await placeInFrame(source, face.box, width);
-    const found = (await detector.detect(frame)).find((d) => iou(d.box, box) >= MATCH_IOU);
+    const { frame, box } = await placeInFrame(source, face.box, width, FRAME);
+    const found = (await detector.detect(frame, { still: true })).find((d) => iou(d.box, box) >= MATCH_IOU);
     if (found) {
       const crops = cropFaces(frame, [found.box], crop);
       const [probabilityMale] = await classifier.classify(crops);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
+import type { Box } from '../../../src/core/geometry';
 
 /** Larger images are scaled down before detection: the detector sees 128×128 and crops are 64×64 anyway. */
 const MAX_SIDE = 2048;
@@ -37,6 +38,42 @@ export async function decodeImage(input: string | Buffer): Promise<RgbImage> {
 
 export function imageTensor(image: RgbImage): tf.Tensor3D {
   return tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
+}
+
+/** The grey of the frame placeInFrame puts a photo in. */
+const GREY = 128;
+
+/**
+ * A camera's view of a face `width` px wide: the photo scaled (Lanczos, as a sensor averages light) so that `face`
+ * (a box in it) is `width` px wide, centred in a grey frame. Returns the frame and the face's box in it.
+ */
+export async function placeInFrame(
+  source: RgbImage,
+  face: Box,
+  width: number,
+  frame: { width: number; height: number },
+): Promise<{ frame: tf.Tensor3D; box: Box }> {
+  const f = width / face.width;
+  const w = Math.max(1, Math.round(source.width * f));
+  const h = Math.max(1, Math.round(source.height * f));
+  if (w > frame.width || h > frame.height) throw new Error(`a face scaled to ${width} px leaves the frame`);
+  const scaled = await sharp(Buffer.from(source.data), {
+    raw: { width: source.width, height: source.height, channels: 3 },
+  })
+    .resize(w, h, { kernel: 'lanczos3' })
+    .raw()
+    .toBuffer();
+  const left = Math.round((frame.width - w) / 2);
+  const top = Math.round((frame.height - h) / 2);
+  const pixels = new Uint8Array(frame.width * frame.height * 3).fill(GREY);
+  for (let y = 0; y < h; y++)
+    pixels.set(scaled.subarray(y * w * 3, (y + 1) * w * 3), ((top + y) * frame.width + left) * 3);
+  const sx = w / source.width;
+  const sy = h / source.height;
+  return {
+    frame: tf.tensor3d(pixels, [frame.height, frame.width, 3], 'int32'),
+    box: { x: left + face.x * sx, y: top + face.y * sy, width: face.width * sx, height: face.height * sy },
+  };
 }
 
 /**

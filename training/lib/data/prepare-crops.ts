@@ -39,7 +39,8 @@ export interface PrepareProgress {
 
 export function detectorKey(options: DetectorOptions): string {
   const retries = options.stillRetries.map((r) => `-border${r.scale}${r.fill}t${r.scoreThreshold}`).join('');
-  return `blazeface-short-t${options.scoreThreshold}${retries}-full-t${options.farScoreThreshold}`;
+  const refine = options.refine ? `-refine${options.refine.scale}t${options.refine.scoreThreshold}` : '';
+  return `blazeface-short-t${options.scoreThreshold}${retries}-full-t${options.farScoreThreshold}${refine}`;
 }
 
 /** Files read, hashed and, where needed, decoded ahead of the one being handed to a crop thread (at least two a thread). */
