@@ -2,8 +2,9 @@
  * Gender accuracy by face size, as the live camera sees faces far away (issue 16.3; docs/experiments.md). Each
  * image's face is found as a still, then the photo is scaled (Lanczos, as a camera sensor sees a smaller face)
  * so that the face's box is 24, 32, 48 or 64 px wide, and placed in the middle of a 640×480 grey frame. The
- * app's live pipeline runs on that frame: the detector as for a video frame, the shared crop, the calibrated
- * classifier. A face counts as found when a detection overlaps the placed box (IoU ≥ 0.3).
+ * app's live pipeline runs on that frame, shown for as many video frames as the detector has cycled views: the
+ * detector as for video, the shared crop, the calibrated classifier. A face counts as found when a detection
+ * overlaps the placed box (IoU ≥ 0.3).
  *
  *   npx tsx training/experiments/face-size.ts --data ../shared/data/fairface [--split Test] [--limit 600]
  *
@@ -11,10 +12,12 @@
  * at each size, the fair comparison).
  */
 import { resolve } from 'node:path';
+import { FULL_RANGE_ANCHORS } from '../../src/core/face-anchors';
+import { cycledViews } from '../../src/core/face-views';
 import { iou } from '../../src/core/geometry';
 import { accuracy, balancedAccuracy, confusion, perClass } from '../../src/core/metrics';
 import { cropFaces } from '../../src/vision/crop';
-import { loadBlazeFace } from '../../src/vision/detector';
+import { DEFAULT_DETECTOR_OPTIONS, loadBlazeFace, type DetectedFace } from '../../src/vision/detector';
 import {
   assertBlazeFaceInstalled,
   DEFAULT_MODEL_DIR,
@@ -31,10 +34,11 @@ import { initTrainingBackend } from '../lib/fit/wasm/setup';
 import { blazeFaceModels } from '../lib/node-io';
 
 const HELP = `Usage: npx tsx training/experiments/face-size.ts --data <dir> [--split Test] [--widths 24,32,48,64]
-       [--limit n] [--model <dir>] [--no-refine] [--json]
+       [--limit n] [--model <dir>] [--no-refine | --refine-below <px>] [--json]
 
 Gender accuracy of the live pipeline on faces scaled to each width (px) in a 640×480 frame. --no-refine keeps the
-full-range model's boxes, as the detector did before far faces were looked at again by the short-range model.`;
+full-range model's boxes, as the detector did before far faces were looked at again by the short-range model;
+--refine-below looks again at faces whose box is under that many px (the detector's default: ${DEFAULT_DETECTOR_OPTIONS.refine?.maxSide}).`;
 
 const FRAME = { width: 640, height: 480 };
 const MATCH_IOU = 0.3;
@@ -47,6 +51,7 @@ const { values } = parseCommandLine(HELP, {
     limit: { type: 'string', default: '600' },
     model: { type: 'string', default: DEFAULT_MODEL_DIR },
     'no-refine': { type: 'boolean', default: false },
+    'refine-below': { type: 'string' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
@@ -58,6 +63,10 @@ const widths = values.widths.split(',').map(Number);
 if (widths.some((w) => !(w >= 8 && w <= 400))) fail('--widths are face widths in px, 8–400', EXIT.usage);
 const limit = Number(values.limit);
 if (!(Number.isInteger(limit) && limit > 0)) fail('--limit must be a whole number above 0', EXIT.usage);
+const refineBelow = values['refine-below'] === undefined ? undefined : Number(values['refine-below']);
+if (refineBelow !== undefined && !(refineBelow > 0)) fail('--refine-below is a box side in px above 0', EXIT.usage);
+if (refineBelow !== undefined && values['no-refine'])
+  fail('--no-refine and --refine-below exclude each other', EXIT.usage);
 if (values.json) console.log = console.error;
 
 assertBlazeFaceInstalled();
@@ -68,10 +77,15 @@ const count = Math.min(limit, all.length);
 const entries = Array.from({ length: count }, (_, i) => all[Math.floor((i * all.length) / count)]);
 
 await initTrainingBackend();
-// Each placed frame is looked at as a still: every view of the frame at once, which is what a live stream of a
-// person standing still reports once its views have come round (ViewCycle), without holding boxes from the frame
-// before (a face of another size or person).
-const detector = await loadBlazeFace(blazeFaceModels(), values['no-refine'] ? { refine: null } : {});
+// Each placed frame is shown as a short video of a person standing still, a cycled view on every frame, for as
+// many frames as there are views: the last frame reports what the live app reports once its views have come round,
+// and nothing is held from the frame before (a face of another size or person), since every view looked again.
+const { refine } = DEFAULT_DETECTOR_OPTIONS;
+const detector = await loadBlazeFace(blazeFaceModels(), {
+  viewEvery: 1,
+  refine: values['no-refine'] || !refine ? null : { ...refine, maxSide: refineBelow ?? refine.maxSide },
+});
+const liveFrames = cycledViews(FRAME.width, FRAME.height, FULL_RANGE_ANCHORS.inputSize).length;
 const classifier = await loadClassifierDir(resolve(values.model));
 const { crop } = classifier.metadata;
 
@@ -99,7 +113,9 @@ for (const [i, entry] of entries.entries()) {
   const p: Array<number | null> = [];
   for (const width of widths) {
     const { frame, box } = await placeInFrame(source, face.box, width, FRAME);
-    const found = (await detector.detect(frame, { still: true })).find((d) => iou(d.box, box) >= MATCH_IOU);
+    let faces: DetectedFace[] = [];
+    for (let f = 0; f < liveFrames; f++) faces = await detector.detect(frame);
+    const found = faces.find((d) => iou(d.box, box) >= MATCH_IOU);
     if (found) {
       const crops = cropFaces(frame, [found.box], crop);
       const [probabilityMale] = await classifier.classify(crops);

@@ -39,7 +39,9 @@ export interface PrepareProgress {
 
 export function detectorKey(options: DetectorOptions): string {
   const retries = options.stillRetries.map((r) => `-border${r.scale}${r.fill}t${r.scoreThreshold}`).join('');
-  const refine = options.refine ? `-refine${options.refine.scale}t${options.refine.scoreThreshold}` : '';
+  const refine = options.refine
+    ? `-refine${options.refine.scale}t${options.refine.scoreThreshold}lt${options.refine.maxSide}`
+    : '';
   return `blazeface-short-t${options.scoreThreshold}${retries}-full-t${options.farScoreThreshold}${refine}`;
 }
 
