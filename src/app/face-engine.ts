@@ -165,17 +165,13 @@ export class FaceEngine {
 
   /**
    * One blank pass through detection, crop and classification at a common camera size compiles the kernels
-   * (shaders on WebGL, wasm on first call) at load rather than on the first live frame. Detection runs twice: live
-   * frames with and without a far-face view run batches of two sizes.
+   * (shaders on WebGL, wasm on first call) at load rather than on the first live frame.
    */
   private async warmUp(): Promise<void> {
     const blank = tf.zeros([480, 640, 3], 'float32') as tf.Tensor3D;
     const crops = cropFaces(blank, [{ x: 240, y: 160, width: 160, height: 160 }], this.metadata.crop);
     try {
-      await Promise.all([
-        this.detector.detect(blank).then(() => this.detector.detect(blank)),
-        this.classifier.classify(crops),
-      ]);
+      await Promise.all([this.detector.warmUp(640, 480), this.classifier.classify(crops)]);
     } finally {
       blank.dispose();
       crops.dispose();

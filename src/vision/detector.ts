@@ -13,6 +13,7 @@ import {
 } from '../core/face-anchors';
 import {
   addHeld,
+  cycledViews,
   fromView,
   oneBoxPerFace,
   pickRefinement,
@@ -54,6 +55,11 @@ export interface FaceDetector {
    * one stream: each reports what was found in the views looked at in the few frames before (see ViewCycle).
    */
   detect(image: tf.Tensor3D, options?: DetectOptions): Promise<DetectedFace[]>;
+  /**
+   * Runs a blank video frame of this size through each batch a live frame can run (the whole frame, the frame with
+   * a view, a small face looked at again), so that their kernels (shaders on WebGL) compile now, not on a live frame.
+   */
+  warmUp(width: number, height: number): Promise<void>;
   dispose(): void;
 }
 
@@ -356,8 +362,25 @@ export async function loadBlazeFace(
     return [];
   }
 
+  async function warmUp(width: number, height: number): Promise<void> {
+    const blank = tf.zeros([height, width, 3], 'float32') as tf.Tensor3D;
+    const whole = letterboxSquare(width, height);
+    const [view] = cycledViews(width, height, FAR_INPUT_SIZE);
+    try {
+      await detectInViews(farNet, blank, [whole], opts.farScoreThreshold);
+      if (view) await detectInViews(farNet, blank, [whole, view], opts.farScoreThreshold);
+      if (opts.refine) {
+        const small = { x: width / 2, y: height / 2, width: opts.refine.maxSide / 2, height: opts.refine.maxSide / 2 };
+        await detectInViews(nearNet, blank, [refineView(small, opts.refine.scale)], opts.refine.scoreThreshold);
+      }
+    } finally {
+      blank.dispose();
+    }
+  }
+
   return {
     detect: (image, { still = false } = {}) => (still ? detectStill(image) : detectLive(image)),
+    warmUp,
     dispose() {
       model.dispose();
       farGraph.dispose();

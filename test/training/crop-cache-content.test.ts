@@ -34,6 +34,7 @@ const detector: FaceDetector = {
     if (red < 8) return [];
     return [{ box: { x: width / 4, y: height / 4, width: width / 2, height: height / 2 }, score: 0.9, landmarks: [] }];
   },
+  async warmUp() {},
   dispose() {},
 };
 
