@@ -2,9 +2,8 @@
  * Gender accuracy by face size, as the live camera sees faces far away (issue 16.3; docs/experiments.md). Each
  * image's face is found as a still, then the photo is scaled (Lanczos, as a camera sensor sees a smaller face)
  * so that the face's box is 24, 32, 48 or 64 px wide, and placed in the middle of a 640×480 grey frame. The
- * app's live pipeline runs on that frame, shown for as many video frames as the detector has cycled views: the
- * detector as for video, the shared crop, the calibrated classifier. A face counts as found when a detection
- * overlaps the placed box (IoU ≥ 0.3).
+ * app's live pipeline runs on that frame, shown as a short video: the detector as for video, the shared crop, the
+ * calibrated classifier. A face counts as found when a detection overlaps the placed box (IoU ≥ 0.3).
  *
  *   npx tsx training/experiments/face-size.ts --data ../shared/data/fairface [--split Test] [--limit 600]
  *
@@ -17,7 +16,7 @@ import { cycledViews } from '../../src/core/face-views';
 import { iou } from '../../src/core/geometry';
 import { accuracy, balancedAccuracy, confusion, perClass } from '../../src/core/metrics';
 import { cropFaces } from '../../src/vision/crop';
-import { DEFAULT_DETECTOR_OPTIONS, loadBlazeFace, type DetectedFace } from '../../src/vision/detector';
+import { DEFAULT_DETECTOR_OPTIONS, loadBlazeFace } from '../../src/vision/detector';
 import {
   assertBlazeFaceInstalled,
   DEFAULT_MODEL_DIR,
@@ -77,9 +76,11 @@ const count = Math.min(limit, all.length);
 const entries = Array.from({ length: count }, (_, i) => all[Math.floor((i * all.length) / count)]);
 
 await initTrainingBackend();
-// Each placed frame is shown as a short video of a person standing still, a cycled view on every frame, for as
-// many frames as there are views: the last frame reports what the live app reports once its views have come round,
-// and nothing is held from the frame before (a face of another size or person), since every view looked again.
+// Each placed frame is shown as a short video of a person standing still, a cycled view on every frame, for twice
+// as many frames as there are views. Over the second half every view has been looked at and each is the fresh one
+// once, so which tile's box a face gets does not depend on where the cycle stood; the face's probability is the
+// mean over those frames (the app smooths a face's label over frames too), and it counts as found when it is found
+// on most of them. Nothing is held from the frame before (a face of another size or person).
 const { refine } = DEFAULT_DETECTOR_OPTIONS;
 const detector = await loadBlazeFace(blazeFaceModels(), {
   viewEvery: 1,
@@ -113,17 +114,17 @@ for (const [i, entry] of entries.entries()) {
   const p: Array<number | null> = [];
   for (const width of widths) {
     const { frame, box } = await placeInFrame(source, face.box, width, FRAME);
-    let faces: DetectedFace[] = [];
-    for (let f = 0; f < liveFrames; f++) faces = await detector.detect(frame);
-    const found = faces.find((d) => iou(d.box, box) >= MATCH_IOU);
-    if (found) {
+    const seen: number[] = [];
+    for (let f = 0; f < 2 * liveFrames; f++) {
+      const faces = await detector.detect(frame);
+      const found = faces.find((d) => iou(d.box, box) >= MATCH_IOU);
+      if (f < liveFrames || !found) continue;
       const crops = cropFaces(frame, [found.box], crop);
       const [probabilityMale] = await classifier.classify(crops);
       crops.dispose();
-      p.push(probabilityMale);
-    } else {
-      p.push(null);
+      seen.push(probabilityMale);
     }
+    p.push(seen.length > liveFrames / 2 ? seen.reduce((a, b) => a + b, 0) / seen.length : null);
     frame.dispose();
   }
   results.push({ label: entry.label, p });
