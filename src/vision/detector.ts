@@ -125,8 +125,9 @@ export const DEFAULT_DETECTOR_OPTIONS: DetectorOptions = {
     { scale: 1.5, fill: 'mean', scoreThreshold: 0.6 },
   ],
   viewEvery: 3,
-  // docs/experiments.md, "Far faces looked at again by the short-range model": it lifts small faces and costs
-  // larger ones a point or two, so it stops at faces whose 64-px crop (1.3× the box) is no longer upscaled.
+  // docs/experiments.md, "Far faces looked at again by the short-range model": small faces get boxes that fit and
+  // better labels frame by frame, larger ones lost a point or two, so it stops where the 64-px crop (1.3× the box)
+  // is no longer upscaled.
   refine: { scale: 2, scoreThreshold: 0.5, maxSide: 48 },
 };
 
