@@ -103,11 +103,13 @@ export async function createDataParallelStep(
       const [[, mine], ...theirs] = shareBatch(n, microBatch, threads);
       const weights = variables.map((v) => v.dataSync() as Float32Array);
       const labels = y.dataSync() as Float32Array;
+      const pixels = x.dataSync() as Float32Array;
+      const perImage = pixels.length / n;
       const replies = theirs.map(([begin, size], i) => {
         if (size === 0) return null;
         const request: WorkerRequest = {
           weights: weights.map((w) => w.slice()),
-          x: tf.tidy(() => tf.slice(x, begin, size).dataSync() as Float32Array),
+          x: pixels.slice(begin * perImage, (begin + size) * perImage),
           y: labels.slice(begin, begin + size),
           scale: n,
           augmentation,
