@@ -154,6 +154,25 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
     }
   }, 600_000);
 
+  it('starts a new run from an exported model (--from a model folder), widened to the wide net', () => {
+    const tuned = `${run}-wide`;
+    const tunedOut = join(data, 'model-wide');
+    try {
+      const r = tsx('train.ts', [
+        ...['--data', data, '--from', out, '--arch', 'wide', '--run', tuned, '--out', tunedOut],
+        ...['--epochs', '1', '--batch', '16', '--lr', '0.0001'],
+      ]);
+      expect([0, 3], r.stderr + r.stdout).toContain(r.status);
+      expect(r.stdout).toMatch(/starting from the exported model in .*model, BatchNorm unfolded on \d+ Train crops/);
+      expect(r.stdout).toMatch(/widened from compact to wide/);
+      expect(r.stdout).toMatch(/^wide: 446,601 parameters/m);
+      const metadata = JSON.parse(readFileSync(join(tunedOut, 'metadata.json'), 'utf8'));
+      expect(metadata.metrics.validation.accuracy).toBeGreaterThan(0.6);
+    } finally {
+      rmSync(join(ROOT, 'training', 'runs', tuned), { recursive: true, force: true });
+    }
+  }, 600_000);
+
   it('predicts every face of a photo as JSON, and says so when there is none', () => {
     const photo = join(SCENES, 'single_facerec_obama-720p.jpg');
     const dogs = join(SCENES, 'negative_dlib_dogs.jpg');

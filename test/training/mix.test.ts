@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { mixedBatch, splitByGroup, stratumCounts, type Stratum } from '../../training/lib/data/mix';
+import {
+  describeBatch,
+  mixedBatch,
+  splitByGroup,
+  strataOf,
+  stratumCounts,
+  type Stratum,
+} from '../../training/lib/data/mix';
 
 const stratum = (source: string, label: 0 | 1, from: number, n: number): Stratum => ({
   source,
@@ -74,5 +81,53 @@ describe('splitByGroup', () => {
     const whole = stratum('celeba', 0, 5, 10);
     expect(splitByGroup(whole, () => null)).toEqual([whole]);
     expect(splitByGroup(whole, () => '20–39')).toEqual([whole]);
+  });
+});
+
+describe('strataOf', () => {
+  it('makes each folder’s women and men a stratum, indexed into the folders laid end to end', () => {
+    const strata = strataOf([
+      { name: 'celeba', y: [0, 1, 1, 0] },
+      { name: 'diverse', y: Uint8Array.from([1, 0, 1]) },
+    ]);
+    expect(strata.map((s) => [s.source, s.label, [...s.indices]])).toEqual([
+      ['celeba', 0, [0, 3]],
+      ['celeba', 1, [1, 2]],
+      ['diverse', 0, [5]],
+      ['diverse', 1, [4, 6]],
+    ]);
+  });
+
+  it('splits a folder by group, asking for each image by its index in that folder', () => {
+    const asked: number[] = [];
+    // diverse's images 0 and 2 are teenagers, the rest 20–39.
+    const groupOf = (i: number) => (asked.push(i), i === 0 || i === 2 ? '13–19' : '20–39');
+    const strata = strataOf([
+      { name: 'celeba', y: [0, 1] },
+      { name: 'diverse', y: [0, 0, 0, 1, 1], groupOf },
+    ]);
+    expect(asked.sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(strata.map((s) => [s.source, s.label, s.group, [...s.indices]])).toEqual([
+      ['celeba', 0, undefined, [0]],
+      ['celeba', 1, undefined, [1]],
+      ['diverse', 0, '13–19', [2, 4]],
+      ['diverse', 0, '20–39', [3]],
+      ['diverse', 1, undefined, [5, 6]],
+    ]);
+  });
+});
+
+describe('describeBatch', () => {
+  it('gives each folder’s women and men, and the groups of a split stratum', () => {
+    const strata: Stratum[] = [
+      stratum('celeba', 0, 0, 10),
+      stratum('celeba', 1, 10, 10),
+      { ...stratum('diverse', 0, 20, 6), group: '13–19' },
+      { ...stratum('diverse', 0, 26, 6), group: '20–39' },
+      stratum('diverse', 1, 32, 10),
+    ];
+    expect(describeBatch(strata, [8, 8, 5, 19, 24])).toBe(
+      'celeba 8 female + 8 male, diverse 24 female (13–19 5, 20–39 19) + 24 male',
+    );
   });
 });

@@ -42,6 +42,52 @@ export function splitByGroup(stratum: Stratum, groupOf: (index: number) => strin
     }));
 }
 
+/** One training folder as `strataOf` reads it: its Train labels, and the group of each image when balanced by one. */
+export interface StrataSource {
+  name: string;
+  /** Labels of its Train images (0 female, 1 male), in the order the training set holds them. */
+  y: ArrayLike<number>;
+  groupOf?: ((index: number) => string | null) | null;
+}
+
+/**
+ * The strata of a training set that holds `sources`' Train images one folder after another: each folder's women and
+ * men, each split by `splitByGroup` where the folder has a `groupOf`. Indices are into the whole training set.
+ */
+export function strataOf(sources: readonly StrataSource[]): Stratum[] {
+  const strata: Stratum[] = [];
+  let offset = 0;
+  for (const { name, y, groupOf } of sources) {
+    for (const label of [0, 1] as const) {
+      const own = Array.from({ length: y.length }, (_, i) => i).filter((i) => y[i] === label);
+      const stratum: Stratum = { source: name, label, indices: Uint32Array.from(own, (i) => offset + i) };
+      const start = offset;
+      strata.push(...(groupOf ? splitByGroup(stratum, (i) => groupOf(i - start)) : [stratum]));
+    }
+    offset += y.length;
+  }
+  return strata;
+}
+
+/**
+ * A batch's make-up, for the training log: each folder's women and men, and their groups where split, e.g.
+ * "celeba 8 female + 8 male, diverse 24 female (13–19 5, 20–39 10, …) + 24 male (…)".
+ */
+export function describeBatch(strata: readonly Stratum[], counts: readonly number[]): string {
+  const sources = [...new Set(strata.map((s) => s.source))];
+  return sources
+    .map((source) => {
+      const classes = (['female', 'male'] as const).map((name, label) => {
+        const parts = strata.flatMap((s, k) => (s.source === source && s.label === label ? [[s, k] as const] : []));
+        const n = parts.reduce((sum, [, k]) => sum + counts[k], 0);
+        const groups = parts.length > 1 ? ` (${parts.map(([s, k]) => `${s.group} ${counts[k]}`).join(', ')})` : '';
+        return `${n} ${name}${groups}`;
+      });
+      return `${source} ${classes.join(' + ')}`;
+    })
+    .join(', ');
+}
+
 /**
  * How many images of each stratum a batch of `batch` takes, given each stratum's share (any positive weights):
  * shares rounded by largest remainder, so the counts add up to `batch` exactly.

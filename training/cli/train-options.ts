@@ -1,0 +1,194 @@
+/** `npm run train`'s command line: its help text, and the options it parses to, checked. */
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DEFAULT_CROP } from '../../src/core/crop';
+import { AUGMENT_PRESETS } from '../../src/core/augment';
+import { EXIT, fail, intOption, parseCommandLine } from './common';
+import type { Quantization } from '../lib/model/model-files';
+import type { Arch } from '../lib/model/models';
+import { REPO_ROOT } from '../lib/node-io';
+import { DEFAULT_DATA_DIR } from '../lib/data/dataset';
+import {
+  RECIPES,
+  scaleStages,
+  type AugmentName,
+  type LrSchedule,
+  type RecipeName,
+  type Stage,
+} from '../lib/fit/recipe';
+
+const HELP = `Usage: npm run train -- [options]
+
+Trains the face gender classifier on a folder of face photos and exports the web model the app loads.
+Faces are found with BlazeFace and cropped with the app's own crop code first (cached; see prepare-data).
+
+  --data <dir>              a folder of faces: Kaggle layout <dir>/{Train,Validation,Test}/{Male,Female}/*.jpg,
+                            or plain <dir>/{Male,Female}/*.jpg (default:
+                            gender-recognition-200k-images-celeba/Dataset). Repeat it to train on several folders
+                            at once; a folder without faces in Validation/ holds out a tenth of its images, chosen
+                            by file name, to validate on
+  --recipe shipped|one      shipped (default): the shipped model's schedule, 44 epochs in four stages, each a
+                            cosine cycle of the learning rate: 18 epochs at 0.001 with robust augmentation and
+                            equal folders, 10 at 0.0005 with diverse 1.5, 8 with far augmentation, 8 with
+                            diverse 3 (a folder named diverse; others weigh 1). one: a single stage of 30 epochs
+                            at 0.001 with far augmentation and equal folders (the default with --from). The
+                            options below that set a stage's epochs, rate, schedule, augmentation or mix change
+                            every stage
+  --mix <name=w,…>          each folder's share of every batch, by folder name (…/celeba/Dataset is "celeba"),
+                            e.g. celeba=1,diverse=1.5 (default: the recipe's)
+  --balance <column>        within each folder's women and men, draw the groups of this labels.csv column (age is
+                            banded: 13–19, 20–39, 40–59, 60+) by the square root of their size, so rare groups
+                            are seen more often; folders without that column are drawn as usual (default: none)
+  --female-share <x>        share of female faces in each folder's part of a batch (default 0.5: both classes
+                            equally, whatever the folder holds)
+  --arch compact|wide|seed  compact: our ~240k-parameter separable CNN for the browser (default); wide: compact
+                            with 1.375× the channels (~450k; export it as uint8 to stay under 500 KB), which
+                            --from an exported compact model starts widened (Net2Net); seed: the tutorial's
+                            AlexNet-style network
+  --epochs <n>              epochs to train, the recipe's stages stretched or shrunk in proportion (default: the
+                            recipe's; the tutorial used 50); with --resume, a new total, by changing the last stage
+  --bn-momentum <x>         BatchNorm moving-average momentum (default 0.99, as Keras; 0.9 suits short runs,
+                            whose moving statistics would otherwise still remember their initial values)
+  --batch <n>               images per optimizer step (default 64; the tutorial used 256)
+  --micro-batch <n>         images per forward pass and per BatchNorm normalisation (default: min(batch, 32)); a
+                            thread's share of each batch is whole micro-batches, so --batch / --micro-batch
+                            threads at most have work
+  --steps-per-epoch <n>     batches per epoch (default: one full pass over Train; the tutorial used 256)
+  --validation-steps <n>    validation batches per epoch (default: all of Validation; the tutorial used 256)
+  --crop-scale <x>          side of the face crop as a multiple of BlazeFace's box (default ${DEFAULT_CROP.scale}, as the
+                            shipped model: takes in hair and jaw line); the exported metadata carries it, so the
+                            app and evaluate crop alike
+  --augment tutorial|light|robust|far  tutorial: the tutorial's ImageDataGenerator (rotation 40°, shifts 0.2,
+                            shear 0.2°, zoom 0.2, flip, nearest fill); light: rotation 15°, shifts and zoom 0.1;
+                            robust: light, plus brightness, contrast and colour changes and crops cut by the
+                            photo's edge (faces in tight photos); far: robust, plus 4 in 10 crops blurred to a
+                            face 15–43 px wide with sensor noise (faces from afar) (default: the recipe's)
+  --lr <x>                  Adam learning rate at the start of each stage (default: the recipe's)
+  --lr-schedule <s>         cosine: decay the rate to 0 over each stage (default); constant: the tutorial's fixed
+                            rate
+  --workers <n>             threads that crop faces and share each batch (default: one per core); any number
+                            gives the same crops, and the same step up to float rounding
+  --seed <n>                seed for initialisation, shuffling and augmentation (default 42)
+  --out <dir>               where the best epoch is exported: the one with the highest validation balanced
+                            accuracy of its weakest folder
+                            (default public/models/gender)
+  --quantize uint8|float16|float32   weight encoding of the export (default uint8)
+  --run <name>              run folder under training/runs for checkpoints, history and curves (default: the arch)
+  --resume                  continue the run's last checkpoint (weights, optimizer state, epoch)
+  --from <run|dir>          start a new run from another run's last checkpoint (its weights and optimizer state),
+                            with this command's options and schedule, counting epochs from 1: fine-tuning, or
+                            a warm restart with other settings (BatchNorm keeps that run's momentum). Or from an
+                            exported model folder (model.json, metadata.json; e.g. public/models/gender): its
+                            weights, with BatchNorm unfolded on a sample of Train, and Adam starting afresh
+  --backend wasm|cpu        tfjs backend (default wasm; falls back to cpu with a warning)
+  -h, --help                this text
+
+Files that cannot be used (unreadable or not an image, empty, hidden, broken links, no face found) are skipped,
+counted and listed with the reason. $FACESENSE_CROP_CACHE moves the crop cache (training/.cache/crops).
+Ctrl-C (or SIGTERM) saves a checkpoint before exiting; --resume continues from it.
+
+Exit codes: 0 trained and exported; 3 trained and exported, but some files were skipped (listed); 1 error (no
+dataset at that path, no usable face); 2 bad arguments; 130 stopped by a signal after saving a checkpoint.`;
+
+export function parseTrainOptions() {
+  const { values } = parseCommandLine(HELP, {
+    options: {
+      data: { type: 'string', multiple: true },
+      recipe: { type: 'string' },
+      mix: { type: 'string' },
+      balance: { type: 'string' },
+      'female-share': { type: 'string', default: '0.5' },
+      arch: { type: 'string', default: 'compact' },
+      epochs: { type: 'string' },
+      'bn-momentum': { type: 'string', default: '0.99' },
+      batch: { type: 'string', default: '64' },
+      'micro-batch': { type: 'string' },
+      'steps-per-epoch': { type: 'string' },
+      'validation-steps': { type: 'string' },
+      lr: { type: 'string' },
+      'lr-schedule': { type: 'string' },
+      augment: { type: 'string' },
+      'crop-scale': { type: 'string', default: String(DEFAULT_CROP.scale) },
+      workers: { type: 'string', default: String(availableParallelism()) },
+      seed: { type: 'string', default: '42' },
+      out: { type: 'string', default: join(REPO_ROOT, 'public', 'models', 'gender') },
+      quantize: { type: 'string', default: 'uint8' },
+      run: { type: 'string' },
+      resume: { type: 'boolean', default: false },
+      from: { type: 'string' },
+      backend: { type: 'string', default: 'wasm' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const oneOf = <T extends string>(name: string, v: string, allowed: readonly T[]): T => {
+    if (!allowed.includes(v as T)) fail(`--${name} must be one of ${allowed.join(', ')}, got "${v}"`, EXIT.usage);
+    return v as T;
+  };
+  const lr = values.lr === undefined ? undefined : Number(values.lr);
+  if (lr !== undefined && !(lr > 0)) fail(`--lr must be a positive number, got "${values.lr}"`, EXIT.usage);
+  const bnMomentum = Number(values['bn-momentum']);
+  if (!(bnMomentum > 0 && bnMomentum < 1))
+    fail(`--bn-momentum must be between 0 and 1, got "${values['bn-momentum']}"`, EXIT.usage);
+  const cropScale = Number(values['crop-scale']);
+  if (!(cropScale >= 1 && cropScale <= 3))
+    fail(`--crop-scale must be between 1 and 3, got "${values['crop-scale']}"`, EXIT.usage);
+  const femaleShare = Number(values['female-share']);
+  if (!(femaleShare > 0 && femaleShare < 1))
+    fail(`--female-share must be between 0 and 1, got "${values['female-share']}"`, EXIT.usage);
+  const arch = oneOf<Arch>('arch', values.arch, ['compact', 'wide', 'seed']);
+  const batch = intOption('batch', values.batch) as number;
+  const recipe = oneOf<RecipeName>(
+    'recipe',
+    values.recipe ?? (values.from ? 'one' : 'shipped'),
+    Object.keys(RECIPES) as RecipeName[],
+  );
+  const epochs = intOption('epochs', values.epochs);
+  const mix = values.mix === undefined ? undefined : parseMix(values.mix);
+  const given: Partial<Stage> = {
+    ...(lr !== undefined && { lr }),
+    ...(values['lr-schedule'] !== undefined && {
+      lrSchedule: oneOf<LrSchedule>('lr-schedule', values['lr-schedule'], ['cosine', 'constant']),
+    }),
+    ...(values.augment !== undefined && {
+      augment: oneOf('augment', values.augment, Object.keys(AUGMENT_PRESETS) as AugmentName[]),
+    }),
+    ...(mix && { mix }),
+  };
+  const planned = epochs === undefined ? [...RECIPES[recipe]] : scaleStages(RECIPES[recipe], epochs);
+  return {
+    data: values.data ?? [DEFAULT_DATA_DIR],
+    mixGiven: mix !== undefined,
+    stages: planned.map((stage) => ({ ...stage, ...given })),
+    balance: values.balance?.trim() || undefined,
+    femaleShare,
+    arch,
+    epochs,
+    bnMomentum,
+    batch,
+    microBatch: intOption('micro-batch', values['micro-batch']) ?? Math.min(batch, 32),
+    microBatchGiven: values['micro-batch'] !== undefined,
+    stepsPerEpoch: intOption('steps-per-epoch', values['steps-per-epoch']),
+    validationSteps: intOption('validation-steps', values['validation-steps']),
+    cropScale,
+    workers: intOption('workers', values.workers) as number,
+    seed: intOption('seed', values.seed, 0) as number,
+    out: resolve(values.out),
+    quantize: oneOf<Quantization>('quantize', values.quantize, ['uint8', 'float16', 'float32']),
+    run: values.run ?? arch,
+    resume: values.resume,
+    from: values.from,
+    backend: oneOf('backend', values.backend, ['wasm', 'cpu'] as const),
+  };
+}
+
+/** "celeba=1,diverse=0.5" as weights by folder name. */
+function parseMix(text: string): Record<string, number> {
+  const mix: Record<string, number> = {};
+  for (const part of text.split(',')) {
+    const [name, weight] = part.split('=');
+    if (!name || !(Number(weight) >= 0))
+      fail(`--mix takes name=weight pairs (as celeba=1,diverse=1), got "${text}"`, EXIT.usage);
+    mix[name.trim()] = Number(weight);
+  }
+  return mix;
+}
