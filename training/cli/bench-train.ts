@@ -48,7 +48,7 @@ const PLANS: Plan[] = quick
 
 /**
  * Untimed steps before a thread count is timed. Each worker thread compiles its own wasm, and V8 optimises it over
- * the first steps: 2 threads measured about 100 images/s after 2 steps and 145 after 25 (1 thread: 101 and 120).
+ * the first steps, which would otherwise count against the thread counts that use workers.
  */
 const SCALING_WARMUP_STEPS = quick ? 1 : 25;
 
