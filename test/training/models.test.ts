@@ -172,6 +172,26 @@ describe('fast BatchNorm training pass', () => {
     });
   });
 
+  it('keeps no temporaries of its backward pass until the whole backward pass ends', async () => {
+    // tfjs keeps each layer's saved input and its gradient to the end of the backward pass: two activations per
+    // layer. Each added layer may cost that, not the five temporaries of the closed form on top.
+    const activationBytes = 8 * 16 * 16 * 32 * 4;
+    const peakBytes = async (depth: number) => {
+      const layers = Array.from({ length: depth }, () => new FastBatchNorm({ momentum: 0.9 }));
+      const model = tfl.sequential({ layers: [tfl.layers.inputLayer({ inputShape: [16, 16, 32] }), ...layers] });
+      const x = tf.randomNormal([8, 16, 16, 32], 0, 1, 'float32', 1);
+      const info = await tf.profile(() => {
+        const { value, grads } = tf.variableGrads(() => tf.sum(model.apply(x, { training: true }) as tf.Tensor));
+        tf.dispose([value, ...Object.values(grads)]);
+      });
+      tf.dispose(x);
+      model.dispose();
+      return info.peakBytes;
+    };
+    const perLayer = ((await peakBytes(8)) - (await peakBytes(4))) / 4 / activationBytes;
+    expect(perLayer).toBeLessThanOrEqual(2.5);
+  });
+
   it('serialises as a plain BatchNormalization', () => {
     const model = buildModel('compact', { inputSize: 8 });
     expect(model.getLayer('stem_bn').getClassName()).toBe('BatchNormalization');

@@ -59,23 +59,26 @@ export class FastBatchNorm extends StockBatchNorm {
         save([input, mean, variance, g]);
         return {
           value: tfc.batchNorm(input, mean, variance, b, g, epsilon),
-          gradFunc: (dy: tfc.Tensor, [xs, m, v, gs]: tfc.Tensor[]) => {
-            const count = xs.size / m.size;
-            const xhat = tfc.batchNorm(xs, m, v, undefined, undefined, epsilon);
-            const dBeta = tfc.sum(dy, axes);
-            const dGamma = tfc.sum(tfc.mul(dy, xhat), axes);
-            const a = tfc.mul(gs, tfc.rsqrt(tfc.add(v, epsilon)));
-            // dx = a·dy + (−a·dγ/n)·x̂ + (−a·dβ/n): the second and third terms as one affine batchNorm of x̂.
-            const affine = tfc.batchNorm(
-              xhat,
-              tfc.zerosLike(m),
-              tfc.onesLike(v),
-              tfc.mul(a, tfc.div(dBeta, -count)),
-              tfc.mul(a, tfc.div(dGamma, -count)),
-              0,
-            );
-            return [tfc.add(tfc.mul(dy, a), affine), dGamma, dBeta];
-          },
+          // tfjs runs a custom gradient outside the per-input tidy of its backward pass, so without this tidy its
+          // activation-sized temporaries would live until the whole backward pass ends.
+          gradFunc: (dy: tfc.Tensor, [xs, m, v, gs]: tfc.Tensor[]) =>
+            tfc.tidy(() => {
+              const count = xs.size / m.size;
+              const xhat = tfc.batchNorm(xs, m, v, undefined, undefined, epsilon);
+              const dBeta = tfc.sum(dy, axes);
+              const dGamma = tfc.sum(tfc.mul(dy, xhat), axes);
+              const a = tfc.mul(gs, tfc.rsqrt(tfc.add(v, epsilon)));
+              // dx = a·dy + (−a·dγ/n)·x̂ + (−a·dβ/n): the second and third terms as one affine batchNorm of x̂.
+              const affine = tfc.batchNorm(
+                xhat,
+                tfc.zerosLike(m),
+                tfc.onesLike(v),
+                tfc.mul(a, tfc.div(dBeta, -count)),
+                tfc.mul(a, tfc.div(dGamma, -count)),
+                0,
+              );
+              return [tfc.add(tfc.mul(dy, a), affine), dGamma, dBeta];
+            }),
         };
       });
       const y = normalize(x, gamma.read(), beta.read());
