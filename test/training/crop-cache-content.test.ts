@@ -21,7 +21,7 @@ import { DEFAULT_CROP } from '../../src/core/crop';
 import type { FaceDetector } from '../../src/vision/detector';
 import { CropCache, legacyKey } from '../../training/lib/data/crop-cache';
 import { listDataset } from '../../training/lib/data/dataset';
-import { mainThreadCropper, prepareCrops } from '../../training/lib/data/prepare-crops';
+import { mainThreadCropper, prepareCrops, type Cropper } from '../../training/lib/data/prepare-crops';
 import { isHeldOut, sourceData } from '../../training/lib/data/splits';
 
 /** Finds a face in the middle of every image, and none in an image whose first pixel is black. */
@@ -68,11 +68,15 @@ describe('crop cache keyed by content', () => {
   const open = () => new CropCache(cacheBase, DEFAULT_CROP, 'test-detector');
 
   /** One run over the folders (one cache opening, as one `prepare-data` or `train`): its outcome, crops by file. */
-  async function prepare(dirs: string[], only?: (name: string) => boolean) {
+  async function prepare(
+    dirs: string[],
+    only?: (name: string) => boolean,
+    cropper: Cropper = mainThreadCropper(detector, DEFAULT_CROP),
+  ) {
     const cache = open();
     try {
       const groups = dirs.map((dir) => listDataset(dir).entries.filter((e) => !only || only(e.name)));
-      const outcome = await prepareCrops(groups, cache, mainThreadCropper(detector, DEFAULT_CROP));
+      const outcome = await prepareCrops(groups, cache, cropper);
       const crops = outcome.results.map(
         (r) => new Map(r.usable.map((u) => [u.entry.name, digest(cache.readSlots([u.slot]))])),
       );
@@ -132,6 +136,31 @@ describe('crop cache keyed by content', () => {
     expect(run).toMatchObject({ read: 5, reused: 3, processed: [2] });
     expect(run.results[0].usable.map((u) => u.slot).sort()).toEqual([0, 0, 0, 1, 1]);
     expect(binSlots()).toBe(2);
+  });
+
+  it('goes on cropping other content while copies of the content being cropped wait for its record', async () => {
+    const a = await makeFolder('a', { Female: [10, 10, 10, 20], Male: [30] });
+    // Two crop threads, the first of whose crops ends only once another has begun: a loop that waited on the copies
+    // of the first content would never begin the next one.
+    const threads = mainThreadCropper(detector, DEFAULT_CROP);
+    let begun = 0;
+    let releaseFirst = () => {};
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const cropper: Cropper = {
+      parallel: 2,
+      async crop(image) {
+        if (++begun === 1) await firstHeld;
+        else releaseFirst();
+        return threads.crop(image);
+      },
+    };
+    const stalled = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('stalled')), 5_000));
+    const run = await Promise.race([prepare([a], undefined, cropper), stalled]);
+    expect(run).toMatchObject({ read: 5, reused: 2, processed: [3] });
+    const slotOf = new Map(run.results[0].usable.map((u) => [u.entry.name, u.slot]));
+    expect(slotOf.size).toBe(5);
+    expect(new Set(['Female/F0.jpg', 'Female/F1.jpg', 'Female/F2.jpg'].map((name) => slotOf.get(name))).size).toBe(1);
+    expect(new Set(slotOf.values()).size).toBe(3);
   });
 
   it('prunes what no current file uses, never what another folder in the cache still uses', async () => {

@@ -82,7 +82,7 @@ export async function prepareCrops(
     }),
   );
 
-  // Content being decoded ahead: a second file with it waits for the first one's record instead.
+  // Content being decoded ahead: a second file with it is not decoded, and shares the first one's record.
   const claimed = new Set<string>();
   const load = async (item: Item): Promise<Loaded> => {
     let bytes: Buffer;
@@ -122,9 +122,9 @@ export async function prepareCrops(
     } else {
       const { key } = loaded;
       const carried = cache.adopt(legacyKey(entry), key);
-      // A file with the content of one still being cropped gets its record.
-      await cropping.get(key);
-      if (cache.has(key)) {
+      // A file with the content of one still being cropped shares its record once that crop ends (the loop's end
+      // waits for it). Waiting for it here would leave the other threads idle whenever copies come in a row.
+      if (cache.has(key) || cropping.has(key)) {
         cached++;
         if (carried) adopted++;
       } else {
