@@ -142,7 +142,7 @@ describe('crop cache keyed by content', () => {
     const a = await makeFolder('a', { Female: [10, 10, 10, 20], Male: [30] });
     // Two crop threads, the first of whose crops ends only once another has begun: a loop that waited on the copies
     // of the first content would never begin the next one.
-    const threads = mainThreadCropper(detector, DEFAULT_CROP);
+    const inner = mainThreadCropper(detector, DEFAULT_CROP);
     let begun = 0;
     let releaseFirst = () => {};
     const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
@@ -151,7 +151,7 @@ describe('crop cache keyed by content', () => {
       async crop(image) {
         if (++begun === 1) await firstHeld;
         else releaseFirst();
-        return threads.crop(image);
+        return inner.crop(image);
       },
     };
     const stalled = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('stalled')), 5_000));
