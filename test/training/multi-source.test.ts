@@ -147,9 +147,11 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
       expect(bands).toMatch(/^13–19 \d, 20–39 \d, 40–59 \d, 60\+ \d$/);
       expect(bands.split(', ').reduce((sum, band) => sum + Number(band.split(' ')[1]), 0)).toBe(8);
     }
-    expect(JSON.parse(readFileSync(join(work, 'from-model', 'metadata.json'), 'utf8')).data.batch).toMatchObject({
-      balance: 'age',
-    });
+    const metadata = JSON.parse(readFileSync(join(work, 'from-model', 'metadata.json'), 'utf8'));
+    expect(metadata.data.batch).toMatchObject({ balance: 'age' });
+    // Without --arch, the network is the exported model's.
+    const shipped = JSON.parse(readFileSync(join(ROOT, 'public', 'models', 'gender', 'metadata.json'), 'utf8'));
+    expect(metadata.arch).toBe(shipped.arch);
     // One step at a tiny rate: the celebrity faces are as well classified as by the shipped model, not by chance.
     const celeba = Number(new RegExp(`\\(${name} ([0-9.]+),`).exec(r.stdout)?.[1]);
     expect(celeba, r.stdout).toBeGreaterThan(0.85);

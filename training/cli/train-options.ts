@@ -1,13 +1,15 @@
 /** `npm run train`'s command line: its help text, and the options it parses to, checked. */
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_CROP } from '../../src/core/crop';
 import { AUGMENT_PRESETS } from '../../src/core/augment';
-import { EXIT, fail, intOption, parseCommandLine } from './common';
+import { EXIT, fail, intOption, parseCommandLine, readModelDir } from './common';
 import type { Quantization } from '../lib/model/model-files';
 import type { Arch } from '../lib/model/models';
 import { REPO_ROOT } from '../lib/node-io';
 import { DEFAULT_DATA_DIR } from '../lib/data/dataset';
+import { hasCheckpoint, readState } from '../lib/fit/checkpoint';
 import {
   RECIPES,
   scaleStages,
@@ -41,10 +43,10 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
                             are seen more often; folders without that column are drawn as usual (default: none)
   --female-share <x>        share of female faces in each folder's part of a batch (default 0.5: both classes
                             equally, whatever the folder holds)
-  --arch compact|wide|seed  compact: our ~240k-parameter separable CNN for the browser (default); wide: compact
-                            with 1.375× the channels (~450k; export it as uint8 to stay under 500 KB), which
-                            --from an exported compact model starts widened (Net2Net); seed: the tutorial's
-                            AlexNet-style network
+  --arch compact|wide|seed  compact: our ~240k-parameter separable CNN for the browser (default, or with --from
+                            the arch of that model or run); wide: compact with 1.375× the channels (~450k; the
+                            shipped model, exported as uint8 to stay under 500 KB), which --from an exported
+                            compact model starts widened (Net2Net); seed: the tutorial's AlexNet-style network
   --epochs <n>              epochs to train, the recipe's stages stretched or shrunk in proportion (default: the
                             recipe's; the tutorial used 50); with --resume, a new total, by changing the last stage
   --bn-momentum <x>         BatchNorm moving-average momentum (default 0.99, as Keras; 0.9 suits short runs,
@@ -98,7 +100,7 @@ export function parseTrainOptions() {
       mix: { type: 'string' },
       balance: { type: 'string' },
       'female-share': { type: 'string', default: '0.5' },
-      arch: { type: 'string', default: 'compact' },
+      arch: { type: 'string' },
       epochs: { type: 'string' },
       'bn-momentum': { type: 'string', default: '0.99' },
       batch: { type: 'string', default: '64' },
@@ -135,7 +137,11 @@ export function parseTrainOptions() {
   const femaleShare = Number(values['female-share']);
   if (!(femaleShare > 0 && femaleShare < 1))
     fail(`--female-share must be between 0 and 1, got "${values['female-share']}"`, EXIT.usage);
-  const arch = oneOf<Arch>('arch', values.arch, ['compact', 'wide', 'seed']);
+  const arch = oneOf<Arch>('arch', values.arch ?? (values.from && archOf(values.from)) ?? 'compact', [
+    'compact',
+    'wide',
+    'seed',
+  ]);
   const batch = intOption('batch', values.batch) as number;
   const recipe = oneOf<RecipeName>(
     'recipe',
@@ -179,6 +185,13 @@ export function parseTrainOptions() {
     from: values.from,
     backend: oneOf('backend', values.backend, ['wasm', 'cpu'] as const),
   };
+}
+
+/** The arch of what `--from` names, an exported model folder or a run, so that it need not be repeated. */
+function archOf(from: string): Arch | undefined {
+  if (existsSync(join(resolve(from), 'model.json'))) return readModelDir(resolve(from)).arch as Arch;
+  const checkpoint = join(REPO_ROOT, 'training', 'runs', from, 'checkpoint');
+  return hasCheckpoint(checkpoint) ? (readState(checkpoint).options.arch as Arch) : undefined;
 }
 
 /** "celeba=1,diverse=0.5" as weights by folder name. */
