@@ -137,11 +137,8 @@ export function parseTrainOptions() {
   const femaleShare = Number(values['female-share']);
   if (!(femaleShare > 0 && femaleShare < 1))
     fail(`--female-share must be between 0 and 1, got "${values['female-share']}"`, EXIT.usage);
-  const arch = oneOf<Arch>('arch', values.arch ?? (values.from && archOf(values.from)) ?? 'compact', [
-    'compact',
-    'wide',
-    'seed',
-  ]);
+  const from = fromPaths(values.from);
+  const arch = oneOf<Arch>('arch', values.arch ?? archOf(from) ?? 'compact', ['compact', 'wide', 'seed']);
   const batch = intOption('batch', values.batch) as number;
   const recipe = oneOf<RecipeName>(
     'recipe',
@@ -183,15 +180,22 @@ export function parseTrainOptions() {
     run: values.run ?? arch,
     resume: values.resume,
     from: values.from,
+    ...from,
     backend: oneOf('backend', values.backend, ['wasm', 'cpu'] as const),
   };
 }
 
-/** The arch of what `--from` names, an exported model folder or a run, so that it need not be repeated. */
-function archOf(from: string): Arch | undefined {
-  if (existsSync(join(resolve(from), 'model.json'))) return readModelDir(resolve(from)).arch as Arch;
-  const checkpoint = join(REPO_ROOT, 'training', 'runs', from, 'checkpoint');
-  return hasCheckpoint(checkpoint) ? (readState(checkpoint).options.arch as Arch) : undefined;
+/** What `--from` names: an exported model folder (one holding model.json), or else a run's checkpoint. */
+function fromPaths(from: string | undefined): { fromModel: string | null; fromCheckpoint: string } {
+  if (!from) return { fromModel: null, fromCheckpoint: '' };
+  if (existsSync(join(resolve(from), 'model.json'))) return { fromModel: resolve(from), fromCheckpoint: '' };
+  return { fromModel: null, fromCheckpoint: join(REPO_ROOT, 'training', 'runs', from, 'checkpoint') };
+}
+
+/** The arch of the model or run that `--from` names, so that it need not be repeated. */
+function archOf({ fromModel, fromCheckpoint }: ReturnType<typeof fromPaths>): Arch | undefined {
+  if (fromModel) return readModelDir(fromModel).arch as Arch;
+  return hasCheckpoint(fromCheckpoint) ? (readState(fromCheckpoint).options.arch as Arch) : undefined;
 }
 
 /** "celeba=1,diverse=0.5" as weights by folder name. */

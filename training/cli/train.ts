@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { AUGMENT_PRESETS, mulberry32 } from '../../src/core/augment';
 import { accuracy, balancedAccuracy, confusion, logLoss } from '../../src/core/metrics';
 import { sampleBatchAugmentation } from '../lib/fit/augment';
@@ -58,8 +58,7 @@ if (hasCheckpoint(checkpointDir) && !opts.resume) {
 if (opts.resume && !hasCheckpoint(checkpointDir)) fail(`--resume: no checkpoint in ${checkpointDir}`, EXIT.usage);
 if (opts.resume && opts.from)
   fail('--resume continues this run; --from starts a new one: pass one of them', EXIT.usage);
-const fromModel = opts.from && existsSync(join(resolve(opts.from), 'model.json')) ? resolve(opts.from) : null;
-const fromDir = opts.from && !fromModel ? join(REPO_ROOT, 'training', 'runs', opts.from, 'checkpoint') : '';
+const { fromModel, fromCheckpoint: fromDir } = opts;
 let fromArch: Arch = opts.arch;
 if (fromModel) {
   const { arch, crop } = readModelDir(fromModel);
