@@ -48,6 +48,9 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
     const r = tsx('train.ts', [
       '--data',
       data,
+      // The smaller net keeps this test quick, and the next ones widen its export.
+      '--arch',
+      'compact',
       '--epochs',
       '4',
       '--batch',

@@ -79,7 +79,7 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
     expect(metadata.metrics.validation.images).toBe(heldOut + metadata.metrics.bySource[name].validation.images);
   }, 600_000);
 
-  it("runs the shipped recipe when no option sets a stage: each stage's rate, augmentation and mix, recorded", () => {
+  it("runs the shipped net and recipe when no option sets them: each stage's rate, augmentation and mix, recorded", () => {
     const name = basename(kaggle);
     const out = join(work, 'recipe-model');
     // The recipe gives a folder named diverse a larger share in its later stages.
@@ -103,7 +103,8 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
     for (const line of stages) expect(r.stdout).toContain(line);
     expect(r.stdout.indexOf(stages[3])).toBeGreaterThan(r.stdout.indexOf('epoch 3/4: loss'));
 
-    const { training, data } = JSON.parse(readFileSync(join(out, 'metadata.json'), 'utf8'));
+    const { arch, training, data } = JSON.parse(readFileSync(join(out, 'metadata.json'), 'utf8'));
+    expect(arch).toBe('wide');
     expect(training.stages.map((s: Stage) => [s.epochs, s.lr, s.augment, s.mix])).toEqual([
       [1, 0.001, 'robust', { [name]: 1, diverse: 1 }],
       [1, 0.0005, 'robust', { [name]: 1, diverse: 1.5 }],

@@ -43,10 +43,10 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
                             are seen more often; folders without that column are drawn as usual (default: none)
   --female-share <x>        share of female faces in each folder's part of a batch (default 0.5: both classes
                             equally, whatever the folder holds)
-  --arch compact|wide|seed  compact: our ~240k-parameter separable CNN for the browser (default, or with --from
-                            the arch of that model or run); wide: compact with 1.375× the channels (~450k; the
-                            shipped model, exported as uint8 to stay under 500 KB), which --from an exported
-                            compact model starts widened (Net2Net); seed: the tutorial's AlexNet-style network
+  --arch wide|compact|seed  wide: the shipped model, our separable CNN with ~450k parameters, exported as uint8 to
+                            stay under 500 KB (default, or with --from the arch of that model or run); compact:
+                            the same net with 1/1.375 of the channels (~240k), which --from starts widened
+                            (Net2Net) when training wide; seed: the tutorial's AlexNet-style network
   --epochs <n>              epochs to train, the recipe's stages stretched or shrunk in proportion (default: the
                             recipe's; the tutorial used 50); with --resume, a new total, by changing the last stage
   --bn-momentum <x>         BatchNorm moving-average momentum (default 0.99, as Keras; 0.9 suits short runs,
@@ -138,7 +138,7 @@ export function parseTrainOptions() {
   if (!(femaleShare > 0 && femaleShare < 1))
     fail(`--female-share must be between 0 and 1, got "${values['female-share']}"`, EXIT.usage);
   const from = fromPaths(values.from);
-  const arch = oneOf<Arch>('arch', values.arch ?? archOf(from) ?? 'compact', ['compact', 'wide', 'seed']);
+  const arch = oneOf<Arch>('arch', values.arch ?? archOf(from) ?? 'wide', ['wide', 'compact', 'seed']);
   const batch = intOption('batch', values.batch) as number;
   const recipe = oneOf<RecipeName>(
     'recipe',
