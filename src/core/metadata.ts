@@ -66,29 +66,36 @@ export interface ModelMetadata {
      * before batches were mixed drew them in file order with a class-weighted loss, and have none. */
     batch?: { mix: Record<string, number>; femaleShare: number; balance?: string };
   };
-  training: {
-    epochs: number;
-    bestEpoch: number;
-    batch: number;
-    lr: number;
-    seed: number;
-    seconds: number;
-    /** The run whose last checkpoint this one started from (`npm run train -- --from`). */
-    from?: string;
-    /** `--augment` and `--lr-schedule`; absent in runs from before they were recorded. */
-    augment?: string;
-    lrSchedule?: string;
-    /** The run's stages in order, each a cycle of the learning rate with its own augmentation and batch mix (by
-     * folder name); lr, augment and lrSchedule above are those of the stage the exported epoch came from. Absent in
-     * runs from before stages. */
-    stages?: { epochs: number; lr: number; lrSchedule: string; augment: string; mix: Record<string, number> }[];
-    /** First and last epoch whose mean weights this model is (`npm run export -- --average`); else bestEpoch's. */
-    averagedEpochs?: [number, number];
-  };
+  training: TrainingRecord;
   /** sha256 of model.json and of each weights file, so a damaged cache, or files of two versions, are detected. */
   weights: Record<string, string>;
   tfjsVersion: string;
   created: string;
+}
+
+/** How a model was trained, as metadata.json records it. */
+export interface TrainingRecord {
+  epochs: number;
+  bestEpoch: number;
+  batch: number;
+  lr: number;
+  seed: number;
+  seconds: number;
+  /** The run (its last checkpoint) or exported model folder this one started from (`npm run train -- --from`). */
+  from?: string;
+  /** `--augment` and `--lr-schedule`; absent in runs from before they were recorded. */
+  augment?: string;
+  lrSchedule?: string;
+  /** The run's stages in order, each a cycle of the learning rate with its own augmentation and batch mix (by
+   * folder name); lr, augment and lrSchedule above are those of the stage the exported epoch came from. Absent in
+   * runs from before stages. */
+  stages?: { epochs: number; lr: number; lrSchedule: string; augment: string; mix: Record<string, number> }[];
+  /** First and last epoch whose mean weights this model is (`npm run export -- --average`); else bestEpoch's. */
+  averagedEpochs?: [number, number];
+  /** How the run or exported model that `from` names was trained, as far as this run started from it: for a run,
+   * its record at the checkpoint taken (its `epochs`); for an exported model, its metadata's. Absent without
+   * `--from`, and in runs from before it was recorded. */
+  fromTraining?: TrainingRecord;
 }
 
 export const METADATA_FORMAT_VERSION = 1;

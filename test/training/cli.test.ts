@@ -139,6 +139,8 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
       expect(r.stdout).toMatch(/epoch 1\/1: loss/);
       const metadata = JSON.parse(readFileSync(join(tunedOut, 'metadata.json'), 'utf8'));
       expect(metadata.training).toMatchObject({ from: run, epochs: 1, lr: 0.0001 });
+      // How the run it started from had trained, up to the checkpoint taken.
+      expect(metadata.training.fromTraining).toMatchObject({ epochs: 4, batch: 16, augment: 'light' });
       expect(metadata.crop).toEqual({ size: 64, scale: 1.25, offsetY: -0.05 });
       expect(metadata.metrics.validation.accuracy).toBeGreaterThan(0.6);
       const reexported = tsx('export.ts', ['--run', tuned, '--out', join(data, 'model-from-again')]);
@@ -171,6 +173,9 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
       expect(r.stdout).toMatch(/^wide: 446,601 parameters/m);
       const metadata = JSON.parse(readFileSync(join(tunedOut, 'metadata.json'), 'utf8'));
       expect(metadata.metrics.validation.accuracy).toBeGreaterThan(0.6);
+      expect(metadata.training.fromTraining).toEqual(
+        JSON.parse(readFileSync(join(out, 'metadata.json'), 'utf8')).training,
+      );
     } finally {
       rmSync(join(ROOT, 'training', 'runs', tuned), { recursive: true, force: true });
     }

@@ -28,6 +28,7 @@ import {
 import { exportModel, runCrop, weightsBytes } from '../lib/model/exporter';
 import { loadModelFiles, recoverDir, replaceDirAtomically, saveModelFiles } from '../lib/model/model-files';
 import { modelFromExport } from '../lib/model/from-export';
+import type { TrainingRecord } from '../../src/core/metadata';
 import { buildModel, countParams, WIDENS_FROM, type Arch } from '../lib/model/models';
 import { REPO_ROOT } from '../lib/node-io';
 import type { EpochRecord } from '../lib/plot';
@@ -184,7 +185,9 @@ if (opts.resume) {
   state.options = { ...opts };
   console.log(`resuming ${runDir} at epoch ${state.epoch + 1}${state.step ? `, batch ${state.step + 1}` : ''}`);
 } else {
+  let fromTraining: TrainingRecord | undefined;
   if (fromModel) {
+    fromTraining = readModelDir(fromModel).training;
     const every = Math.max(1, Math.floor(train.n / UNFOLD_SAMPLE));
     const sample = batchTensors(
       train,
@@ -199,6 +202,7 @@ if (opts.resume) {
     const ckpt = await loadCheckpoint(fromDir);
     model = ckpt.model;
     restoredOptimizer = ckpt.optimizerWeights;
+    fromTraining = trainingRecord(ckpt.state);
     console.log(`starting from ${fromDir}, after its epoch ${ckpt.state.epoch}`);
   } else {
     model = buildModel(opts.arch, modelOptions);
@@ -210,7 +214,7 @@ if (opts.resume) {
     bestEpoch: 0,
     bestValBalancedAccuracy: -1,
     seconds: 0,
-    options: { ...opts },
+    options: { ...opts, ...(fromTraining ? { fromTraining } : {}) },
   };
   mkdirSync(runDir, { recursive: true });
 }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ModelMetadata } from '../../../src/core/metadata';
+import type { ModelMetadata, TrainingRecord } from '../../../src/core/metadata';
 import type { EpochRecord } from '../plot';
 import { stageAt, stagesOf, type Stage } from './recipe';
 import { loadModelFiles, replaceDirAtomically, saveModelFiles } from '../model/model-files';
@@ -74,12 +74,13 @@ export async function loadCheckpoint(
 }
 
 /** What metadata.json says about how a run trained, from its checkpoint state. */
-export function trainingRecord(state: TrainState): ModelMetadata['training'] {
+export function trainingRecord(state: TrainState): TrainingRecord {
   const options = state.options as {
     batch: number;
     lr: number;
     seed: number;
     from?: string;
+    fromTraining?: TrainingRecord;
     augment?: string;
     lrSchedule?: string;
     stages?: Stage[];
@@ -92,6 +93,7 @@ export function trainingRecord(state: TrainState): ModelMetadata['training'] {
     seed: options.seed,
     seconds: Math.round(state.seconds),
     ...(options.from ? { from: options.from } : {}),
+    ...(options.fromTraining ? { fromTraining: options.fromTraining } : {}),
   };
   if (!options.stages) {
     return {
