@@ -28,7 +28,6 @@ import {
 import { exportModel, runCrop, weightsBytes } from '../lib/model/exporter';
 import { loadModelFiles, recoverDir, replaceDirAtomically, saveModelFiles } from '../lib/model/model-files';
 import { modelFromExport } from '../lib/model/from-export';
-import type { TrainingRecord } from '../../src/core/metadata';
 import { buildModel, countParams, WIDENS_FROM, type Arch } from '../lib/model/models';
 import { REPO_ROOT } from '../lib/node-io';
 import type { EpochRecord } from '../lib/plot';
@@ -61,8 +60,9 @@ if (opts.resume && opts.from)
   fail('--resume continues this run; --from starts a new one: pass one of them', EXIT.usage);
 const { fromModel, fromCheckpoint: fromDir } = opts;
 let fromArch: Arch = opts.arch;
-if (fromModel) {
-  const { arch, crop } = readModelDir(fromModel);
+const fromMetadata = fromModel ? readModelDir(fromModel) : null;
+if (fromMetadata) {
+  const { arch, crop } = fromMetadata;
   if (arch !== opts.arch && WIDENS_FROM[opts.arch] !== arch) {
     const can = [opts.arch, WIDENS_FROM[opts.arch]].filter(Boolean).join(' or ');
     fail(`--from ${opts.from}: that model is ${arch}; --arch ${opts.arch} starts from ${can}`, EXIT.usage);
@@ -185,9 +185,8 @@ if (opts.resume) {
   state.options = { ...opts };
   console.log(`resuming ${runDir} at epoch ${state.epoch + 1}${state.step ? `, batch ${state.step + 1}` : ''}`);
 } else {
-  let fromTraining: TrainingRecord | undefined;
+  let fromTraining = fromMetadata?.training;
   if (fromModel) {
-    fromTraining = readModelDir(fromModel).training;
     const every = Math.max(1, Math.floor(train.n / UNFOLD_SAMPLE));
     const sample = batchTensors(
       train,
