@@ -83,6 +83,8 @@ export interface TrainingRecord {
   seconds: number;
   /** The run (its last checkpoint) or exported model folder this one started from (`npm run train -- --from`). */
   from?: string;
+  /** `--label-smoothing`'s ε; absent when 0. */
+  labelSmoothing?: number;
   /** `--augment` and `--lr-schedule`; absent in runs from before they were recorded. */
   augment?: string;
   lrSchedule?: string;

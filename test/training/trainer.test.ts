@@ -17,6 +17,20 @@ function toyBatch(n: number, seed: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
   });
 }
 
+/** A logistic regression on the pixels: no BatchNorm or dropout, so training and inference mode agree. */
+function denseNet(): tfl.Sequential {
+  return tfl.sequential({
+    layers: [
+      tfl.layers.flatten({ inputShape: [SIZE, SIZE, 3] }),
+      tfl.layers.dense({
+        units: 1,
+        activation: 'sigmoid',
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }),
+      }),
+    ],
+  });
+}
+
 beforeAll(async () => {
   await initTrainingBackend('wasm');
 });
@@ -88,20 +102,9 @@ describe('createTrainer', () => {
 
   it('sums micro-batch gradients into one full-batch update', () => {
     // BatchNorm would normalise each micro-batch differently, so compare on a model without it.
-    const make = () =>
-      tfl.sequential({
-        layers: [
-          tfl.layers.flatten({ inputShape: [SIZE, SIZE, 3] }),
-          tfl.layers.dense({
-            units: 1,
-            activation: 'sigmoid',
-            kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }),
-          }),
-        ],
-      });
     const { x, y } = toyBatch(8, 5);
-    const full = make();
-    const split = make();
+    const full = denseNet();
+    const split = denseNet();
     const a = createTrainer(full, { lr: 1e-3, classWeights: { female: 1, male: 3 } }).step(x, y);
     const b = createTrainer(split, { lr: 1e-3, classWeights: { female: 1, male: 3 }, microBatch: 3 }).step(x, y);
     expect(b.correct).toBe(a.correct);
@@ -113,6 +116,30 @@ describe('createTrainer', () => {
     tf.dispose([x, y]);
     full.dispose();
     split.dispose();
+  });
+
+  it('smooths the labels of the training loss only', () => {
+    const model = denseNet();
+    const batch = toyBatch(8, 7);
+    // Pixels scaled to 0–1 keep the sigmoid off its clipped ends.
+    const x = tf.div(batch.x, 255) as tf.Tensor4D;
+    const p = Array.from((model.predict(x) as tf.Tensor).dataSync());
+    const labels = Array.from(batch.y.dataSync());
+    const crossEntropy = (t: number, q: number) => -(t * Math.log(q) + (1 - t) * Math.log(1 - q));
+    const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+    const epsilon = 0.2;
+    const trainer = createTrainer(model, { lr: 0, labelSmoothing: epsilon });
+    const plain = trainer.evaluate(x, batch.y);
+    const smoothed = trainer.step(x, batch.y);
+    // Labels 0 and 1 are aimed at as 0.1 and 0.9.
+    expect(smoothed.loss).toBeCloseTo(mean(labels.map((t, i) => crossEntropy(t === 1 ? 0.9 : 0.1, p[i]))), 5);
+    expect(plain.loss).toBeCloseTo(mean(labels.map((t, i) => crossEntropy(t, p[i]))), 5);
+    const right = labels.filter((t, i) => (p[i] > 0.5 ? 1 : 0) === t).length;
+    expect(smoothed.correct).toBe(right);
+    expect(plain.correct).toBe(right);
+    expect(() => createTrainer(model, { labelSmoothing: 1 })).toThrow(/labelSmoothing/);
+    tf.dispose([x, batch.x, batch.y]);
+    model.dispose();
   });
 
   it('round-trips optimizer state for checkpoints', async () => {

@@ -144,11 +144,7 @@ async function measureThreads(
 ): Promise<number> {
   const model = buildModel('compact', { inputSize: SIZE });
   const trainer = createTrainer(model, { microBatch: MICRO_BATCH });
-  const parallel = await createDataParallelStep(model, trainer, {
-    threads,
-    microBatch: MICRO_BATCH,
-    classWeights: { female: 1, male: 1 },
-  });
+  const parallel = await createDataParallelStep(model, trainer, { threads, microBatch: MICRO_BATCH });
   const rng = mulberry32(1);
   const step = () => parallel.step(x, y, sampleBatchAugmentation(batch, rng, AUGMENT_PRESETS.robust));
   for (let i = 0; i < SCALING_WARMUP_STEPS; i++) await step();

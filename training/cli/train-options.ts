@@ -67,6 +67,8 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
                             photo's edge (faces in tight photos); far: robust, plus 4 in 10 crops blurred to a
                             face 15–43 px wide with sensor noise (faces from afar) (default: the recipe's)
   --lr <x>                  Adam learning rate at the start of each stage (default: the recipe's)
+  --label-smoothing <ε>     train towards ε/2 and 1 − ε/2 instead of 0 and 1, so that the few wrong labels of a
+                            crowd-labelled set (FairFace's) weigh less (default 0; 0.1 is usual)
   --lr-schedule <s>         cosine: decay the rate to 0 over each stage (default); constant: the tutorial's fixed
                             rate
   --workers <n>             threads that crop faces and share each batch (default: one per core); any number
@@ -110,6 +112,7 @@ export function parseTrainOptions() {
       'validation-steps': { type: 'string' },
       lr: { type: 'string' },
       'lr-schedule': { type: 'string' },
+      'label-smoothing': { type: 'string', default: '0' },
       augment: { type: 'string' },
       'crop-scale': { type: 'string', default: String(DEFAULT_CROP.scale) },
       workers: { type: 'string', default: String(availableParallelism()) },
@@ -135,6 +138,9 @@ export function parseTrainOptions() {
   const cropScale = Number(values['crop-scale']);
   if (!(cropScale >= 1 && cropScale <= 3))
     fail(`--crop-scale must be between 1 and 3, got "${values['crop-scale']}"`, EXIT.usage);
+  const labelSmoothing = Number(values['label-smoothing']);
+  if (!(labelSmoothing >= 0 && labelSmoothing < 0.5))
+    fail(`--label-smoothing must be at least 0 and below 0.5, got "${values['label-smoothing']}"`, EXIT.usage);
   const femaleShare = Number(values['female-share']);
   if (!(femaleShare > 0 && femaleShare < 1))
     fail(`--female-share must be between 0 and 1, got "${values['female-share']}"`, EXIT.usage);
@@ -165,6 +171,7 @@ export function parseTrainOptions() {
     stages: planned.map((stage) => ({ ...stage, ...given })),
     balance: values.balance?.trim() || undefined,
     femaleShare,
+    labelSmoothing,
     arch,
     epochs,
     bnMomentum,

@@ -170,7 +170,6 @@ const describeStage = (index: number) => {
     `${stage.lrSchedule}, ${stage.augment} augmentation, batch ${opts.batch}: ${describeBatch(strata, stageCounts[index])}`
   );
 };
-const classWeights = { female: 1, male: 1 };
 /** Train crops whose convolution outputs give an exported model's BatchNorm layers their statistics back. */
 const UNFOLD_SAMPLE = 512;
 const modelOptions = { inputSize: size, seed: opts.seed, bnMomentum: opts.bnMomentum };
@@ -217,17 +216,17 @@ if (opts.resume) {
   };
   mkdirSync(runDir, { recursive: true });
 }
-const trainer = createTrainer(model, { lr: opts.stages[0].lr, classWeights, microBatch: opts.microBatch });
+const trainer = createTrainer(model, {
+  lr: opts.stages[0].lr,
+  labelSmoothing: opts.labelSmoothing,
+  microBatch: opts.microBatch,
+});
 if (restoredOptimizer) {
   await trainer.setOptimizerWeights(restoredOptimizer);
   tf.dispose(restoredOptimizer.map((w) => w.tensor));
 }
 
-const parallel = await createDataParallelStep(model, trainer, {
-  threads: opts.workers,
-  microBatch: opts.microBatch,
-  classWeights,
-});
+const parallel = await createDataParallelStep(model, trainer, { threads: opts.workers, microBatch: opts.microBatch });
 const busy = parallel.busyThreads(opts.batch);
 if (busy < opts.workers)
   console.warn(

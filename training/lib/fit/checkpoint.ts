@@ -81,6 +81,7 @@ export function trainingRecord(state: TrainState): TrainingRecord {
     seed: number;
     from?: string;
     fromTraining?: TrainingRecord;
+    labelSmoothing?: number;
     augment?: string;
     lrSchedule?: string;
     stages?: Stage[];
@@ -94,6 +95,7 @@ export function trainingRecord(state: TrainState): TrainingRecord {
     seconds: Math.round(state.seconds),
     ...(options.from ? { from: options.from } : {}),
     ...(options.fromTraining ? { fromTraining: options.fromTraining } : {}),
+    ...(options.labelSmoothing ? { labelSmoothing: options.labelSmoothing } : {}),
   };
   if (!options.stages) {
     return {

@@ -12,7 +12,6 @@ export interface ParallelOptions {
   threads: number;
   /** Images per forward pass, and per BatchNorm normalisation: the unit of work a thread takes. */
   microBatch: number;
-  classWeights: { female: number; male: number };
 }
 
 export interface ParallelStep {
@@ -93,7 +92,11 @@ export async function createDataParallelStep(
 ): Promise<ParallelStep> {
   const { threads, microBatch } = opts;
   if (!(Number.isInteger(threads) && threads >= 1)) throw new Error(`threads must be an integer ≥ 1, got ${threads}`);
-  const init: WorkerInit = { modelTopology: model.toJSON() as string, classWeights: opts.classWeights, microBatch };
+  const init: WorkerInit = {
+    modelTopology: model.toJSON() as string,
+    ...trainer.loss,
+    microBatch,
+  };
   const workers = await Promise.all(Array.from({ length: threads - 1 }, () => GradWorker.start(init)));
   const variables = model.trainableWeights.map((w) => w.read());
 

@@ -8,13 +8,12 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { parentPort, workerData } from 'node:worker_threads';
 import { applyAugmentation, type BatchAugmentation } from './augment';
 import { collectBatchNormStats } from '../model/models';
-import { createTrainer } from './trainer';
+import { createTrainer, type LossSettings } from './trainer';
 import { initTrainingBackend } from './wasm/setup';
 
-export interface WorkerInit {
+export interface WorkerInit extends LossSettings {
   /** The main thread's model topology (`model.toJSON()`); its custom layers are registered by importing models.ts. */
   modelTopology: string;
-  classWeights: { female: number; male: number };
   microBatch: number;
 }
 
@@ -42,7 +41,11 @@ const init = workerData as WorkerInit;
 await initTrainingBackend();
 const model = await tfl.models.modelFromJSON({ modelTopology: JSON.parse(init.modelTopology) });
 const [, size] = model.inputs[0].shape as number[];
-const trainer = createTrainer(model, { classWeights: init.classWeights, microBatch: init.microBatch });
+const trainer = createTrainer(model, {
+  classWeights: init.classWeights,
+  labelSmoothing: init.labelSmoothing,
+  microBatch: init.microBatch,
+});
 const variables = model.trainableWeights;
 const port = parentPort!;
 

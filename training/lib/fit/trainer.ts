@@ -9,6 +9,12 @@ export interface TrainerOptions {
   /** Loss weight per class (default 1 each), e.g. inverse class frequencies for an unbalanced set. */
   classWeights?: { female: number; male: number };
   /**
+   * ε of label smoothing (default 0): the training loss aims at ε/2 and 1 − ε/2 instead of 0 and 1, so a few wrong
+   * labels (crowd-sourced sets have some) cannot drive the logits without bound. Accuracy and `evaluate` use the
+   * labels as given.
+   */
+  labelSmoothing?: number;
+  /**
    * Largest number of images pushed through the model at once (default: the whole batch). Bigger batches are split and
    * their gradients summed before one optimizer update, which bounds activation memory (the wasm heap is capped at
    * 4 GiB). BatchNorm normalises, and updates its moving statistics, per micro-batch.
@@ -17,7 +23,7 @@ export interface TrainerOptions {
 }
 
 export interface StepResult {
-  /** Mean class-weighted binary cross-entropy over the batch. */
+  /** Mean class-weighted binary cross-entropy over the batch, against the smoothed labels. */
   loss: number;
   /** Images whose thresholded prediction (p > 0.5 → male) matched the label. */
   correct: number;
@@ -30,6 +36,12 @@ export interface Gradients {
   correct: number;
 }
 
+/** What the training loss is made of, which every thread that computes gradients must share. */
+export interface LossSettings {
+  classWeights: { female: number; male: number };
+  labelSmoothing: number;
+}
+
 export interface Trainer {
   /** One optimizer update on a batch of RAW 0–255 images; labels are 0 female, 1 male. Reads back once. */
   step(x: tf.Tensor4D, y: tf.Tensor1D): StepResult;
@@ -38,9 +50,10 @@ export interface Trainer {
   /** The update half of `step`; releases the gradients. */
   applyGradients(grads: tf.Tensor[]): void;
   setLearningRate(rate: number): void;
-  /** Loss (unweighted) and correct count in inference mode: BatchNorm uses moving statistics, dropout is off. */
+  /** Plain loss (no class weights, labels as given) and correct count in inference mode: BatchNorm uses moving statistics, dropout is off. */
   evaluate(x: tf.Tensor4D, y: tf.Tensor1D): StepResult;
   readonly optimizer: tf.AdamOptimizer;
+  readonly loss: LossSettings;
   /** Copies of the optimizer state (step count and Adam moments) that the caller owns, for checkpoints. */
   getOptimizerWeights(): Promise<NamedTensor[]>;
   /** Restores state from `getOptimizerWeights`, for the same model; the caller keeps ownership of the tensors. */
@@ -56,16 +69,22 @@ const EPSILON = 1e-7;
  * updates its moving mean and variance itself (inside `call`), and Dropout is active; in `evaluate` neither happens.
  */
 export function createTrainer(model: LayersModel, opts: TrainerOptions = {}): Trainer {
-  const { lr = 1e-3, classWeights = { female: 1, male: 1 }, microBatch } = opts;
+  const { lr = 1e-3, classWeights = { female: 1, male: 1 }, labelSmoothing = 0, microBatch } = opts;
+  if (!(labelSmoothing >= 0 && labelSmoothing < 1))
+    throw new Error(`labelSmoothing must be in [0, 1), got ${labelSmoothing}`);
   const optimizer = tf.train.adam(lr);
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
 
-  /** Sums of per-image loss (weighted by `weights(y)`) and of correct predictions for one forward pass. */
-  function lossAndCorrect(x: tf.Tensor4D, y: tf.Tensor1D, training: boolean, weighted: boolean) {
+  /**
+   * Sums of per-image loss and of correct predictions for one forward pass; `objective`: the loss trained on, with
+   * class weights and smoothed labels, rather than the plain one.
+   */
+  function lossAndCorrect(x: tf.Tensor4D, y: tf.Tensor1D, training: boolean, objective: boolean) {
     const p = tf.reshape(model.apply(x, { training }) as tf.Tensor, [-1]);
     const pc = tf.clipByValue(p, EPSILON, 1 - EPSILON);
-    const perImage = tf.neg(tf.add(tf.mul(y, tf.log(pc)), tf.mul(tf.sub(1, y), tf.log1p(tf.neg(pc)))));
-    const w = weighted ? tf.add(classWeights.female, tf.mul(y, classWeights.male - classWeights.female)) : null;
+    const target = objective && labelSmoothing > 0 ? tf.add(tf.mul(y, 1 - labelSmoothing), labelSmoothing / 2) : y;
+    const perImage = tf.neg(tf.add(tf.mul(target, tf.log(pc)), tf.mul(tf.sub(1, target), tf.log1p(tf.neg(pc)))));
+    const w = objective ? tf.add(classWeights.female, tf.mul(y, classWeights.male - classWeights.female)) : null;
     const lossSum = tf.sum(w ? tf.mul(perImage, w) : perImage);
     const correct = tf.sum(tf.cast(tf.equal(tf.greater(p, 0.5), tf.cast(y, 'bool')), 'float32'));
     return { lossSum, correct };
@@ -102,7 +121,7 @@ export function createTrainer(model: LayersModel, opts: TrainerOptions = {}): Tr
   }
 
   /**
-   * Gradients of the class-weighted loss summed over `x` and divided by `scale` (the whole batch's size, so that the
+   * Gradients of the loss trained on (class weights, smoothed labels) summed over `x` and divided by `scale` (the whole batch's size, so that the
    * gradients of the parts of a batch add up to the batch-mean gradient), in `model.trainableWeights` order. The
    * caller owns the returned tensors.
    */
@@ -159,6 +178,7 @@ export function createTrainer(model: LayersModel, opts: TrainerOptions = {}): Tr
     applyGradients,
     evaluate,
     optimizer,
+    loss: { classWeights, labelSmoothing },
     setLearningRate(rate) {
       // Adam reads its rate on every update; tfjs offers no setter.
       (optimizer as unknown as { learningRate: number }).learningRate = rate;
