@@ -123,7 +123,8 @@ describe('createTrainer', () => {
     const batch = toyBatch(8, 7);
     // Pixels scaled to 0–1 keep the sigmoid off its clipped ends.
     const x = tf.div(batch.x, 255) as tf.Tensor4D;
-    const p = Array.from((model.predict(x) as tf.Tensor).dataSync());
+    const probs = model.predict(x) as tf.Tensor;
+    const p = Array.from(probs.dataSync());
     const labels = Array.from(batch.y.dataSync());
     const crossEntropy = (t: number, q: number) => -(t * Math.log(q) + (1 - t) * Math.log(1 - q));
     const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
@@ -138,7 +139,7 @@ describe('createTrainer', () => {
     expect(smoothed.correct).toBe(right);
     expect(plain.correct).toBe(right);
     expect(() => createTrainer(model, { labelSmoothing: 1 })).toThrow(/labelSmoothing/);
-    tf.dispose([x, batch.x, batch.y]);
+    tf.dispose([x, probs, batch.x, batch.y]);
     model.dispose();
   });
 
