@@ -50,7 +50,10 @@ export interface Trainer {
   /** The update half of `step`; releases the gradients. */
   applyGradients(grads: tf.Tensor[]): void;
   setLearningRate(rate: number): void;
-  /** Plain loss (no class weights, labels as given) and correct count in inference mode: BatchNorm uses moving statistics, dropout is off. */
+  /**
+   * Plain loss (no class weights, labels as given) and correct count in inference mode: BatchNorm uses moving
+   * statistics, dropout is off.
+   */
   evaluate(x: tf.Tensor4D, y: tf.Tensor1D): StepResult;
   readonly optimizer: tf.AdamOptimizer;
   readonly loss: LossSettings;
