@@ -41,11 +41,7 @@ const init = workerData as WorkerInit;
 await initTrainingBackend();
 const model = await tfl.models.modelFromJSON({ modelTopology: JSON.parse(init.modelTopology) });
 const [, size] = model.inputs[0].shape as number[];
-const trainer = createTrainer(model, {
-  classWeights: init.classWeights,
-  labelSmoothing: init.labelSmoothing,
-  microBatch: init.microBatch,
-});
+const trainer = createTrainer(model, init);
 const variables = model.trainableWeights;
 const port = parentPort!;
 
