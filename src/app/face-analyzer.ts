@@ -104,7 +104,8 @@ export class TrackingAnalyzer implements Analyzer {
         probabilities.map((p) => verdict(p as number, policy));
     return {
       faces: analysis.faces.map(({ box, probability }, i) => ({
-        box,
+        // A live face shows its box smoothed over frames; the classifier cropped this frame's.
+        box: tracked[i]?.shown ?? box,
         probability,
         verdict: verdicts[i],
         track: tracked[i]?.track,

@@ -1,6 +1,6 @@
 import { iou, type Box } from './geometry';
 import type { GenderLabel, LabelPolicy, Verdict } from './labels';
-import { ExponentialSmoother, stableVerdict } from './smoothing';
+import { BoxSmoother, DEFAULT_BOX_SMOOTHING, ExponentialSmoother, stableVerdict, type BoxSmoothing } from './smoothing';
 
 export interface TrackerOptions {
   /** Least overlap (IoU) between a track's last box and a detection for both to be the same face. */
@@ -27,6 +27,8 @@ export interface TrackerOptions {
    * face never earned, such as "uncertain" on the way from 0.5 to 0.99.
    */
   settleClassifications: number;
+  /** How the box shown for a face is smoothed over frames. */
+  boxSmoothing: BoxSmoothing;
 }
 
 export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = {
@@ -37,6 +39,7 @@ export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = {
   reclassifyIou: 0.8,
   reclassifyMs: 1000,
   settleClassifications: 3,
+  boxSmoothing: DEFAULT_BOX_SMOOTHING,
 };
 
 /**
@@ -80,7 +83,10 @@ export function needsClassification(
 /** One face of the current frame, matched to a track. */
 export interface TrackedFace {
   track: number;
+  /** The box found on this frame: the one the classifier crops. */
   box: Box;
+  /** The box to show: `box` smoothed over the track's frames, so that it stays still while the face does. */
+  shown: Box;
   /** The classifier must look at this face on this frame. */
   classify: boolean;
 }
@@ -88,6 +94,7 @@ export interface TrackedFace {
 interface Track {
   id: number;
   box: Box;
+  shown: BoxSmoother;
   lastSeen: number;
   classifiedBox?: Box;
   classifiedAt: number;
@@ -128,12 +135,20 @@ export class FaceTracker {
       const track =
         match[i] >= 0
           ? this.tracks[match[i]]
-          : this.add({ id: this.nextId++, box, lastSeen: now, classifiedAt: now, unsettled: [] });
+          : this.add({
+              id: this.nextId++,
+              box,
+              shown: new BoxSmoother(o.boxSmoothing, box, now),
+              lastSeen: now,
+              classifiedAt: now,
+              unsettled: [],
+            });
       track.box = box;
       track.lastSeen = now;
       return {
         track: track.id,
         box,
+        shown: track.shown.update(box, now),
         classify: !track.smoothed || needsClassification(track.classifiedBox, track.classifiedAt, box, now, o),
       };
     });

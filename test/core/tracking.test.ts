@@ -173,6 +173,15 @@ describe('FaceTracker', () => {
     expect(classified).toBeLessThan(91);
   });
 
+  it('shows a face at rest in one place while views place its box apart, and crops the box found', () => {
+    const tracker = new FaceTracker(DEFAULT_POLICY);
+    const frames = Array.from({ length: 40 }, (_, k) => tracker.update([box(k % 2 ? 108 : 100)], k * 33)[0]);
+    expect(frames.map((f) => f.box.x)).toEqual(frames.map((_, k) => (k % 2 ? 108 : 100)));
+    const shown = frames.slice(20).map((f) => f.shown.x);
+    expect(Math.max(...shown) - Math.min(...shown)).toBeLessThan(2);
+    expect(frames[0].shown).toEqual(box(100));
+  });
+
   it('forgets every track on clear', () => {
     const tracker = new FaceTracker(DEFAULT_POLICY);
     run(
@@ -183,6 +192,6 @@ describe('FaceTracker', () => {
       () => 0.9,
     );
     tracker.clear();
-    expect(tracker.update([box(0)], 100)).toEqual([{ track: 2, box: box(0), classify: true }]);
+    expect(tracker.update([box(0)], 100)).toEqual([{ track: 2, box: box(0), shown: box(0), classify: true }]);
   });
 });
