@@ -69,10 +69,6 @@ export class BoxSmoother {
     private time: number,
   ) {}
 
-  get value(): Box {
-    return this.box;
-  }
-
   /** Moves toward `sample`, taken at `now` (ms), as far as the face's speed allows; returns the smoothed box. */
   update(sample: Box, now: number): Box {
     const dt = now - this.time;
@@ -84,8 +80,8 @@ export class BoxSmoother {
       sample.y + sample.height / 2 - (b.y + b.height / 2),
       sample.width - b.width,
     ];
-    const v = smoothingAlpha(dt, speedTauMs);
-    this.velocity = this.velocity.map((old, i) => old + v * ((change[i] * 1000) / dt - old)) as typeof this.velocity;
+    const w = smoothingAlpha(dt, speedTauMs);
+    this.velocity = this.velocity.map((old, i) => old + w * ((change[i] * 1000) / dt - old)) as typeof this.velocity;
     const cutoffHz = 1000 / (2 * Math.PI * restTauMs) + (speedGain * Math.hypot(...this.velocity)) / b.width;
     const a = smoothingAlpha(dt, 1000 / (2 * Math.PI * cutoffHz));
     const mix = (from: number, to: number) => from + a * (to - from);
