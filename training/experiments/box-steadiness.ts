@@ -6,6 +6,7 @@
  */
 import { iou, type Box } from '../../src/core/geometry';
 import { DEFAULT_POLICY } from '../../src/core/labels';
+import { quantile } from '../../src/core/stats';
 import { FaceTracker } from '../../src/core/tracking';
 import { loadBlazeFace } from '../../src/vision/detector';
 import { decodeImage, imageTensor } from '../lib/data/images';
@@ -20,8 +21,8 @@ const FRAME_MS = 1000 / 15;
 await initTrainingBackend();
 const detector = await loadBlazeFace(blazeFaceModels());
 const lowest = (boxes: Box[]) => Math.min(...boxes.slice(1).map((b, k) => iou(b, boxes[k])));
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
-const row = (values: number[]) => `lowest ${Math.min(...values).toFixed(3)}, median face ${median(values).toFixed(3)}`;
+const row = (values: number[]) =>
+  `lowest ${Math.min(...values).toFixed(3)}, median face ${quantile(values, 0.5).toFixed(3)}`;
 for (const file of process.argv.slice(2)) {
   const image = imageTensor(await decodeImage(file));
   const tracker = new FaceTracker(DEFAULT_POLICY);
