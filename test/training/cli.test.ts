@@ -156,7 +156,14 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
       expect(tiny.status).toBe(2);
       expect(tiny.stderr).toMatch(/--crop-scale must be between 1 and 3, got "0.5"/);
       const smooth = tsx('train.ts', [
-        ...['--data', data, '--from', run, '--run', `${tuned}-4`, '--label-smoothing', '0.5'],
+        '--data',
+        data,
+        '--from',
+        run,
+        '--run',
+        `${tuned}-4`,
+        '--label-smoothing',
+        '0.5',
       ]);
       expect(smooth.status).toBe(2);
       expect(smooth.stderr).toMatch(/--label-smoothing must be at least 0 and below 0.5, got "0.5"/);
