@@ -138,6 +138,30 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
+/** A standard normal draw (Box–Muller); `1 - rng()` keeps the logarithm's argument in (0, 1]. */
+function normal(rng: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
+}
+
+/** A Gamma(shape, 1) draw: Marsaglia and Tsang's method, boosted by U^(1/shape) for shapes below 1. */
+function gamma(rng: () => number, shape: number): number {
+  if (shape < 1) return gamma(rng, shape + 1) * Math.pow(1 - rng(), 1 / shape);
+  const d = shape - 1 / 3;
+  const c = 1 / Math.sqrt(9 * d);
+  for (;;) {
+    const z = normal(rng);
+    const v = (1 + c * z) ** 3;
+    if (v <= 0) continue;
+    if (Math.log(1 - rng()) < 0.5 * z * z + d - d * v + d * Math.log(v)) return d * v;
+  }
+}
+
+/** A Beta(α, α) draw, as mixup weighs two images (Zhang et al., 2018): near 0 or 1 for small α, 0.5 on average. */
+export function sampleBeta(rng: () => number, alpha: number): number {
+  const a = gamma(rng, alpha);
+  return a / (a + gamma(rng, alpha));
+}
+
 function uniform(rng: () => number, range: number): number {
   return (2 * rng() - 1) * range;
 }

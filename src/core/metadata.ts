@@ -85,6 +85,8 @@ export interface TrainingRecord {
   from?: string;
   /** `--label-smoothing`'s ε; absent when 0. */
   labelSmoothing?: number;
+  /** `--mixup`'s α; absent when 0. */
+  mixup?: number;
   /** `--augment` and `--lr-schedule`; absent in runs from before they were recorded. */
   augment?: string;
   lrSchedule?: string;

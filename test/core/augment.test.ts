@@ -9,6 +9,7 @@ import {
   ROBUST_AUGMENT,
   sampleAppearance,
   sampleAugmentation,
+  sampleBeta,
   toTransformVector,
   type AugmentParams,
 } from '../../src/core/augment';
@@ -191,6 +192,31 @@ describe('mulberry32', () => {
     const values = Array.from({ length: 10000 }, rng);
     expect(Math.min(...values)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...values)).toBeLessThan(1);
+  });
+});
+
+describe('sampleBeta', () => {
+  // Beta(α, α) has mean 1/2 and variance 1 / (4 (2α + 1)): 0.179 at α = 0.2 (mostly near 0 or 1), 0.05 at α = 2.
+  it.each([
+    [0.2, 0.1786],
+    [2, 0.05],
+  ])('draws Beta(%s, %s) in [0, 1] with its mean and variance', (alpha, variance) => {
+    const rng = mulberry32(7);
+    const draws = Array.from({ length: 20000 }, () => sampleBeta(rng, alpha));
+    const mean = draws.reduce((s, x) => s + x, 0) / draws.length;
+    const spread = draws.reduce((s, x) => s + (x - mean) ** 2, 0) / draws.length;
+    expect(Math.min(...draws)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...draws)).toBeLessThanOrEqual(1);
+    expect(mean).toBeCloseTo(0.5, 2);
+    expect(spread).toBeCloseTo(variance, 2);
+  });
+
+  it('repeats with the seed', () => {
+    const draw = () => {
+      const rng = mulberry32(11);
+      return Array.from({ length: 5 }, () => sampleBeta(rng, 0.4));
+    };
+    expect(draw()).toEqual(draw());
   });
 });
 

@@ -20,6 +20,7 @@ import {
   applyAugmentation,
   augmentBatch,
   lowResBatch,
+  mixPairs,
   sampleBatchAugmentation,
   transformBatch,
 } from '../../training/lib/fit/augment';
@@ -124,6 +125,61 @@ describe('applyAugmentation', () => {
     const b = applyAugmentation(images, sampleBatchAugmentation(3, mulberry32(6), ROBUST_AUGMENT));
     expect(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]).toBe(0);
     tf.dispose([images, a, b]);
+  });
+});
+
+describe('mixPairs', () => {
+  // Five one-pixel images of values 0, 10, 20, 30, 40; pairs (0, 1) and (2, 3) kept at 0.75 and 0.6; image 4 has
+  // no partner.
+  const plan = { geometry: [], mix: [0.75, 0.75, 0.6, 0.6, 1] };
+  const batch = () => [tf.tensor4d([0, 10, 20, 30, 40], [5, 1, 1, 1]), tf.tensor1d([0, 1, 1, 1, 0])] as const;
+
+  it('blends each pair of images, and their labels, by its weights', () => {
+    const [images, labels] = batch();
+    const { x, y } = mixPairs(images, labels, plan);
+    expect(Array.from(x.dataSync())).toEqual([2.5, 7.5, 24, 26, 40].map((v) => expect.closeTo(v, 5)));
+    expect(Array.from(y.dataSync())).toEqual([0.25, 0.75, 1, 1, 0].map((v) => expect.closeTo(v, 5)));
+    tf.dispose([images, labels, x, y]);
+  });
+
+  it('blends part of a batch as the whole batch would be, and leaves an image whose partner is elsewhere', () => {
+    const [images, labels] = batch();
+    const whole = mixPairs(images, labels, plan);
+    const [partImages, partLabels] = [tf.slice(images, 2, 3), tf.slice(labels, 2, 3)];
+    const part = mixPairs(partImages, partLabels, plan, 2);
+    expect(Array.from(part.x.dataSync())).toEqual(Array.from(whole.x.dataSync()).slice(2));
+    const [odd, oddLabels] = [tf.slice(images, 1, 2), tf.slice(labels, 1, 2)];
+    const split = mixPairs(odd, oddLabels, plan, 1);
+    expect(Array.from(split.x.dataSync())).toEqual([10, 20]);
+    tf.dispose([
+      images,
+      labels,
+      partImages,
+      partLabels,
+      odd,
+      oddLabels,
+      ...Object.values(whole),
+      ...Object.values(part),
+      ...Object.values(split),
+    ]);
+  });
+
+  it('copies the batch when the plan has no mixup, and draws a weight of at least 0.5 per pair when it has', () => {
+    const [images, labels] = batch();
+    const before = tf.memory().numTensors;
+    const { x, y } = mixPairs(images, labels, { geometry: [] });
+    expect(tf.memory().numTensors).toBe(before + 2);
+    expect(Array.from(x.dataSync())).toEqual([0, 10, 20, 30, 40]);
+    tf.dispose([images, labels, x, y]);
+    const drawn = sampleBatchAugmentation(7, mulberry32(5), ROBUST_AUGMENT, 0.2);
+    const plain = sampleBatchAugmentation(7, mulberry32(5), ROBUST_AUGMENT);
+    expect(drawn.geometry).toEqual(plain.geometry);
+    expect(drawn.mix![6]).toBe(1);
+    for (let i = 0; i < 6; i += 2) {
+      expect(drawn.mix![i]).toBe(drawn.mix![i + 1]);
+      expect(drawn.mix![i]).toBeGreaterThanOrEqual(0.5);
+    }
+    expect(plain.mix).toBeUndefined();
   });
 });
 

@@ -133,13 +133,13 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
       const r = tsx('train.ts', [
         ...['--data', data, '--from', run, '--run', tuned, '--out', tunedOut],
         ...['--epochs', '1', '--batch', '16', '--lr', '0.0001', '--augment', 'robust', '--crop-scale', '1.25'],
-        ...['--label-smoothing', '0.1'],
+        ...['--label-smoothing', '0.1', '--mixup', '0.2'],
       ]);
       expect([0, 3], r.stderr + r.stdout).toContain(r.status);
       expect(r.stdout).toMatch(/starting from .*checkpoint, after its epoch 4/);
       expect(r.stdout).toMatch(/epoch 1\/1: loss/);
       const metadata = JSON.parse(readFileSync(join(tunedOut, 'metadata.json'), 'utf8'));
-      expect(metadata.training).toMatchObject({ from: run, epochs: 1, lr: 0.0001, labelSmoothing: 0.1 });
+      expect(metadata.training).toMatchObject({ from: run, epochs: 1, lr: 0.0001, labelSmoothing: 0.1, mixup: 0.2 });
       // How the run it started from had trained, up to the checkpoint taken.
       expect(metadata.training.fromTraining).toMatchObject({ epochs: 4, batch: 16, augment: 'light' });
       expect(metadata.crop).toEqual({ size: 64, scale: 1.25, offsetY: -0.05 });
@@ -167,6 +167,9 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
       ]);
       expect(smooth.status).toBe(2);
       expect(smooth.stderr).toMatch(/--label-smoothing must be at least 0 and below 0.5, got "0.5"/);
+      const blend = tsx('train.ts', ['--data', data, '--from', run, '--run', `${tuned}-5`, '--mixup', '11']);
+      expect(blend.status).toBe(2);
+      expect(blend.stderr).toMatch(/--mixup must be between 0 and 10, got "11"/);
     } finally {
       rmSync(join(ROOT, 'training', 'runs', tuned), { recursive: true, force: true });
     }

@@ -143,6 +143,22 @@ describe('createTrainer', () => {
     model.dispose();
   });
 
+  it('trains on blended (mixup) labels, and counts a blend right when it predicts its larger part', () => {
+    const model = denseNet();
+    const batch = toyBatch(8, 9);
+    const x = tf.div(batch.x, 255) as tf.Tensor4D;
+    const probs = model.predict(x) as tf.Tensor;
+    const p = Array.from(probs.dataSync());
+    const soft = [0.2, 0.8, 0.35, 0.65, 0, 1, 0.3, 0.7];
+    const y = tf.tensor1d(soft);
+    const crossEntropy = (t: number, q: number) => -(t * Math.log(q) + (1 - t) * Math.log(1 - q));
+    const result = createTrainer(model, { lr: 0 }).step(x, y);
+    expect(result.loss).toBeCloseTo(soft.reduce((sum, t, i) => sum + crossEntropy(t, p[i]), 0) / soft.length, 5);
+    expect(result.correct).toBe(soft.filter((t, i) => p[i] > 0.5 === t >= 0.5).length);
+    tf.dispose([x, y, probs, batch.x, batch.y]);
+    model.dispose();
+  });
+
   it('round-trips optimizer state for checkpoints', async () => {
     const model = buildModel('compact', { inputSize: SIZE, seed: 2 });
     const { x, y } = toyBatch(8, 6);

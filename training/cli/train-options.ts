@@ -69,6 +69,9 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
   --lr <x>                  Adam learning rate at the start of each stage (default: the recipe's)
   --label-smoothing <ε>     train towards ε/2 and 1 − ε/2 instead of 0 and 1, so that the few wrong labels of a
                             crowd-labelled set (FairFace's) weigh less (default 0; 0.1 is usual)
+  --mixup <α>               blend each pair of neighbouring images of a batch, and their labels, by a weight drawn
+                            from Beta(α, α) (mixup: a regulariser, and robust to wrong labels; default 0, off;
+                            0.2 is usual)
   --lr-schedule <s>         cosine: decay the rate to 0 over each stage (default); constant: the tutorial's fixed
                             rate
   --workers <n>             threads that crop faces and share each batch (default: one per core); any number
@@ -113,6 +116,7 @@ export function parseTrainOptions() {
       lr: { type: 'string' },
       'lr-schedule': { type: 'string' },
       'label-smoothing': { type: 'string', default: '0' },
+      mixup: { type: 'string', default: '0' },
       augment: { type: 'string' },
       'crop-scale': { type: 'string', default: String(DEFAULT_CROP.scale) },
       workers: { type: 'string', default: String(availableParallelism()) },
@@ -141,6 +145,8 @@ export function parseTrainOptions() {
   const labelSmoothing = Number(values['label-smoothing']);
   if (!(labelSmoothing >= 0 && labelSmoothing < 0.5))
     fail(`--label-smoothing must be at least 0 and below 0.5, got "${values['label-smoothing']}"`, EXIT.usage);
+  const mixup = Number(values.mixup);
+  if (!(mixup >= 0 && mixup <= 10)) fail(`--mixup must be between 0 and 10, got "${values.mixup}"`, EXIT.usage);
   const femaleShare = Number(values['female-share']);
   if (!(femaleShare > 0 && femaleShare < 1))
     fail(`--female-share must be between 0 and 1, got "${values['female-share']}"`, EXIT.usage);
@@ -172,6 +178,7 @@ export function parseTrainOptions() {
     balance: values.balance?.trim() || undefined,
     femaleShare,
     labelSmoothing,
+    mixup,
     arch,
     epochs,
     bnMomentum,

@@ -282,7 +282,7 @@ for (let epoch = state.epoch; epoch < epochs; epoch++) {
     const indices = mixedBatch(strata, stageCounts[index], stageStep, opts.seed);
     const { x, y } = batchTensors(train, indices);
     const rng = mulberry32((opts.seed * 7919 + epoch) * 100_003 + step);
-    const augmentation = sampleBatchAugmentation(indices.length, rng, AUGMENT_PRESETS[stage.augment]);
+    const augmentation = sampleBatchAugmentation(indices.length, rng, AUGMENT_PRESETS[stage.augment], opts.mixup);
     trainer.setLearningRate(learningRate(stage, stageStep, stage.epochs * stepsPerEpoch));
     const r = await parallel.step(x, y, augmentation);
     tf.dispose([x, y]);

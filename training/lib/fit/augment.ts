@@ -5,6 +5,7 @@ import {
   frameMask,
   sampleAppearance,
   sampleAugmentation,
+  sampleBeta,
   toTransformVector,
   type AppearanceParams,
   type AugmentParams,
@@ -41,17 +42,64 @@ export function transformBatch(images: tf.Tensor4D, params: readonly AugmentPara
 export interface BatchAugmentation {
   geometry: AugmentParams[];
   appearance?: AppearanceParams[];
+  /**
+   * Mixup: images 2k and 2k + 1 are blended, each keeping weight `mix[i]` (at least 0.5, so its own label stays
+   * the larger part) of itself, and their labels alike. Pairs are neighbours so that a part of the batch that
+   * starts at an even image holds both halves of each of its pairs.
+   */
+  mix?: number[];
 }
 
-/** Draws the augmentation of `n` images: every image's geometry first, then every image's appearance. */
+/**
+ * Draws the augmentation of `n` images: every image's geometry first, then every image's appearance, then with
+ * `mixup` (Beta's α; 0 for none) each pair's blend.
+ */
 export function sampleBatchAugmentation(
   n: number,
   rng: () => number,
   settings: AugmentSettings = DEFAULT_AUGMENT,
+  mixup = 0,
 ): BatchAugmentation {
   const geometry = Array.from({ length: n }, () => sampleAugmentation(rng, settings));
   const { appearance } = settings;
-  return { geometry, appearance: appearance && geometry.map(() => sampleAppearance(rng, appearance)) };
+  const plan: BatchAugmentation = {
+    geometry,
+    appearance: appearance && geometry.map(() => sampleAppearance(rng, appearance)),
+  };
+  if (mixup > 0) {
+    plan.mix = geometry.map(() => 1);
+    for (let i = 0; i + 1 < n; i += 2) {
+      const weight = sampleBeta(rng, mixup);
+      plan.mix[i] = plan.mix[i + 1] = Math.max(weight, 1 - weight);
+    }
+  }
+  return plan;
+}
+
+/**
+ * Blends images `begin`, `begin + 1`, … of the batch `plan` was drawn for with their mixup partners, and their
+ * labels (0 female, 1 male) the same way. An image whose partner lies outside this part stays as it is.
+ */
+export function mixPairs(
+  images: tf.Tensor4D,
+  labels: tf.Tensor1D,
+  plan: BatchAugmentation,
+  begin = 0,
+): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  const n = images.shape[0];
+  if (!plan.mix) return { x: tf.clone(images), y: tf.clone(labels) };
+  const partner = Array.from({ length: n }, (_, i) => {
+    const j = ((begin + i) ^ 1) - begin;
+    return j >= 0 && j < n ? j : i;
+  });
+  const weights = plan.mix.slice(begin, begin + n);
+  return tf.tidy(() => {
+    const order = tf.tensor1d(partner, 'int32');
+    const w = tf.tensor1d(weights);
+    const blend = <T extends tf.Tensor>(t: T, shape: number[]) =>
+      tf.add(tf.mul(t, tf.reshape(w, shape)), tf.mul(tf.gather(t, order), tf.reshape(tf.sub(1, w), shape))) as T;
+    return { x: blend(images, [n, 1, 1, 1]), y: blend(labels, [n]) };
+  });
 }
 
 /** Augments `images`, which are images `begin`, `begin + 1`, … of the batch `plan` was drawn for. */

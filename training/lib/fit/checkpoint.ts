@@ -82,6 +82,7 @@ export function trainingRecord(state: TrainState): TrainingRecord {
     from?: string;
     fromTraining?: TrainingRecord;
     labelSmoothing?: number;
+    mixup?: number;
     augment?: string;
     lrSchedule?: string;
     stages?: Stage[];
@@ -96,6 +97,7 @@ export function trainingRecord(state: TrainState): TrainingRecord {
     ...(options.from ? { from: options.from } : {}),
     ...(options.fromTraining ? { fromTraining: options.fromTraining } : {}),
     ...(options.labelSmoothing ? { labelSmoothing: options.labelSmoothing } : {}),
+    ...(options.mixup ? { mixup: options.mixup } : {}),
   };
   if (!options.stages) {
     return {

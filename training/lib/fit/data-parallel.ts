@@ -3,7 +3,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../worker-threads';
 import { applyBatchNormStats, collectBatchNormStats, type BatchNormStats } from '../model/models';
-import { applyAugmentation, type BatchAugmentation } from './augment';
+import { applyAugmentation, mixPairs, type BatchAugmentation } from './augment';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './grad-worker';
 import type { StepResult, Trainer } from './trainer';
 
@@ -120,10 +120,11 @@ export async function createDataParallelStep(
         };
         return workers[i].run(request);
       });
-      const [rawX, mineY] = [tf.slice(x, 0, mine), tf.slice(y, 0, mine)] as [tf.Tensor4D, tf.Tensor1D];
-      const mineX = applyAugmentation(rawX, augmentation);
+      const [rawX, rawY] = [tf.slice(x, 0, mine), tf.slice(y, 0, mine)] as [tf.Tensor4D, tf.Tensor1D];
+      const augmented = applyAugmentation(rawX, augmentation);
+      const { x: mineX, y: mineY } = mixPairs(augmented, rawY, augmentation);
       const own = collectBatchNormStats(() => trainer.gradients(mineX, mineY, n));
-      tf.dispose([rawX, mineX, mineY]);
+      tf.dispose([rawX, rawY, augmented, mineX, mineY]);
       let ready: WorkerReply[];
       try {
         ready = (await Promise.all(replies)).filter((r): r is WorkerReply => r !== null);

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { parentPort, workerData } from 'node:worker_threads';
-import { applyAugmentation, type BatchAugmentation } from './augment';
+import { applyAugmentation, mixPairs, type BatchAugmentation } from './augment';
 import { collectBatchNormStats } from '../model/models';
 import { createTrainer, type LossSettings } from './trainer';
 import { initTrainingBackend } from './wasm/setup';
@@ -53,8 +53,9 @@ port.on('message', (req: WorkerRequest) => {
   });
   const n = req.y.length;
   const raw = tf.tensor4d(req.x, [n, size, size, 3]);
-  const x = applyAugmentation(raw, req.augmentation, req.begin);
-  const y = tf.tensor1d(req.y);
+  const labels = tf.tensor1d(req.y);
+  const augmented = applyAugmentation(raw, req.augmentation, req.begin);
+  const { x, y } = mixPairs(augmented, labels, req.augmentation, req.begin);
   const { result, stats } = collectBatchNormStats(() => trainer.gradients(x, y, req.scale));
   const reply: WorkerReply = {
     grads: result.grads.map((g) => g.dataSync() as Float32Array),
@@ -66,7 +67,7 @@ port.on('message', (req: WorkerRequest) => {
       variance: variance.dataSync() as Float32Array,
     })),
   };
-  tf.dispose([raw, x, y, ...result.grads, ...stats.flatMap((s) => [s.mean, s.variance])]);
+  tf.dispose([raw, labels, augmented, x, y, ...result.grads, ...stats.flatMap((s) => [s.mean, s.variance])]);
   port.postMessage(reply, [
     ...reply.grads.map((g) => g.buffer as ArrayBuffer),
     ...reply.stats.flatMap((s) => [s.mean.buffer as ArrayBuffer, s.variance.buffer as ArrayBuffer]),

@@ -43,7 +43,10 @@ export interface LossSettings {
 }
 
 export interface Trainer {
-  /** One optimizer update on a batch of RAW 0–255 images; labels are 0 female, 1 male. Reads back once. */
+  /**
+   * One optimizer update on a batch of RAW 0–255 images; labels are 0 female, 1 male, or between for blended
+   * (mixup) images. Reads back once.
+   */
   step(x: tf.Tensor4D, y: tf.Tensor1D): StepResult;
   /** The gradient half of `step`, for splitting a batch across workers. */
   gradients(x: tf.Tensor4D, y: tf.Tensor1D, scale: number): Gradients;
@@ -89,7 +92,8 @@ export function createTrainer(model: LayersModel, opts: TrainerOptions = {}): Tr
     const perImage = tf.neg(tf.add(tf.mul(target, tf.log(pc)), tf.mul(tf.sub(1, target), tf.log1p(tf.neg(pc)))));
     const w = objective ? tf.add(classWeights.female, tf.mul(y, classWeights.male - classWeights.female)) : null;
     const lossSum = tf.sum(w ? tf.mul(perImage, w) : perImage);
-    const correct = tf.sum(tf.cast(tf.equal(tf.greater(p, 0.5), tf.cast(y, 'bool')), 'float32'));
+    // A mixup label is its larger part's: at least half of it.
+    const correct = tf.sum(tf.cast(tf.equal(tf.greater(p, 0.5), tf.greaterEqual(y, 0.5)), 'float32'));
     return { lossSum, correct };
   }
 
