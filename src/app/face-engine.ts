@@ -9,7 +9,7 @@ import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wa
 import type { Box } from '../core/geometry';
 import type { ModelMetadata } from '../core/metadata';
 import { initBackend } from '../vision/backend';
-import { loadGenderClassifier, type GenderClassifier } from '../vision/classifier';
+import { loadGenderClassifier, withFlipAveraging, type GenderClassifier } from '../vision/classifier';
 import { cropFaces } from '../vision/crop';
 import { BLAZEFACE_FILES, loadBlazeFace, type FaceDetector } from '../vision/detector';
 import { fetchVerifiedModel } from './verified-model';
@@ -58,13 +58,21 @@ export class FaceEngine {
   private lost = false;
   private readonly lostListeners = new Set<() => void>();
   private gl?: WebGLRenderingContext;
+  /**
+   * Stills are classified with their mirror images as well (docs/experiments.md §23): a photo has no later frames
+   * to average over, and the second crop per face is paid once, not on every frame. It wraps `classifier`, which
+   * owns the weights.
+   */
+  private readonly stillClassifier: GenderClassifier;
 
   private constructor(
     readonly backend: string,
     readonly metadata: ModelMetadata,
     private readonly detector: FaceDetector,
     private readonly classifier: GenderClassifier,
-  ) {}
+  ) {
+    this.stillClassifier = withFlipAveraging(classifier);
+  }
 
   /** `order` lists backends to try, best first; the first that starts is used. */
   static async load(order: readonly BackendName[] = BACKENDS): Promise<FaceEngine> {
@@ -101,7 +109,8 @@ export class FaceEngine {
 
   /**
    * Finds the faces in `image` and classifies those `select` picks (all by default), in one batch. A `still` (a
-   * photo) is looked at again with a border when no face is found: a face that fills it needs room around it.
+   * photo) is looked at again with a border when no face is found (a face that fills it needs room around it), and
+   * its faces are classified with their mirror images.
    */
   async analyze(image: ImageInput, { select, still = false }: AnalyzeOptions = {}): Promise<Analysis> {
     const t0 = performance.now();
@@ -121,7 +130,8 @@ export class FaceEngine {
           this.metadata.crop,
         );
         try {
-          const probabilities = await this.classifier.classify(crops);
+          const classifier = still ? this.stillClassifier : this.classifier;
+          const probabilities = await classifier.classify(crops);
           picked.forEach((f, i) => (f.probability = probabilities[i]));
         } finally {
           crops.dispose();

@@ -121,6 +121,40 @@ describe.skipIf(!hasData)(`predict on many images (${DATA_DIR})`, () => {
     expect(r.stderr).toMatch(/^302 images: \d+ with a face, \d+ without, 2 unreadable$/m);
   }, 600_000);
 
+  it("labels a photo as the app does: each face's score averaged with its mirror image's", async () => {
+    const tf = await import('@tensorflow/tfjs-core');
+    const { initTrainingBackend } = await import('../../training/lib/fit/wasm/setup');
+    const { DEFAULT_MODEL_DIR, loadClassifierDir } = await import('../../training/cli/common');
+    const { blazeFaceModels } = await import('../../training/lib/node-io');
+    const { decodeImage, imageTensor } = await import('../../training/lib/data/images');
+    const { loadBlazeFace } = await import('../../src/vision/detector');
+    const { cropFaces } = await import('../../src/vision/crop');
+    const { withFlipAveraging } = await import('../../src/vision/classifier');
+    const files = [...celeba('Test', 'Female', 3), ...celeba('Test', 'Male', 3)];
+    const r = predict(['--json', ...files]);
+    expect(r.status, r.stderr).toBe(0);
+    const printed = (JSON.parse(r.stdout) as { faces: { probabilityMale: number }[] }[]).map(
+      (result) => result.faces[0].probabilityMale,
+    );
+    await initTrainingBackend();
+    const detector = await loadBlazeFace(blazeFaceModels());
+    const single = await loadClassifierDir(DEFAULT_MODEL_DIR);
+    const mirrored = withFlipAveraging(single);
+    const scores = { single: [] as number[], mirrored: [] as number[] };
+    for (const file of files) {
+      const image = imageTensor(await decodeImage(file));
+      const [face] = await detector.detect(image, { still: true });
+      const crops = cropFaces(image, [face.box], single.metadata.crop);
+      scores.single.push((await single.classify(crops))[0]);
+      scores.mirrored.push((await mirrored.classify(crops))[0]);
+      tf.dispose([image, crops]);
+    }
+    detector.dispose();
+    mirrored.dispose();
+    printed.forEach((p, i) => expect(p).toBeCloseTo(scores.mirrored[i], 4));
+    expect(printed.some((p, i) => Math.abs(p - scores.single[i]) > 1e-3)).toBe(true);
+  });
+
   it('takes paths, folders and --list files together, in the order given', () => {
     const [a, b, c, d] = celeba('Validation', 'Male', 4);
     const folder = join(work, 'two');

@@ -38,15 +38,16 @@ import { initTrainingBackend } from '../lib/fit/wasm/setup';
 
 const HELP = `Usage: npm run evaluate -- --data <dir> [options]
 
-Runs the app's pipeline (BlazeFace, the shared face crop, the classifier with its calibration) on every image of
-a labelled folder and reports how well it does.
+Runs the app's pipeline for photos (BlazeFace, the shared face crop, the classifier with its calibration, each
+face averaged with its mirror image) on every image of a labelled folder and reports how well it does.
 
   --data <dir>      Kaggle layout {Train,Validation,Test}/{Male,Female}/*.jpg, or a plain {Male,Female}/ folder
   --split <name>    Test, Validation or Train, for the Kaggle layout (default Test)
   --model <dir>     exported model folder (default public/models/gender)
   --report <dir>    also write index.html (plots, most confident mistakes), summary.md and report.json there
   --json            print the JSON report on stdout (progress goes to stderr)
-  --flip            test-time flip averaging: average each face's score with its mirror image's
+  --single-view     classify each face from its crop alone, as the app does a live frame (default: its score
+                    averaged with its mirror image's, as the app does a photo)
   --by <columns>    accuracy per group for these columns of <dir>/labels.csv (its "file" column names each image
                     as a path relative to <dir>), e.g. --by race,age: a table and a chart per column, the worst
                     group and the gap between the best and the worst group's accuracy
@@ -83,7 +84,7 @@ function parse() {
       model: { type: 'string', default: DEFAULT_MODEL_DIR },
       report: { type: 'string' },
       json: { type: 'boolean', default: false },
-      flip: { type: 'boolean', default: false },
+      'single-view': { type: 'boolean', default: false },
       mistakes: { type: 'string' },
       by: { type: 'string' },
       'min-group': { type: 'string', default: String(MIN_GROUP_FACES) },
@@ -112,7 +113,7 @@ const groupLabels = readGroupLabels(dataset.root, opts.by);
 const backend = await initTrainingBackend();
 const detector = await loadBlazeFace(blazeFaceModels());
 const loaded = await loadClassifierDir(resolve(opts.model));
-const classifier = opts.flip ? withFlipAveraging(loaded) : loaded;
+const classifier = opts['single-view'] ? loaded : withFlipAveraging(loaded);
 const { metadata } = classifier;
 
 const outcomes: Outcome[] = [];
@@ -195,7 +196,7 @@ const report = {
   temperature: metadata.temperature,
   bias: metadata.bias ?? 0,
   imagesPerSecond: entries.length / seconds,
-  flipAveraging: opts.flip,
+  flipAveraging: !opts['single-view'],
   classifyMsPerFace: (1000 * classifySeconds) / outcomes.length,
   groups,
   worstGroup,
@@ -211,7 +212,7 @@ const summary = [
   '',
   `Data: \`${report.data}\` — ${images} images, faces found in ${outcomes.length}, no face in ${noFace.length}, ` +
     `skipped ${skipped.length}. Backend ${backend}, ${report.imagesPerSecond.toFixed(1)} images/s end to end, ` +
-    `${report.classifyMsPerFace.toFixed(2)} ms to classify a face${opts.flip ? ' (with its mirror image)' : ''}.`,
+    `${report.classifyMsPerFace.toFixed(2)} ms to classify a face${opts['single-view'] ? '' : ' (with its mirror image)'}.`,
   '',
   '| metric | value |',
   '|---|---|',

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { lstatSync, readdirSync, readFileSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { formatPercent, formatVerdict, verdict, type GenderLabel } from '../../src/core/labels';
+import { withFlipAveraging } from '../../src/vision/classifier';
 import { cropFaces } from '../../src/vision/crop';
 import { loadBlazeFace } from '../../src/vision/detector';
 import {
@@ -23,8 +24,9 @@ const PROGRESS_FROM = 20;
 
 const HELP = `Usage: npm run predict -- [--json] [--model <dir>] [--list <file>|-] [<image or folder> ...]
 
-Finds every face in each image with BlazeFace, crops it as the app does and labels it with the gender model:
-"female 93%", "male 88%" or "uncertain" when the score is close to the threshold. A calibrated probability is
+Finds every face in each image with BlazeFace, crops it and labels it with the gender model as the app labels
+a photo (the face's score averaged with its mirror image's): "female 93%", "male 88%" or "uncertain" when the
+score is close to the threshold. A calibrated probability is
 never certain, so no label says more than 99%.
 
 Images, in the order given:
@@ -202,7 +204,7 @@ assertBlazeFaceInstalled();
 console.log = console.error;
 await initTrainingBackend();
 const detector = await loadBlazeFace(blazeFaceModels());
-const classifier = await loadClassifierDir(resolve(values.model));
+const classifier = withFlipAveraging(await loadClassifierDir(resolve(values.model)));
 const { crop, policy } = classifier.metadata;
 
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
