@@ -19,6 +19,15 @@ export function calibrated(p: number, { temperature, bias }: Calibration): numbe
   return sigmoid(logit(p) / temperature + bias);
 }
 
+/**
+ * Several views' probabilities of one face made one: the mean of their logits. Calibration is affine in the logit,
+ * so the mean of calibrated views is the calibrated mean; and views that disagree meet where their logits do, not
+ * at the mean probability, which would pull a face one view is sure of towards "uncertain".
+ */
+export function meanLogit(probs: readonly number[]): number {
+  return sigmoid(probs.reduce((sum, p) => sum + logit(p), 0) / probs.length);
+}
+
 /** Weights that give every (group, class) cell the same total, so no folder and no class outweighs another. */
 export function balancedWeights(labels: ArrayLike<number>, groups?: ArrayLike<number>): Float64Array {
   const key = (i: number) => `${groups ? groups[i] : 0}:${labels[i]}`;

@@ -63,15 +63,20 @@ function fromPredict(
 
 /**
  * Test-time flip averaging: each crop and its mirror image go through the model in one batch, and the two
- * probabilities are averaged. Twice the classifier work per face, for whatever robustness the mirror adds.
+ * probabilities are made one as src/core/calibration.ts's `meanLogit` does. Twice the classifier work per face.
  */
 export function withFlipAveraging(classifier: GenderClassifier): GenderClassifier {
   const predict = (crops: tf.Tensor4D): tf.Tensor1D =>
     tf.tidy(() => {
       const n = crops.shape[0];
       if (n === 0) return classifier.predict(crops);
-      const both = classifier.predict(tf.concat([crops, tf.image.flipLeftRight(crops)]));
-      return tf.mean(tf.reshape(both, [2, n]), 0) as tf.Tensor1D;
+      const both = tf.clipByValue(
+        classifier.predict(tf.concat([crops, tf.image.flipLeftRight(crops)])),
+        1e-7,
+        1 - 1e-7,
+      );
+      const logits = tf.log(tf.div(both, tf.sub(1, both)));
+      return tf.sigmoid(tf.mean(tf.reshape(logits, [2, n]), 0)) as tf.Tensor1D;
     });
   return fromPredict(classifier.metadata, predict, () => classifier.dispose());
 }

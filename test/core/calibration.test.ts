@@ -5,6 +5,7 @@ import {
   chooseUncertainBand,
   confidentStats,
   fitCalibration,
+  meanLogit,
 } from '../../src/core/calibration';
 import { mulberry32 } from '../../src/core/augment';
 
@@ -88,6 +89,19 @@ describe('calibration', () => {
     const balanced = fitCalibration(probs, labels, balancedWeights(labels));
     expect(recall(plain, 1) - recall(plain, 0)).toBeGreaterThan(0.3);
     expect(Math.abs(recall(balanced, 1) - recall(balanced, 0))).toBeLessThan(0.03);
+  });
+
+  it('makes views one by the mean of their logits, which commutes with calibration', () => {
+    // logit(0.99) = 4.595 and logit(0.6) = 0.405 meet at 2.5: 0.924, where the mean probability would be 0.795.
+    expect(meanLogit([0.99, 0.6])).toBeCloseTo(0.924, 3);
+    expect(meanLogit([0.3, 0.7])).toBeCloseTo(0.5, 9);
+    expect(meanLogit([0.8])).toBeCloseTo(0.8, 9);
+    const calibration = { temperature: 0.7, bias: -0.03 };
+    const views = [0.9, 0.35, 0.62];
+    expect(meanLogit(views.map((p) => calibrated(p, calibration)))).toBeCloseTo(
+      calibrated(meanLogit(views), calibration),
+      9,
+    );
   });
 
   it('counts coverage and per-class precision of the labels shown', () => {

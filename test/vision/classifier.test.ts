@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { calibrated } from '../../src/core/calibration';
+import { calibrated, meanLogit } from '../../src/core/calibration';
 import { applyCalibration, withFlipAveraging, type GenderClassifier } from '../../src/vision/classifier';
 import { loadClassifierDir } from '../../training/cli/common';
 
@@ -30,7 +30,7 @@ describe('applyCalibration', () => {
 });
 
 describe('withFlipAveraging', () => {
-  it("averages each crop's score with its mirror image's, in one batch", async () => {
+  it("averages each crop's score with its mirror image's in the logit, in one batch", async () => {
     const crops = tf.randomUniform([3, 64, 64, 3], 0, 255, 'float32', 3) as tf.Tensor4D;
     const flipped = tf.image.flipLeftRight(crops);
     const [plain, mirrored, averaged] = await Promise.all([
@@ -38,7 +38,7 @@ describe('withFlipAveraging', () => {
       classifier.classify(flipped),
       withFlipAveraging(classifier).classify(crops),
     ]);
-    averaged.forEach((p, i) => expect(p).toBeCloseTo((plain[i] + mirrored[i]) / 2, 5));
+    averaged.forEach((p, i) => expect(p).toBeCloseTo(meanLogit([plain[i], mirrored[i]]), 5));
     tf.dispose([crops, flipped]);
   });
 
