@@ -118,15 +118,19 @@ describe('createTrainer', () => {
     split.dispose();
   });
 
-  it('smooths the labels of the training loss only', () => {
+  /** A fresh dense net, a toy batch scaled to 0–1 (which keeps the sigmoid off its clipped ends), and its scores. */
+  function scoredBatch(seed: number) {
     const model = denseNet();
-    const batch = toyBatch(8, 7);
-    // Pixels scaled to 0–1 keep the sigmoid off its clipped ends.
+    const batch = toyBatch(8, seed);
     const x = tf.div(batch.x, 255) as tf.Tensor4D;
     const probs = model.predict(x) as tf.Tensor;
-    const p = Array.from(probs.dataSync());
+    return { model, batch, x, probs, p: Array.from(probs.dataSync()) };
+  }
+  const crossEntropy = (t: number, q: number) => -(t * Math.log(q) + (1 - t) * Math.log(1 - q));
+
+  it('smooths the labels of the training loss only', () => {
+    const { model, batch, x, probs, p } = scoredBatch(7);
     const labels = Array.from(batch.y.dataSync());
-    const crossEntropy = (t: number, q: number) => -(t * Math.log(q) + (1 - t) * Math.log(1 - q));
     const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
     const epsilon = 0.2;
     const trainer = createTrainer(model, { lr: 0, labelSmoothing: epsilon });
@@ -144,14 +148,9 @@ describe('createTrainer', () => {
   });
 
   it('trains on blended (mixup) labels, and counts a blend right when it predicts its larger part', () => {
-    const model = denseNet();
-    const batch = toyBatch(8, 9);
-    const x = tf.div(batch.x, 255) as tf.Tensor4D;
-    const probs = model.predict(x) as tf.Tensor;
-    const p = Array.from(probs.dataSync());
+    const { model, batch, x, probs, p } = scoredBatch(9);
     const soft = [0.2, 0.8, 0.35, 0.65, 0, 1, 0.3, 0.7];
     const y = tf.tensor1d(soft);
-    const crossEntropy = (t: number, q: number) => -(t * Math.log(q) + (1 - t) * Math.log(1 - q));
     const result = createTrainer(model, { lr: 0 }).step(x, y);
     expect(result.loss).toBeCloseTo(soft.reduce((sum, t, i) => sum + crossEntropy(t, p[i]), 0) / soft.length, 5);
     expect(result.correct).toBe(soft.filter((t, i) => p[i] > 0.5 === t >= 0.5).length);
