@@ -26,8 +26,7 @@ const HELP = `Usage: npm run predict -- [--json] [--model <dir>] [--list <file>|
 
 Finds every face in each image with BlazeFace, crops it and labels it with the gender model as the app labels
 a photo (the face's score averaged with its mirror image's): "female 93%", "male 88%" or "uncertain" when the
-score is close to the threshold. A calibrated probability is
-never certain, so no label says more than 99%.
+score is close to the threshold. A calibrated probability is never certain, so no label says more than 99%.
 
 Images, in the order given:
   <image>         an image file (JPEG, PNG, WebP, GIF, TIFF, AVIF, …), whatever its name
