@@ -15,13 +15,18 @@ export interface GenderClassifier {
   dispose(): void;
 }
 
+/** log(p / (1 − p)), with p clipped as src/core/calibration.ts clips it, so a saturated score stays finite. */
+function logitOf(p: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const q = tf.clipByValue(p, 1e-7, 1 - 1e-7);
+    return tf.log(tf.div(q, tf.sub(1, q)));
+  });
+}
+
 /** Applies the calibration to probabilities through their logit: sigmoid(logit(p) / temperature + bias). */
 export function applyCalibration(p: tf.Tensor, { temperature, bias }: Calibration): tf.Tensor {
   if (temperature === 1 && bias === 0) return p;
-  return tf.tidy(() => {
-    const q = tf.clipByValue(p, 1e-7, 1 - 1e-7);
-    return tf.sigmoid(tf.add(tf.div(tf.log(tf.div(q, tf.sub(1, q))), temperature), bias));
-  });
+  return tf.tidy(() => tf.sigmoid(tf.add(tf.div(logitOf(p), temperature), bias)));
 }
 
 /** Wraps a loaded layers model; runs one warm-up prediction so kernel compilation is not paid on a live frame. */
@@ -70,13 +75,8 @@ export function withFlipAveraging(classifier: GenderClassifier): GenderClassifie
     tf.tidy(() => {
       const n = crops.shape[0];
       if (n === 0) return classifier.predict(crops);
-      const both = tf.clipByValue(
-        classifier.predict(tf.concat([crops, tf.image.flipLeftRight(crops)])),
-        1e-7,
-        1 - 1e-7,
-      );
-      const logits = tf.log(tf.div(both, tf.sub(1, both)));
-      return tf.sigmoid(tf.mean(tf.reshape(logits, [2, n]), 0)) as tf.Tensor1D;
+      const both = classifier.predict(tf.concat([crops, tf.image.flipLeftRight(crops)]));
+      return tf.sigmoid(tf.mean(tf.reshape(logitOf(both), [2, n]), 0)) as tf.Tensor1D;
     });
   return fromPredict(classifier.metadata, predict, () => classifier.dispose());
 }

@@ -10,7 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { confidentStats } from '../../src/core/calibration';
+import { confidentStats, meanLogit } from '../../src/core/calibration';
 import { balancedAccuracy, confusion } from '../../src/core/metrics';
 import { cropFaces } from '../../src/vision/crop';
 import { loadBlazeFace } from '../../src/vision/detector';
@@ -60,7 +60,6 @@ await initTrainingBackend();
 const detector = await loadBlazeFace(blazeFaceModels());
 const classifier = await loadClassifierDir(values.model!);
 const { crop } = classifier.metadata;
-const logit = (p: number) => Math.log(Math.max(p, 1e-7) / Math.max(1 - p, 1e-7));
 
 const { threshold, uncertainBand } = classifier.metadata.policy;
 const scores: Record<string, Record<string, number>> = {};
@@ -70,7 +69,7 @@ for (const dir of positionals) {
   const entries = dataset.entries.filter((e) =>
     dataset.layout === 'kaggle' ? e.split === 'Validation' : isHeldOut(e.name),
   );
-  const logits: number[][] = [];
+  const scored: number[][] = [];
   const labels: number[] = [];
   let i = 0;
   for await (const decoded of decodeInOrder(entries.map((e) => e.path))) {
@@ -90,7 +89,7 @@ for (const dir of positionals) {
           }),
         ),
       ) as tf.Tensor4D;
-      logits.push(Array.from(await classifier.classify(crops), logit));
+      scored.push(Array.from(await classifier.classify(crops)));
       labels.push(entry.label);
       crops.dispose();
     }
@@ -99,17 +98,14 @@ for (const dir of positionals) {
   }
   scores[dir] = Object.fromEntries(
     Object.entries(CANDIDATES).map(([name, views]) => {
-      const p = Float32Array.from(
-        logits,
-        (l) => 1 / (1 + Math.exp(-views.reduce((s, k) => s + l[k], 0) / views.length)),
-      );
+      const p = Float32Array.from(scored, (face) => meanLogit(views.map((k) => face[k])));
       const y = Uint8Array.from(labels);
       labelled[name].shown += Math.round(confidentStats(p, y, threshold, uncertainBand).coverage * labels.length);
       labelled[name].faces += labels.length;
       return [name, balancedAccuracy(confusion(p, y, threshold))];
     }),
   );
-  process.stderr.write(`${dir}: ${logits.length} faces of ${entries.length} images\n`);
+  process.stderr.write(`${dir}: ${scored.length} faces of ${entries.length} images\n`);
 }
 detector.dispose();
 classifier.dispose();

@@ -8,10 +8,10 @@ import { DEFAULT_CROP, type CropSettings } from '../../../src/core/crop';
 import {
   balancedWeights,
   calibrated,
-  meanLogit,
   chooseUncertainBand,
   confidentStats,
   fitCalibration,
+  meanLogit,
 } from '../../../src/core/calibration';
 import { DEFAULT_POLICY, type LabelPolicy } from '../../../src/core/labels';
 import { METADATA_FORMAT_VERSION, type ModelMetadata, type SplitMetrics } from '../../../src/core/metadata';
@@ -81,9 +81,9 @@ export interface ExportInput {
  * Folds BatchNormalization into the convolutions (the same outputs, fewer ops per frame), quantizes the model and
  * measures what that costs on Validation; fits the temperature and bias (each folder's women and men weighted
  * alike) and the "uncertain" band (at least 97 % of faces labelled, as one crop and as a photo's face is, averaged
- * with its mirror image) on all folders' Validation together; reports
- * Validation and Test with both applied, for all folders and for each; and writes model.json, weights and
- * metadata.json to `out` atomically. Returns the metadata written.
+ * with its mirror image) on all folders' Validation together; reports Validation and Test with both applied, for
+ * all folders and for each; and writes model.json, weights and metadata.json to `out` atomically. Returns the
+ * metadata written.
  */
 export async function exportModel(input: ExportInput): Promise<ModelMetadata> {
   const { model, out, quantization, sources } = input;
