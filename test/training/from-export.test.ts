@@ -7,19 +7,25 @@ import { initTrainingBackend } from '../../training/lib/fit/wasm/setup';
 import { foldBatchNorm } from '../../training/lib/model/fold';
 import { modelFromExport } from '../../training/lib/model/from-export';
 import { loadModelFiles, saveModelFiles } from '../../training/lib/model/model-files';
-import { buildModel } from '../../training/lib/model/models';
+import { buildModel, type Arch } from '../../training/lib/model/models';
 import { maxRelativeDiff, randomiseNorms } from '../support/models';
 
 const dir = mkdtempSync(join(tmpdir(), 'facesense-from-export-'));
+const wideDir = join(dir, 'wide');
+
+/** An export of a model of `arch`: BatchNorm folded, as `npm run train` writes public/models/gender. */
+async function exportModel(arch: Arch, to: string): Promise<void> {
+  const trained = buildModel(arch, { inputSize: 64, seed: 3 });
+  randomiseNorms(trained, 3);
+  const folded = await foldBatchNorm(trained);
+  await saveModelFiles(folded, to);
+  [trained, folded].forEach((m) => m.dispose());
+}
 
 beforeAll(async () => {
   await initTrainingBackend('wasm');
-  // A compact model's export: BatchNorm folded, as `npm run train` writes public/models/gender.
-  const trained = buildModel('compact', { inputSize: 64, seed: 3 });
-  randomiseNorms(trained, 3);
-  const folded = await foldBatchNorm(trained);
-  await saveModelFiles(folded, dir);
-  [trained, folded].forEach((m) => m.dispose());
+  await exportModel('compact', dir);
+  await exportModel('wide', wideDir);
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -40,5 +46,17 @@ describe('modelFromExport', () => {
     expect(await maxRelativeDiff(exported, wide, sample)).toBeLessThan(0.05);
     tf.dispose(sample);
     [exported, compact, wide].forEach((m) => m.dispose());
+  });
+
+  it('gives wide8 the wide export’s weights as they are', async () => {
+    const sample = tf.randomUniform([32, 64, 64, 3], 0, 255, 'float32', 12) as tf.Tensor4D;
+    const options = { inputSize: 64, seed: 9 };
+    const wide = await modelFromExport(wideDir, 'wide', 'wide', sample, options);
+    const wide8 = await modelFromExport(wideDir, 'wide', 'wide8', sample, options);
+    expect(wide8.getLayer('block6_pw_relu').outputShape).toEqual([null, 8, 8, 528]);
+    const [a, b] = [wide, wide8].map((m) => m.getWeights().map((w) => Array.from(w.dataSync())));
+    expect(b).toEqual(a);
+    tf.dispose(sample);
+    [wide, wide8].forEach((m) => m.dispose());
   });
 });

@@ -53,6 +53,20 @@ describe('compact', () => {
   });
 });
 
+describe('wide8', () => {
+  it('has the wide net’s weights, and pools its last block from 8×8 places instead of 4×4', () => {
+    const wide = buildModel('wide', { inputSize: 64 });
+    const wide8 = buildModel('wide8', { inputSize: 64 });
+    expect(wide8.weights.map((w) => w.shape)).toEqual(wide.weights.map((w) => w.shape));
+    expect(countParams(wide8)).toBe(446_601);
+    expect(wide.getLayer('block6_pw_relu').outputShape).toEqual([null, 4, 4, 528]);
+    expect(wide8.getLayer('block6_pw_relu').outputShape).toEqual([null, 8, 8, 528]);
+    expect(wide8.outputs[0].shape).toEqual([null, 1]);
+    wide.dispose();
+    wide8.dispose();
+  });
+});
+
 describe('LeanConv2D', () => {
   const args = { filters: 8, kernelSize: 3, strides: 2, padding: 'same' as const, useBias: false };
 

@@ -1,7 +1,8 @@
 /**
- * Training and inference throughput of both architectures on wasm and cpu, measured in one run on random 64×64 data,
- * `compact`'s training throughput with 1, 2, … threads up to the core count, then a per-kernel profile of one
- * `compact` training step on wasm. `npm run bench:train [-- --json] [--baseline]`; a few minutes.
+ * Training and inference throughput of every architecture on wasm (and of compact and seed on cpu), measured in one
+ * run on random 64×64 data, `compact`'s training throughput with 1, 2, … threads up to the core count, then a
+ * per-kernel profile of one `compact` training step on wasm. `npm run bench:train [-- --json] [--baseline]`; a few
+ * minutes.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { availableParallelism } from 'node:os';
@@ -41,6 +42,8 @@ const PLANS: Plan[] = quick
   ? [{ backend: 'wasm', arch: 'compact', batch: 8, warmup: 1, steps: 1 }]
   : [
       { backend: 'wasm', arch: 'compact', batch: 64, warmup: 2, steps: 5 },
+      { backend: 'wasm', arch: 'wide', batch: 64, warmup: 2, steps: 5 },
+      { backend: 'wasm', arch: 'wide8', batch: 64, warmup: 2, steps: 5 },
       { backend: 'wasm', arch: 'seed', batch: 32, warmup: 1, steps: 2 },
       { backend: 'cpu', arch: 'compact', batch: 4, warmup: 0, steps: 1 },
       { backend: 'cpu', arch: 'seed', batch: 1, warmup: 0, steps: 1 },
@@ -233,6 +236,10 @@ async function main(): Promise<void> {
       const [w, c] = (['wasm', 'cpu'] as const).map((b) => results.find((r) => r.arch === arch && r.backend === b)!);
       log(`${arch.padEnd(8)} train ×${(w.train / c.train).toFixed(0)}, infer ×${(w.infer / c.infer).toFixed(1)}`);
     }
+    const [wide, wide8] = (['wide', 'wide8'] as const).map((arch) => results.find((r) => r.arch === arch)!);
+    log(
+      `\nwide8 / wide on wasm: train ×${(wide.train / wide8.train).toFixed(2)}, infer ×${(wide.infer / wide8.infer).toFixed(2)} the time`,
+    );
   }
   const profile = await profileCompactStep();
   if (json) {

@@ -28,7 +28,7 @@ import {
 import { exportModel, runCrop, weightsBytes } from '../lib/model/exporter';
 import { loadModelFiles, recoverDir, replaceDirAtomically, saveModelFiles } from '../lib/model/model-files';
 import { modelFromExport } from '../lib/model/from-export';
-import { buildModel, countParams, WIDENS_FROM, type Arch } from '../lib/model/models';
+import { buildModel, countParams, STARTS_FROM, type Arch } from '../lib/model/models';
 import { REPO_ROOT } from '../lib/node-io';
 import type { EpochRecord } from '../lib/plot';
 import { plotHistory } from '../lib/plot';
@@ -63,8 +63,8 @@ let fromArch: Arch = opts.arch;
 const fromMetadata = fromModel ? readModelDir(fromModel) : null;
 if (fromMetadata) {
   const { arch, crop } = fromMetadata;
-  if (arch !== opts.arch && WIDENS_FROM[opts.arch] !== arch) {
-    const can = [opts.arch, WIDENS_FROM[opts.arch]].filter(Boolean).join(' or ');
+  if (arch !== opts.arch && STARTS_FROM[opts.arch] !== arch) {
+    const can = [opts.arch, STARTS_FROM[opts.arch]].filter(Boolean).join(' or ');
     fail(`--from ${opts.from}: that model is ${arch}; --arch ${opts.arch} starts from ${can}`, EXIT.usage);
   }
   fromArch = arch as Arch;
@@ -195,7 +195,11 @@ if (opts.resume) {
     tf.dispose([sample.x, sample.y]);
     console.log(`starting from the exported model in ${fromModel}, BatchNorm unfolded on ${sample.y.size} Train crops`);
     if (fromArch !== opts.arch)
-      console.log(`widened from ${fromArch} to ${opts.arch}: the same outputs, up to the copies' noise`);
+      console.log(
+        opts.arch === 'wide8'
+          ? `${fromArch}'s weights taken as they are by ${opts.arch}`
+          : `widened from ${fromArch} to ${opts.arch}: the same outputs, up to the copies' noise`,
+      );
   } else if (opts.from) {
     const ckpt = await loadCheckpoint(fromDir);
     model = ckpt.model;

@@ -11,8 +11,8 @@ const WIDEN_NOISE = 0.01;
 /**
  * A training model of `arch` that starts where the exported model in `dir` (BatchNorm folded into its convolutions;
  * its network is `exported`) stands, for fine-tuning when only the export is left: `exported` built afresh with each
- * BatchNorm unfolded on `sample` (raw Train crops), then widened to `arch` (Net2WiderNet) when that is another,
- * wider network.
+ * BatchNorm unfolded on `sample` (raw Train crops), then given to `arch` when that is another network: as they are
+ * when its weights have the same shapes (wide8 from wide), else widened (Net2WiderNet).
  */
 export async function modelFromExport(
   dir: string,
@@ -29,8 +29,10 @@ export async function modelFromExport(
     folded.dispose();
   }
   if (exported === arch) return model;
-  const wide = buildModel(arch, options);
-  widenModel(model, wide, options.seed ?? 0, WIDEN_NOISE);
+  const target = buildModel(arch, options);
+  const same = model.weights.every((w, i) => w.shape.join() === target.weights[i]?.shape.join());
+  if (same && model.weights.length === target.weights.length) target.setWeights(model.getWeights());
+  else widenModel(model, target, options.seed ?? 0, WIDEN_NOISE);
   model.dispose();
-  return wide;
+  return target;
 }
