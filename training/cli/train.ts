@@ -63,8 +63,8 @@ let fromArch: Arch = opts.arch;
 const fromMetadata = fromModel ? readModelDir(fromModel) : null;
 if (fromMetadata) {
   const { arch, crop } = fromMetadata;
-  if (arch !== opts.arch && STARTS_FROM[opts.arch] !== arch) {
-    const can = [opts.arch, STARTS_FROM[opts.arch]].filter(Boolean).join(' or ');
+  if (arch !== opts.arch && STARTS_FROM[opts.arch]?.arch !== arch) {
+    const can = [opts.arch, STARTS_FROM[opts.arch]?.arch].filter(Boolean).join(' or ');
     fail(`--from ${opts.from}: that model is ${arch}; --arch ${opts.arch} starts from ${can}`, EXIT.usage);
   }
   fromArch = arch as Arch;
@@ -196,9 +196,9 @@ if (opts.resume) {
     console.log(`starting from the exported model in ${fromModel}, BatchNorm unfolded on ${sample.y.size} Train crops`);
     if (fromArch !== opts.arch)
       console.log(
-        opts.arch === 'wide8'
-          ? `${fromArch}'s weights taken as they are by ${opts.arch}`
-          : `widened from ${fromArch} to ${opts.arch}: the same outputs, up to the copies' noise`,
+        STARTS_FROM[opts.arch]?.widen
+          ? `widened from ${fromArch} to ${opts.arch}: the same outputs, up to the copies' noise`
+          : `${fromArch}'s weights taken as they are by ${opts.arch}`,
       );
   } else if (opts.from) {
     const ckpt = await loadCheckpoint(fromDir);

@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { unfoldBatchNorm } from './fold';
 import { loadModelFiles } from './model-files';
-import { buildModel, type Arch, type ModelOptions } from './models';
+import { buildModel, STARTS_FROM, type Arch, type ModelOptions } from './models';
 import { widenModel } from './widen';
 
 /** Noise on widened copies' weights, as a fraction of their layer's spread: enough to pull copies apart. */
@@ -11,8 +11,8 @@ const WIDEN_NOISE = 0.01;
 /**
  * A training model of `arch` that starts where the exported model in `dir` (BatchNorm folded into its convolutions;
  * its network is `exported`) stands, for fine-tuning when only the export is left: `exported` built afresh with each
- * BatchNorm unfolded on `sample` (raw Train crops), then given to `arch` when that is another network: as they are
- * when its weights have the same shapes (wide8 from wide), else widened (Net2WiderNet).
+ * BatchNorm unfolded on `sample` (raw Train crops), then given to `arch` when that is another network, as
+ * `STARTS_FROM` says: as they are (wide8 from wide) or widened (Net2WiderNet).
  */
 export async function modelFromExport(
   dir: string,
@@ -30,8 +30,7 @@ export async function modelFromExport(
   }
   if (exported === arch) return model;
   const target = buildModel(arch, options);
-  const same = model.weights.every((w, i) => w.shape.join() === target.weights[i]?.shape.join());
-  if (same && model.weights.length === target.weights.length) target.setWeights(model.getWeights());
+  if (STARTS_FROM[arch]?.widen === false) target.setWeights(model.getWeights());
   else widenModel(model, target, options.seed ?? 0, WIDEN_NOISE);
   model.dispose();
   return target;

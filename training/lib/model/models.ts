@@ -4,10 +4,13 @@ import * as tf from '@tensorflow/tfjs-layers';
 export type Arch = 'compact' | 'wide' | 'wide8' | 'seed';
 
 /**
- * The network each net can start from when fine-tuned from another's weights: the wide net from the compact, widened
- * (`widenModel`); wide8 from the wide net, whose weights it takes as they are.
+ * The network each net can start from when fine-tuned from another's weights, and whether those are widened
+ * (`widenModel`) or taken as they are: the wide net from the compact, widened; wide8 from the wide net, as they are.
  */
-export const STARTS_FROM: Partial<Record<Arch, Arch>> = { wide: 'compact', wide8: 'wide' };
+export const STARTS_FROM: Partial<Record<Arch, { arch: Arch; widen: boolean }>> = {
+  wide: { arch: 'compact', widen: true },
+  wide8: { arch: 'wide', widen: false },
+};
 
 export interface ModelOptions {
   /** Side of the square RGB input, in pixels. */
