@@ -11,7 +11,10 @@ export interface Calibration {
   bias: number;
 }
 
-const clamp = (p: number) => Math.min(1 - 1e-7, Math.max(1e-7, p));
+/** A score is clipped to [ε, 1 − ε] before its logit, so that a saturated one stays finite. */
+export const LOGIT_EPSILON = 1e-7;
+
+const clamp = (p: number) => Math.min(1 - LOGIT_EPSILON, Math.max(LOGIT_EPSILON, p));
 const logit = (p: number) => Math.log(clamp(p) / (1 - clamp(p)));
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 

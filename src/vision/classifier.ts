@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { Calibration } from '../core/calibration';
+import { LOGIT_EPSILON, type Calibration } from '../core/calibration';
 import type { ModelMetadata } from '../core/metadata';
 
 export interface GenderClassifier {
@@ -15,10 +15,10 @@ export interface GenderClassifier {
   dispose(): void;
 }
 
-/** log(p / (1 − p)), with p clipped as src/core/calibration.ts clips it, so a saturated score stays finite. */
+/** log(p / (1 − p)), with p clipped as src/core/calibration.ts clips it. */
 function logitOf(p: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const q = tf.clipByValue(p, 1e-7, 1 - 1e-7);
+    const q = tf.clipByValue(p, LOGIT_EPSILON, 1 - LOGIT_EPSILON);
     return tf.log(tf.div(q, tf.sub(1, q)));
   });
 }
