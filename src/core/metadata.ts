@@ -87,6 +87,9 @@ export interface TrainingRecord {
   labelSmoothing?: number;
   /** `--mixup`'s α; absent when 0. */
   mixup?: number;
+  /** `--teacher` (the exported model whose probabilities were blended into the labels, and its version) and
+   * `--distill`'s weight; absent without a teacher. */
+  distill?: { teacher: string; version: string; weight: number };
   /** `--augment` and `--lr-schedule`; absent in runs from before they were recorded. */
   augment?: string;
   lrSchedule?: string;

@@ -175,6 +175,49 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
     }
   }, 600_000);
 
+  it('distils from an exported model (--teacher), records it, and refuses a teacher it cannot use', () => {
+    const taught = `${run}-taught`;
+    const taughtOut = join(data, 'model-taught');
+    try {
+      const r = tsx('train.ts', [
+        ...['--data', data, '--from', run, '--run', taught, '--out', taughtOut],
+        ...['--epochs', '1', '--batch', '16', '--lr', '0.0001', '--teacher', out, '--distill', '0.3'],
+      ]);
+      expect([0, 3], r.stderr + r.stdout).toContain(r.status);
+      expect(r.stdout).toMatch(/distilling from .*model \(weight 0\.3\): it agrees with \d+\.\d % of the Train labels/);
+      const metadata = JSON.parse(readFileSync(join(taughtOut, 'metadata.json'), 'utf8'));
+      const teacher = JSON.parse(readFileSync(join(out, 'metadata.json'), 'utf8'));
+      expect(metadata.training.distill).toEqual({ teacher: out, version: teacher.version, weight: 0.3 });
+      const heavy = tsx('train.ts', [
+        '--data',
+        data,
+        '--from',
+        run,
+        '--run',
+        `${taught}-2`,
+        '--teacher',
+        out,
+        '--distill',
+        '0.6',
+      ]);
+      expect(heavy.status).toBe(2);
+      expect(heavy.stderr).toMatch(/--distill must be above 0 and at most 0.5, got "0.6"/);
+      const alone = tsx('train.ts', ['--data', data, '--from', run, '--run', `${taught}-3`, '--distill', '0.3']);
+      expect(alone.status).toBe(2);
+      expect(alone.stderr).toMatch(/--distill sets the weight of a teacher: pass --teacher/);
+      const other = tsx('train.ts', [
+        ...['--data', data, '--from', run, '--run', `${taught}-4`, '--teacher', out, '--crop-scale', '1.25'],
+      ]);
+      expect(other.status).toBe(1);
+      expect(other.stderr).toMatch(
+        /--teacher .*: that model sees crops at 1\.3× of 64 px; this run cuts 1\.25× of 64 px/,
+      );
+    } finally {
+      for (const name of [taught, `${taught}-4`])
+        rmSync(join(ROOT, 'training', 'runs', name), { recursive: true, force: true });
+    }
+  }, 600_000);
+
   it('starts a new run from an exported model (--from a model folder), widened to the wide net', () => {
     const tuned = `${run}-wide`;
     const tunedOut = join(data, 'model-wide');

@@ -73,6 +73,12 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
   --mixup <α>               blend each pair of neighbouring images of a batch, and their labels, by a weight drawn
                             from Beta(α, α) (mixup: a regulariser, and robust to wrong labels; default 0, off;
                             0.2 is usual)
+  --teacher <dir>           an exported model folder (e.g. public/models/gender) to distil from: each Train crop is
+                            trained towards a blend of its label and the teacher's probability for it, as the app
+                            gives it for a photo (calibrated, averaged with the mirror image), computed once
+                            before the first epoch (default: none)
+  --distill <w>             the teacher's share of that blend, at most 0.5 so that the label always decides the
+                            side (default 0.5 with --teacher)
   --lr-schedule <s>         cosine: decay the rate to 0 over each stage (default); constant: the tutorial's fixed
                             rate
   --workers <n>             threads that crop faces and share each batch (default: one per core); any number
@@ -118,6 +124,8 @@ export function parseTrainOptions() {
       'lr-schedule': { type: 'string' },
       'label-smoothing': { type: 'string', default: '0' },
       mixup: { type: 'string', default: '0' },
+      teacher: { type: 'string' },
+      distill: { type: 'string' },
       augment: { type: 'string' },
       'crop-scale': { type: 'string', default: String(DEFAULT_CROP.scale) },
       workers: { type: 'string', default: String(availableParallelism()) },
@@ -148,6 +156,11 @@ export function parseTrainOptions() {
     fail(`--label-smoothing must be at least 0 and below 0.5, got "${values['label-smoothing']}"`, EXIT.usage);
   const mixup = Number(values.mixup);
   if (!(mixup >= 0 && mixup <= 10)) fail(`--mixup must be between 0 and 10, got "${values.mixup}"`, EXIT.usage);
+  if (values.distill !== undefined && values.teacher === undefined)
+    fail('--distill sets the weight of a teacher: pass --teacher <exported model folder> too', EXIT.usage);
+  const distillWeight = Number(values.distill ?? 0.5);
+  if (!(distillWeight > 0 && distillWeight <= 0.5))
+    fail(`--distill must be above 0 and at most 0.5, got "${values.distill}"`, EXIT.usage);
   const femaleShare = Number(values['female-share']);
   if (!(femaleShare > 0 && femaleShare < 1))
     fail(`--female-share must be between 0 and 1, got "${values['female-share']}"`, EXIT.usage);
@@ -180,6 +193,7 @@ export function parseTrainOptions() {
     femaleShare,
     labelSmoothing,
     mixup,
+    distill: values.teacher === undefined ? undefined : teacherOf(values.teacher, distillWeight),
     arch,
     epochs,
     bnMomentum,
@@ -199,6 +213,11 @@ export function parseTrainOptions() {
     ...from,
     backend: oneOf('backend', values.backend, ['wasm', 'cpu'] as const),
   };
+}
+
+/** `--teacher`'s model, checked as the app checks a model, with its version and the blend's weight. */
+function teacherOf(dir: string, weight: number): { teacher: string; version: string; weight: number } {
+  return { teacher: dir, version: readModelDir(resolve(dir)).version, weight };
 }
 
 /** What `--from` names: an exported model folder (one holding model.json), or else a run's checkpoint. */

@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { AUGMENT_PRESETS, mulberry32 } from '../../src/core/augment';
+import { cropSettingsKey } from '../../src/core/crop';
 import { accuracy, balancedAccuracy, confusion, logLoss } from '../../src/core/metrics';
+import { withFlipAveraging } from '../../src/vision/classifier';
 import { sampleBatchAugmentation } from '../lib/fit/augment';
 import {
   batchRecord,
@@ -19,6 +21,7 @@ import {
   assertBlazeFaceInstalled,
   EXIT,
   fail,
+  loadClassifierDir,
   openDataset,
   prepareDatasets,
   progressBar,
@@ -37,6 +40,7 @@ import { describeBatch, mixedBatch, strataOf, stratumCounts } from '../lib/data/
 import { labelGroups } from '../lib/data/labels';
 import { sourceName } from '../lib/data/sources';
 import { createDataParallelStep } from '../lib/fit/data-parallel';
+import { cachedTeacherProbs, distilledTargets } from '../lib/fit/distill';
 import { createTrainer } from '../lib/fit/trainer';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 import { parseTrainOptions } from './train-options';
@@ -129,6 +133,28 @@ const train = concatSplits(
   sources.map((s) => s.train),
   size,
 );
+if (opts.distill) {
+  const { teacher, version, weight } = opts.distill;
+  const { crop: taught, version: found } = readModelDir(resolve(teacher));
+  if (found !== version)
+    fail(`--teacher ${teacher}: this run distils from version ${version}, but the model there is now ${found}`);
+  if (cropSettingsKey(taught) !== cropSettingsKey(crop))
+    fail(
+      `--teacher ${teacher}: that model sees crops at ${taught.scale}× of ${taught.size} px; this run cuts ${crop.scale}× of ${crop.size} px`,
+    );
+  mkdirSync(runDir, { recursive: true });
+  const probs = await cachedTeacherProbs(join(runDir, 'teacher-probs.json'), version, train.names, async () => {
+    const classifier = withFlipAveraging(await loadClassifierDir(resolve(teacher)));
+    const p = await predictSplit((x) => classifier.predict(x), train);
+    classifier.dispose();
+    return p;
+  });
+  train.target = distilledTargets(train.y, probs, weight);
+  const agree = probs.reduce((n, p, i) => n + (p > 0.5 === (train.y[i] === 1) ? 1 : 0), 0);
+  console.log(
+    `distilling from ${teacher} (weight ${weight}): it agrees with ${((100 * agree) / train.n).toFixed(1)} % of the Train labels`,
+  );
+}
 const count = (split: 'validation' | 'test') => sources.reduce((n, s) => n + s[split].n, 0);
 const males = train.y.reduce((s, v) => s + v, 0);
 

@@ -10,6 +10,8 @@ export interface SplitData {
   n: number;
   size: number;
   names: string[];
+  /** What training aims each crop at, where not its label (distillation: a blend with a teacher's probability). */
+  target?: Float32Array;
 }
 
 export function loadSplit(result: PrepareResult, cache: CropCache, split: Split | null, size: number): SplitData {
@@ -153,7 +155,7 @@ export function subset(data: SplitData, indices: ArrayLike<number>): SplitData {
   };
 }
 
-/** The crops at `indices` as a float32 [n, size, size, 3] batch in 0–255, and their labels. */
+/** The crops at `indices` as a float32 [n, size, size, 3] batch in 0–255, and their targets (labels, unless set). */
 export function batchTensors(data: SplitData, indices: ArrayLike<number>): { x: tf.Tensor4D; y: tf.Tensor1D } {
   const record = data.size * data.size * 3;
   const x = new Float32Array(indices.length * record);
@@ -161,7 +163,7 @@ export function batchTensors(data: SplitData, indices: ArrayLike<number>): { x: 
   for (let i = 0; i < indices.length; i++) {
     const at = indices[i] * record;
     x.set(data.x.subarray(at, at + record), i * record);
-    y[i] = data.y[indices[i]];
+    y[i] = data.target ? data.target[indices[i]] : data.y[indices[i]];
   }
   return {
     x: tf.tensor4d(x, [indices.length, data.size, data.size, 3]),

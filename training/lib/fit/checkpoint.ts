@@ -83,6 +83,7 @@ export function trainingRecord(state: TrainState): TrainingRecord {
     fromTraining?: TrainingRecord;
     labelSmoothing?: number;
     mixup?: number;
+    distill?: TrainingRecord['distill'];
     augment?: string;
     lrSchedule?: string;
     stages?: Stage[];
@@ -98,6 +99,7 @@ export function trainingRecord(state: TrainState): TrainingRecord {
     ...(options.fromTraining ? { fromTraining: options.fromTraining } : {}),
     ...(options.labelSmoothing ? { labelSmoothing: options.labelSmoothing } : {}),
     ...(options.mixup ? { mixup: options.mixup } : {}),
+    ...(options.distill ? { distill: options.distill } : {}),
   };
   if (!options.stages) {
     return {

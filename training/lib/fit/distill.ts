@@ -1,0 +1,37 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+/**
+ * Knowledge distillation for a binary classifier: each Train crop is trained towards a blend of its label and a
+ * teacher's probability for it, (1 − w)·label + w·teacher. Binary cross-entropy is linear in its target, so this is
+ * the usual distillation loss, (1 − w)·BCE(label) + w·BCE(teacher), at no cost per step. The teacher's probability
+ * says how plainly a face shows its class, which a hard label cannot; a wrong label it disagrees with weighs less.
+ * A weight of at most 0.5 keeps every target on its label's side of 0.5, so training accuracy still counts labels.
+ */
+export function distilledTargets(labels: ArrayLike<number>, teacher: ArrayLike<number>, weight: number): Float32Array {
+  if (labels.length !== teacher.length)
+    throw new Error(`${labels.length} labels but ${teacher.length} teacher probabilities`);
+  if (!(weight > 0 && weight <= 0.5)) throw new Error(`the teacher's weight must be in (0, 0.5], got ${weight}`);
+  return Float32Array.from(labels, (y, i) => (1 - weight) * y + weight * teacher[i]);
+}
+
+/**
+ * The teacher's probability for each of `names` (the Train crops, in order), computed once and kept in `file` (the
+ * run's folder) with the teacher's version and a hash of the names, so that a resumed run does not classify every
+ * crop again (minutes on two cores). Computed afresh when the file is of another teacher or other crops.
+ */
+export async function cachedTeacherProbs(
+  file: string,
+  version: string,
+  names: readonly string[],
+  compute: () => Promise<Float32Array>,
+): Promise<Float32Array> {
+  const key = `${version} ${createHash('sha256').update(names.join('\n')).digest('hex')}`;
+  if (existsSync(file)) {
+    const kept = JSON.parse(readFileSync(file, 'utf8')) as { key: string; probs: number[] };
+    if (kept.key === key && kept.probs.length === names.length) return Float32Array.from(kept.probs);
+  }
+  const probs = await compute();
+  writeFileSync(file, JSON.stringify({ key, probs: Array.from(probs) }));
+  return probs;
+}
