@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_CROP } from '../../src/core/crop';
+import type { TrainingRecord } from '../../src/core/metadata';
 import { AUGMENT_PRESETS } from '../../src/core/augment';
 import { EXIT, fail, intOption, parseCommandLine, readModelDir } from './common';
 import type { Quantization } from '../lib/model/model-files';
@@ -216,7 +217,7 @@ export function parseTrainOptions() {
 }
 
 /** `--teacher`'s model, checked as the app checks a model, with its version and the blend's weight. */
-function teacherOf(dir: string, weight: number): { teacher: string; version: string; weight: number } {
+function teacherOf(dir: string, weight: number): NonNullable<TrainingRecord['distill']> {
   return { teacher: dir, version: readModelDir(resolve(dir)).version, weight };
 }
 
