@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeLinesAtomically } from '../data/lines';
 
 /**
  * Knowledge distillation for a binary classifier: each Train crop is trained towards a blend of its label and a
@@ -29,9 +30,10 @@ export async function cachedTeacherProbs(
   const key = `${version} ${createHash('sha256').update(names.join('\n')).digest('hex')}`;
   if (existsSync(file)) {
     const kept = JSON.parse(readFileSync(file, 'utf8')) as { key: string; probs: number[] };
-    if (kept.key === key && kept.probs.length === names.length) return Float32Array.from(kept.probs);
+    if (kept.key === key) return Float32Array.from(kept.probs);
   }
   const probs = await compute();
-  writeFileSync(file, JSON.stringify({ key, probs: Array.from(probs) }));
+  // Written whole or not at all: a run stopped mid-write must still resume.
+  writeLinesAtomically(file, (write) => write(JSON.stringify({ key, probs: Array.from(probs) })));
   return probs;
 }
