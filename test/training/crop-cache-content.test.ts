@@ -174,6 +174,14 @@ describe('crop cache keyed by content', () => {
     // A run over part of a folder (export crops Validation and Test only) keeps the crops of the rest.
     expect((await prepare([a], (name) => name.startsWith('Female/'))).pruned).toEqual({ records: 0, bytes: 0 });
 
+    // A folder this run does not list, touched by a copy or a sync (new mtimes, the same content), keeps its crops:
+    // its own next run reads its files to key them again, and crops none.
+    const later = new Date(Date.now() + 3_600_000);
+    for (const cls of ['Female', 'Male'])
+      for (const file of readdirSync(join(b, cls))) utimesSync(join(b, cls, file), later, later);
+    expect((await prepare([a])).pruned).toEqual({ records: 0, bytes: 0 });
+    expect(await prepare([b])).toMatchObject({ read: 6, processed: [0], crops: [cropsOfB] });
+
     // Files deleted from a folder this run does not list: their records go, the rest of it stays.
     rmSync(join(a, 'Male', 'M0.jpg'));
     rmSync(join(a, 'Female', 'F0.jpg'));

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, ftruncateSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { readLines, writeLinesAtomically } from './lines';
 
 /** A file as a data folder's listing sees it (DatasetEntry has these fields). */
@@ -61,16 +61,19 @@ export class FileKeys {
   }
 
   /**
-   * Forgets the files that are gone or changed since they were keyed, and returns the keys of the files that
-   * remain: the content in use, by the folders of this run and by any other folder keyed into this cache before.
-   * `current` is what this run has just listed; any other file costs a stat.
+   * Forgets the files that are gone, and those this run listed with another size or mtime than they were keyed at,
+   * and returns the keys of the files that remain: the content in use, by the folders of this run and by any other
+   * folder keyed into this cache before. `current` is what this run has just listed. A file it did not list that
+   * still exists keeps its key even when its mtime moved (a copy or a sync of the data touches every file): only
+   * reading it would tell whether its content changed, and forgetting it would throw its crop away. Its folder's next
+   * run keys it again.
    */
   settle(current: Iterable<FileStat>): Set<string> {
     const listed = new Map<string, FileStat>();
     for (const file of current) listed.set(file.path, file);
     for (const [path, known] of this.files) {
-      const now = listed.get(path) ?? statOf(path);
-      if (!now || now.size !== known.size || now.mtimeMs !== known.mtimeMs) this.files.delete(path);
+      const now = listed.get(path);
+      if (now ? now.size !== known.size || now.mtimeMs !== known.mtimeMs : !existsSync(path)) this.files.delete(path);
     }
     if (this.lines > this.files.size) {
       closeSync(this.fd);
@@ -86,15 +89,5 @@ export class FileKeys {
   close(): void {
     this.files.clear();
     closeSync(this.fd);
-  }
-}
-
-/** The file's size and mtime, or undefined when it is gone or cannot be seen (then its key is not in use). */
-function statOf(path: string): FileStat | undefined {
-  try {
-    const stat = statSync(path, { throwIfNoEntry: false });
-    return stat && { path, size: stat.size, mtimeMs: Math.floor(stat.mtimeMs) };
-  } catch {
-    return undefined;
   }
 }
