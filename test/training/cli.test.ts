@@ -218,9 +218,11 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
     }
   }, 600_000);
 
-  it('starts a new run from an exported model (--from a model folder), widened to the wide net', () => {
+  it('starts a new run from an exported model (--from a model folder), widened to the wide net, then deepened', () => {
     const tuned = `${run}-wide`;
     const tunedOut = join(data, 'model-wide');
+    const deepened = `${run}-deep`;
+    const deepOut = join(data, 'model-deep');
     try {
       const r = tsx('train.ts', [
         ...['--data', data, '--from', out, '--arch', 'wide', '--run', tuned, '--out', tunedOut],
@@ -235,8 +237,19 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
       expect(metadata.training.fromTraining).toEqual(
         JSON.parse(readFileSync(join(out, 'metadata.json'), 'utf8')).training,
       );
+
+      // That wide export deepened: the deep net's repeated blocks start as identities.
+      const d = tsx('train.ts', [
+        ...['--data', data, '--from', tunedOut, '--arch', 'deep', '--run', deepened, '--out', deepOut],
+        ...['--epochs', '1', '--batch', '16', '--lr', '0.0001'],
+      ]);
+      expect([0, 3], d.stderr + d.stdout).toContain(d.status);
+      expect(d.stdout).toMatch(/deepened from wide to deep: its added blocks start as identities/);
+      expect(d.stdout).toMatch(/^deep: 489,809 parameters/m);
+      expect(JSON.parse(readFileSync(join(deepOut, 'metadata.json'), 'utf8')).arch).toBe('deep');
     } finally {
-      rmSync(join(ROOT, 'training', 'runs', tuned), { recursive: true, force: true });
+      for (const name of [tuned, deepened])
+        rmSync(join(ROOT, 'training', 'runs', name), { recursive: true, force: true });
     }
   }, 600_000);
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initTrainingBackend } from '../../training/lib/fit/wasm/setup';
+import { identityWeights } from '../../training/lib/model/deepen';
 import { foldBatchNorm } from '../../training/lib/model/fold';
 import { modelFromExport } from '../../training/lib/model/from-export';
 import { loadModelFiles, saveModelFiles } from '../../training/lib/model/model-files';
@@ -12,6 +13,7 @@ import { maxRelativeDiff, randomiseNorms } from '../support/models';
 
 const dir = mkdtempSync(join(tmpdir(), 'facesense-from-export-'));
 const wideDir = join(dir, 'wide');
+const CONVOLUTION = /Conv2D$/;
 
 /** An export of a model of `arch`: BatchNorm folded, as `npm run train` writes public/models/gender. */
 async function exportModel(arch: Arch, to: string): Promise<void> {
@@ -58,5 +60,33 @@ describe('modelFromExport', () => {
     expect(b).toEqual(a);
     tf.dispose(sample);
     [wide, wide8].forEach((m) => m.dispose());
+  });
+
+  it('deepens a wide export: the deep net’s added blocks start as identities, so its outputs are the export’s', async () => {
+    const sample = tf.randomUniform([32, 64, 64, 3], 0, 255, 'float32', 14) as tf.Tensor4D;
+    const options = { inputSize: 64, seed: 9 };
+    const exported = await loadModelFiles(wideDir);
+    const before = tf.memory().numTensors;
+    const deep = await modelFromExport(wideDir, 'wide', 'deep', sample, options);
+    expect(tf.memory().numTensors - before).toBe(deep.weights.length);
+    expect(deep.countParams()).toBe(489_809);
+    expect(await maxRelativeDiff(exported, deep, sample)).toBeLessThan(1e-3);
+    // The export's convolutions (its BatchNorms and ReLUs folded into them) keep their names; only the repeats' are new.
+    const added = deep.layers
+      .filter((l) => CONVOLUTION.test(l.getClassName()) && !exported.layers.some((e) => e.name === l.name))
+      .map((l) => l.name);
+    expect(added).toEqual(['block1r_dw', 'block1r_pw', 'block3r_dw', 'block3r_pw']);
+    tf.dispose(sample);
+    [exported, deep].forEach((m) => m.dispose());
+  });
+
+  it('refuses to start as an identity a layer that cannot pass its input through', () => {
+    const deep = buildModel('deep', { inputSize: 64 });
+    expect(() => identityWeights(deep.getLayer('stem'))).toThrow(
+      'stem: a 3×3 Conv2D from 3 channels to 48 cannot start as an identity',
+    );
+    expect(() => identityWeights(deep.getLayer('block2_pw'))).toThrow(/from 88 channels to 176 cannot/);
+    tf.dispose(identityWeights(deep.getLayer('block3r_pw')));
+    deep.dispose();
   });
 });

@@ -67,6 +67,31 @@ describe('wide8', () => {
   });
 });
 
+describe('deep', () => {
+  it('is the wide net with its first 32×32 and 16×16 blocks repeated at stride 1, the wide net’s names kept', () => {
+    const wide = buildModel('wide', { inputSize: 64 });
+    const deep = buildModel('deep', { inputSize: 64 });
+    expect(countParams(deep)).toBe(489_809);
+    const names = (m: typeof wide) => m.layers.map((l) => l.name);
+    expect(names(deep).filter((n) => !names(wide).includes(n))).toEqual(
+      ['block1r', 'block3r'].flatMap((b) => [
+        `${b}_dw`,
+        `${b}_dw_bn`,
+        `${b}_dw_relu`,
+        `${b}_pw`,
+        `${b}_pw_bn`,
+        `${b}_pw_relu`,
+      ]),
+    );
+    expect(deep.getLayer('block1r_pw_relu').outputShape).toEqual([null, 32, 32, 88]);
+    expect(deep.getLayer('block3r_pw_relu').outputShape).toEqual([null, 16, 16, 176]);
+    for (const layer of wide.layers)
+      expect(deep.getLayer(layer.name).weights.map((w) => w.shape)).toEqual(layer.weights.map((w) => w.shape));
+    wide.dispose();
+    deep.dispose();
+  });
+});
+
 describe('LeanConv2D', () => {
   const args = { filters: 8, kernelSize: 3, strides: 2, padding: 'same' as const, useBias: false };
 

@@ -44,6 +44,7 @@ const PLANS: Plan[] = quick
       { backend: 'wasm', arch: 'compact', batch: 64, warmup: 2, steps: 5 },
       { backend: 'wasm', arch: 'wide', batch: 64, warmup: 2, steps: 5 },
       { backend: 'wasm', arch: 'wide8', batch: 64, warmup: 2, steps: 5 },
+      { backend: 'wasm', arch: 'deep', batch: 64, warmup: 2, steps: 5 },
       { backend: 'wasm', arch: 'seed', batch: 32, warmup: 1, steps: 2 },
       { backend: 'cpu', arch: 'compact', batch: 4, warmup: 0, steps: 1 },
       { backend: 'cpu', arch: 'seed', batch: 1, warmup: 0, steps: 1 },
@@ -236,10 +237,14 @@ async function main(): Promise<void> {
       const [w, c] = (['wasm', 'cpu'] as const).map((b) => results.find((r) => r.arch === arch && r.backend === b)!);
       log(`${arch.padEnd(8)} train ×${(w.train / c.train).toFixed(0)}, infer ×${(w.infer / c.infer).toFixed(1)}`);
     }
-    const [wide, wide8] = (['wide', 'wide8'] as const).map((arch) => results.find((r) => r.arch === arch)!);
-    log(
-      `\nwide8 / wide on wasm: train ×${(wide.train / wide8.train).toFixed(2)}, infer ×${(wide.infer / wide8.infer).toFixed(2)} the time`,
-    );
+    const wide = results.find((r) => r.arch === 'wide')!;
+    log('');
+    for (const other of ['wide8', 'deep'] as const) {
+      const r = results.find((x) => x.arch === other)!;
+      log(
+        `${other} / wide on wasm: train ×${(wide.train / r.train).toFixed(2)}, infer ×${(wide.infer / r.infer).toFixed(2)} the time`,
+      );
+    }
   }
   const profile = await profileCompactStep();
   if (json) {

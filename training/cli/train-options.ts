@@ -47,9 +47,12 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
   --arch <a>                wide: a separable CNN with ~450k parameters, exported as uint8 to stay under 500 KB
                             (default, or with --from the arch of that model or run); wide8: the same weights with
                             the last block at stride 1, pooling 8×8 features instead of 4×4 (1.27× the work; an
-                            exported wide model given to --from is taken as it is); compact: the wide net with
-                            1/1.375 of the channels (~240k; an exported compact model given to --from is widened,
-                            Net2Net, when training wide); seed: the tutorial's AlexNet-style network
+                            exported wide model given to --from is taken as it is); deep: the wide net with its
+                            first 32×32 and 16×16 blocks each repeated (~490k, 1.5× the work; an exported wide
+                            model given to --from is deepened, its added blocks starting as identities); compact:
+                            the wide net with 1/1.375 of the channels (~240k; an exported compact model given to
+                            --from is widened, Net2Net, when training wide); seed: the tutorial's AlexNet-style
+                            network
   --epochs <n>              epochs to train, the recipe's stages stretched or shrunk in proportion (default: the
                             recipe's; the tutorial used 50); with --resume, a new total, by changing the last stage
   --bn-momentum <x>         BatchNorm moving-average momentum (default 0.99, as Keras; 0.9 suits short runs,
@@ -166,7 +169,7 @@ export function parseTrainOptions() {
   if (!(femaleShare > 0 && femaleShare < 1))
     fail(`--female-share must be between 0 and 1, got "${values['female-share']}"`, EXIT.usage);
   const from = fromPaths(values.from);
-  const arch = oneOf<Arch>('arch', values.arch ?? archOf(from) ?? 'wide', ['wide', 'wide8', 'compact', 'seed']);
+  const arch = oneOf<Arch>('arch', values.arch ?? archOf(from) ?? 'wide', ['wide', 'wide8', 'deep', 'compact', 'seed']);
   const batch = intOption('batch', values.batch) as number;
   const recipe = oneOf<RecipeName>(
     'recipe',

@@ -222,9 +222,11 @@ if (opts.resume) {
     console.log(`starting from the exported model in ${fromModel}, BatchNorm unfolded on ${sample.y.size} Train crops`);
     if (fromArch !== opts.arch)
       console.log(
-        STARTS_FROM[opts.arch]?.widen
-          ? `widened from ${fromArch} to ${opts.arch}: the same outputs, up to the copies' noise`
-          : `${fromArch}'s weights taken as they are by ${opts.arch}`,
+        {
+          widen: `widened from ${fromArch} to ${opts.arch}: the same outputs, up to the copies' noise`,
+          'as-is': `${fromArch}'s weights taken as they are by ${opts.arch}`,
+          deepen: `deepened from ${fromArch} to ${opts.arch}: its added blocks start as identities, the same outputs`,
+        }[STARTS_FROM[opts.arch]?.how ?? 'widen'],
       );
   } else if (opts.from) {
     const ckpt = await loadCheckpoint(fromDir);

@@ -85,12 +85,19 @@ export async function foldBatchNorm(model: tfl.LayersModel): Promise<tfl.LayersM
  * convolution's output on `sample` (a batch of training images, raw 0–255), and γ = √(variance + ε),
  * β = mean + folded bias. The normalisation then undoes itself: in inference exactly, and in training mode as
  * closely as a batch's statistics match the sample's, so training starts from the exported model's outputs.
+ * `added` gives the folded weights of the layers `target` has and the export lacks (a deeper net's new blocks).
  */
-export function unfoldBatchNorm(folded: tfl.LayersModel, target: tfl.LayersModel, sample: tf.Tensor4D): void {
-  const weightsOf = (name: string) => {
-    const layer = folded.layers.find((l) => l.name === name);
-    if (!layer) throw new Error(`the exported model has no layer ${name}: it is not this network`);
-    return layer.getWeights();
+export function unfoldBatchNorm(
+  folded: tfl.LayersModel,
+  target: tfl.LayersModel,
+  sample: tf.Tensor4D,
+  added?: (layer: tfl.layers.Layer) => tf.Tensor[],
+): void {
+  const weightsOf = (to: tfl.layers.Layer) => {
+    const layer = folded.layers.find((l) => l.name === to.name);
+    if (layer) return layer.getWeights();
+    if (added) return added(to);
+    throw new Error(`the exported model has no layer ${to.name}: it is not this network`);
   };
   tf.tidy(() => {
     let x: tf.Tensor = sample;
@@ -102,11 +109,11 @@ export function unfoldBatchNorm(folded: tfl.LayersModel, target: tfl.LayersModel
         layer.getConfig().activation === 'linear' &&
         norm?.getClassName() === 'BatchNormalization';
       if (!folds) {
-        if (layer.weights.length > 0) layer.setWeights(weightsOf(layer.name));
+        if (layer.weights.length > 0) layer.setWeights(weightsOf(layer));
         x = layer.apply(x, { training: false }) as tf.Tensor;
         continue;
       }
-      const [kernel, bias] = weightsOf(layer.name);
+      const [kernel, bias] = weightsOf(layer);
       // The folded bias already holds any bias of the convolution's own.
       layer.setWeights(layer.weights.length > 1 ? [kernel, tf.zerosLike(bias)] : [kernel]);
       const y = layer.apply(x) as tf.Tensor;

@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { identityWeights } from './deepen';
 import { unfoldBatchNorm } from './fold';
 import { loadModelFiles } from './model-files';
 import { buildModel, STARTS_FROM, type Arch, type ModelOptions } from './models';
@@ -12,7 +13,8 @@ const WIDEN_NOISE = 0.01;
  * A training model of `arch` that starts where the exported model in `dir` (BatchNorm folded into its convolutions;
  * its network is `exported`) stands, for fine-tuning when only the export is left: `exported` built afresh with each
  * BatchNorm unfolded on `sample` (raw Train crops), then given to `arch` when that is another network, as
- * `STARTS_FROM` says: as they are (wide8 from wide) or widened (Net2WiderNet).
+ * `STARTS_FROM` says: as they are (wide8 from wide), widened (Net2WiderNet), or deepened (the deep net from wide,
+ * unfolded straight into it, its added blocks starting as identities).
  */
 export async function modelFromExport(
   dir: string,
@@ -21,16 +23,17 @@ export async function modelFromExport(
   sample: tf.Tensor4D,
   options: ModelOptions,
 ): Promise<LayersModel> {
+  const how = exported === arch ? 'as-is' : STARTS_FROM[arch]?.how;
   const folded = await loadModelFiles(dir);
-  const model = buildModel(exported, options);
+  const model = buildModel(how === 'deepen' ? arch : exported, options);
   try {
-    unfoldBatchNorm(folded, model, sample);
+    unfoldBatchNorm(folded, model, sample, how === 'deepen' ? identityWeights : undefined);
   } finally {
     folded.dispose();
   }
-  if (exported === arch) return model;
+  if (exported === arch || how === 'deepen') return model;
   const target = buildModel(arch, options);
-  if (STARTS_FROM[arch]?.widen === false) target.setWeights(model.getWeights());
+  if (how === 'as-is') target.setWeights(model.getWeights());
   else widenModel(model, target, options.seed ?? 0, WIDEN_NOISE);
   model.dispose();
   return target;

@@ -1,15 +1,17 @@
 import * as tfc from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-layers';
 
-export type Arch = 'compact' | 'wide' | 'wide8' | 'seed';
+export type Arch = 'compact' | 'wide' | 'wide8' | 'deep' | 'seed';
 
 /**
- * The network each net can start from when fine-tuned from another's weights, and whether those are widened
- * (`widenModel`) or taken as they are: the wide net from the compact, widened; wide8 from the wide net, as they are.
+ * The network each net can start from when fine-tuned from another's weights, and how it takes them: widened
+ * (`widenModel`: the wide net from the compact), as they are (wide8 from the wide net), or deepened (the deep net
+ * from the wide net: its added blocks start as identities).
  */
-export const STARTS_FROM: Partial<Record<Arch, { arch: Arch; widen: boolean }>> = {
-  wide: { arch: 'compact', widen: true },
-  wide8: { arch: 'wide', widen: false },
+export const STARTS_FROM: Partial<Record<Arch, { arch: Arch; how: 'widen' | 'as-is' | 'deepen' }>> = {
+  wide: { arch: 'compact', how: 'widen' },
+  wide8: { arch: 'wide', how: 'as-is' },
+  deep: { arch: 'wide', how: 'deepen' },
 };
 
 export interface ModelOptions {
@@ -197,9 +199,9 @@ export function buildModel(arch: Arch = 'compact', opts: ModelOptions = { inputS
   const layers =
     arch === 'seed'
       ? seedLayers(bnMomentum)
-      : arch === 'wide' || arch === 'wide8'
-        ? compactLayers(bnMomentum, WIDE_STEM, arch === 'wide8' ? WIDE8_BLOCKS : WIDE_BLOCKS)
-        : compactLayers(bnMomentum, COMPACT_STEM, COMPACT_BLOCKS);
+      : arch === 'compact'
+        ? compactLayers(bnMomentum, COMPACT_STEM, COMPACT_BLOCKS)
+        : compactLayers(bnMomentum, WIDE_STEM, { wide: WIDE_BLOCKS, wide8: WIDE8_BLOCKS, deep: DEEP_BLOCKS }[arch]);
   const model = tf.sequential({ name: arch });
   model.add(
     tf.layers.rescaling({ scale: 1 / 127.5, offset: -1, inputShape: [inputSize, inputSize, 3], name: 'rescale' }),
@@ -252,8 +254,12 @@ function seedLayers(momentum: number): LayerFactory[] {
   ];
 }
 
-/** Depthwise-separable stages of the compact net: [output channels, stride]. */
-const COMPACT_BLOCKS: ReadonlyArray<[number, number]> = [
+/**
+ * Depthwise-separable stages of the compact net: [output channels, stride, and for the deep net's added blocks the
+ * block they repeat]. A repeat is named after that block (block1r), so the blocks of a shallower net keep their names.
+ */
+type Block = [filters: number, strides: number, repeats?: number];
+const COMPACT_BLOCKS: ReadonlyArray<Block> = [
   [64, 1],
   [128, 2],
   [128, 1],
@@ -267,10 +273,7 @@ const COMPACT_STEM = 32;
  * The wide net: compact with 1.375× its channels (446,601 weights, about 34M multiply-adds per image), as wide as
  * issue 15's 500 KB allows once exported as uint8.
  */
-const WIDE_BLOCKS: ReadonlyArray<[number, number]> = COMPACT_BLOCKS.map(([filters, strides]) => [
-  filters * 1.375,
-  strides,
-]);
+const WIDE_BLOCKS: ReadonlyArray<Block> = COMPACT_BLOCKS.map(([filters, strides]) => [filters * 1.375, strides]);
 const WIDE_STEM = 48;
 
 /**
@@ -278,17 +281,28 @@ const WIDE_STEM = 48;
  * 4×4. The same weights (a wide model runs as wide8 unchanged) for 1.27× the multiply-adds: each feature is looked at
  * four times as densely, as if the face were shifted by half a step of the last block and the results averaged.
  */
-const WIDE8_BLOCKS: ReadonlyArray<[number, number]> = WIDE_BLOCKS.map(([filters, strides], i, all) => [
+const WIDE8_BLOCKS: ReadonlyArray<Block> = WIDE_BLOCKS.map(([filters, strides], i, all) => [
   filters,
   i === all.length - 1 ? 1 : strides,
 ]);
+
+/**
+ * The deep net: the wide net with its first 32×32 block and its first 16×16 block each repeated at stride 1
+ * (489,809 weights, about 1.5× the wide net's multiply-adds, 480 KB exported as uint8: as deep as issue 15's 500 KB
+ * allows). The repeats are where weights are cheap: a 1×1 convolution's weights grow with channels squared, its work
+ * with channels squared times places, so the 8×8 and 4×4 blocks hold most of the weights and the early ones most of
+ * the work. Fine-tuned from a wide export, each repeat starts as an identity (`STARTS_FROM`).
+ */
+const DEEP_BLOCKS: ReadonlyArray<Block> = WIDE_BLOCKS.flatMap((block, i): Block[] =>
+  i === 0 || i === 2 ? [block, [block[0], 1, i + 1]] : [block],
+);
 
 /**
  * A MobileNet-style net for 64×64 faces: a 3×3 stride-2 stem, then depthwise-separable blocks (conv → BN → ReLU for
  * both the depthwise 3×3 and the pointwise 1×1; convs carry no bias since BN follows) down to 4×4×384, global average
  * pooling, dropout, and a sigmoid unit: 240,705 weights (236,481 trainable), ~18M multiply-adds per image.
  */
-function compactLayers(momentum: number, stem: number, blocks: ReadonlyArray<[number, number]>): LayerFactory[] {
+function compactLayers(momentum: number, stem: number, blocks: ReadonlyArray<Block>): LayerFactory[] {
   const he = (seed: number) => tf.initializers.heNormal({ seed });
   const bnRelu = (name: string): LayerFactory[] => [
     () => new FastBatchNorm({ name: `${name}_bn`, momentum }),
@@ -307,8 +321,9 @@ function compactLayers(momentum: number, stem: number, blocks: ReadonlyArray<[nu
       }),
     ...bnRelu('stem'),
   ];
-  blocks.forEach(([filters, strides], i) => {
-    const name = `block${i + 1}`;
+  let base = 0;
+  blocks.forEach(([filters, strides, repeats]) => {
+    const name = repeats === undefined ? `block${++base}` : `block${repeats}r`;
     out.push(
       (seed) =>
         tf.layers.depthwiseConv2d({
