@@ -32,14 +32,17 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+const OPTIONS = { inputSize: 64, seed: 9 };
+/** 32 raw 0–255 crops to unfold on. */
+const crops = (seed: number) => tf.randomUniform([32, 64, 64, 3], 0, 255, 'float32', seed) as tf.Tensor4D;
+
 describe('modelFromExport', () => {
   it('gives a training model of the same network the export’s outputs, and a wider one nearly them', async () => {
-    const sample = tf.randomUniform([32, 64, 64, 3], 0, 255, 'float32', 11) as tf.Tensor4D;
-    const options = { inputSize: 64, seed: 9 };
+    const sample = crops(11);
     const exported = await loadModelFiles(dir);
     const before = tf.memory().numTensors;
-    const compact = await modelFromExport(dir, 'compact', 'compact', sample, options);
-    const wide = await modelFromExport(dir, 'compact', 'wide', sample, options);
+    const compact = await modelFromExport(dir, 'compact', 'compact', sample, OPTIONS);
+    const wide = await modelFromExport(dir, 'compact', 'wide', sample, OPTIONS);
     // Nothing is left behind but the two models' weights.
     expect(tf.memory().numTensors - before).toBe(compact.weights.length + wide.weights.length);
     expect(wide.countParams()).toBeGreaterThan(compact.countParams());
@@ -51,10 +54,9 @@ describe('modelFromExport', () => {
   });
 
   it('gives wide8 the wide export’s weights as they are', async () => {
-    const sample = tf.randomUniform([32, 64, 64, 3], 0, 255, 'float32', 12) as tf.Tensor4D;
-    const options = { inputSize: 64, seed: 9 };
-    const wide = await modelFromExport(wideDir, 'wide', 'wide', sample, options);
-    const wide8 = await modelFromExport(wideDir, 'wide', 'wide8', sample, options);
+    const sample = crops(12);
+    const wide = await modelFromExport(wideDir, 'wide', 'wide', sample, OPTIONS);
+    const wide8 = await modelFromExport(wideDir, 'wide', 'wide8', sample, OPTIONS);
     expect(wide8.getLayer('block6_pw_relu').outputShape).toEqual([null, 8, 8, 528]);
     const [a, b] = [wide, wide8].map((m) => m.getWeights().map((w) => Array.from(w.dataSync())));
     expect(b).toEqual(a);
@@ -63,11 +65,10 @@ describe('modelFromExport', () => {
   });
 
   it('deepens a wide export: the deep net’s added blocks start as identities, so its outputs are the export’s', async () => {
-    const sample = tf.randomUniform([32, 64, 64, 3], 0, 255, 'float32', 14) as tf.Tensor4D;
-    const options = { inputSize: 64, seed: 9 };
+    const sample = crops(14);
     const exported = await loadModelFiles(wideDir);
     const before = tf.memory().numTensors;
-    const deep = await modelFromExport(wideDir, 'wide', 'deep', sample, options);
+    const deep = await modelFromExport(wideDir, 'wide', 'deep', sample, OPTIONS);
     expect(tf.memory().numTensors - before).toBe(deep.weights.length);
     expect(deep.countParams()).toBe(489_809);
     expect(await maxRelativeDiff(exported, deep, sample)).toBeLessThan(1e-3);
