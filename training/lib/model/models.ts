@@ -291,10 +291,12 @@ const WIDE8_BLOCKS: ReadonlyArray<Block> = WIDE_BLOCKS.map(([filters, strides], 
  * (489,809 weights, about 1.5× the wide net's multiply-adds, 480 KB exported as uint8: as deep as issue 15's 500 KB
  * allows). The repeats are where weights are cheap: a 1×1 convolution's weights grow with channels squared, its work
  * with channels squared times places, so the 8×8 and 4×4 blocks hold most of the weights and the early ones most of
- * the work. Fine-tuned from a wide export, each repeat starts as an identity (`STARTS_FROM`).
+ * the work. Fine-tuned from a wide export, each repeat starts as an identity (`STARTS_FROM`). `DEEP_REPEATS` numbers
+ * the repeated blocks as their names do (block1, block3).
  */
+const DEEP_REPEATS: ReadonlySet<number> = new Set([1, 3]);
 const DEEP_BLOCKS: ReadonlyArray<Block> = WIDE_BLOCKS.flatMap((block, i): Block[] =>
-  i === 0 || i === 2 ? [block, [block[0], 1, i + 1]] : [block],
+  DEEP_REPEATS.has(i + 1) ? [block, [block[0], 1, i + 1]] : [block],
 );
 
 /**
