@@ -1,7 +1,7 @@
 /**
  * How much several of our models gain together (issue 15), on validation data: each model scores every
- * validation crop (with its mirror, as the app scores a photo), and every set of two or more models is scored by the
- * mean of their calibrated logits. An ensemble that gains is a teacher with more capacity than one student (§28 of
+ * validation crop (with its mirror, as the app scores a photo), and each model alone and every set of them is scored by
+ * the mean of their calibrated logits. An ensemble that gains is a teacher with more capacity than one student (§28 of
  * docs/experiments.md). Run:
  *   npx tsx training/experiments/ensemble.ts --model <dir> --model <dir> [...] \
  *     ../shared/data/celeba/Dataset ../shared/data/diverse
@@ -55,7 +55,9 @@ function worstRace(p: Float32Array, source: number): number | null {
   const byRace = new Map<string, number[]>();
   y.forEach((_, i) => {
     const r = race(i);
-    if (r) byRace.set(r, [...(byRace.get(r) ?? []), i]);
+    if (!r) return;
+    if (!byRace.has(r)) byRace.set(r, []);
+    byRace.get(r)!.push(i);
   });
   const acc = [...byRace.values()].map((idx) =>
     accuracy(
@@ -88,7 +90,10 @@ console.log(
     .join(' | ')} |`,
 );
 console.log(
-  `| --- |${names.map(() => ' --- |').join('')} --- |${names.filter((_, j) => races[j]).map(() => ' --- |')}`,
+  `| --- |${names.map(() => ' --- |').join('')} --- |${names
+    .filter((_, j) => races[j])
+    .map(() => ' --- |')
+    .join('')}`,
 );
 for (const { members, each, rule } of rows) {
   const label = members.map((m) => basename(models[m])).join(' + ');
