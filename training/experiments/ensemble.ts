@@ -12,7 +12,8 @@
 import { parseArgs } from 'node:util';
 import { basename } from 'node:path';
 import { meanLogit } from '../../src/core/calibration';
-import { accuracy, balancedAccuracy, confusion } from '../../src/core/metrics';
+import { groupStats, spread, type GroupRecord } from '../../src/core/groups';
+import { balancedAccuracy, confusion } from '../../src/core/metrics';
 import { withFlipAveraging } from '../../src/vision/classifier';
 import { loadClassifierDir, openDataset, prepareDatasets, readModelDir } from '../cli/common';
 import { labelGroups } from '../lib/data/labels';
@@ -47,27 +48,20 @@ for (const dir of models) {
   process.stderr.write(`${dir}: scored\n`);
 }
 
-const races = sources.map((s) => labelGroups(s.dataset.root, 'race', s.validation.names));
+/** Each validation crop's race, where labels.csv gives one; null for folders without a "race" column. */
+const races = sources.map((s) => {
+  const raceOf = labelGroups(s.dataset.root, 'race', s.validation.names);
+  return raceOf ? Array.from({ length: s.validation.n }, (_, i) => raceOf(i)) : null;
+});
+/** The worst race's accuracy, ranked as `evaluate --by race` ranks groups. */
 function worstRace(p: Float32Array, source: number): number | null {
   const race = races[source];
   if (!race) return null;
   const { y } = sources[source].validation;
-  const byRace = new Map<string, number[]>();
-  y.forEach((_, i) => {
-    const r = race(i);
-    if (!r) return;
-    if (!byRace.has(r)) byRace.set(r, []);
-    byRace.get(r)!.push(i);
-  });
-  const acc = [...byRace.values()].map((idx) =>
-    accuracy(
-      confusion(
-        Float32Array.from(idx, (i) => p[i]),
-        Uint8Array.from(idx, (i) => y[i]),
-      ),
-    ),
+  const records: GroupRecord[] = race.flatMap((group, i) =>
+    group === null ? [] : [{ group, label: y[i], probabilityMale: p[i] }],
   );
-  return Math.min(...acc);
+  return spread(groupStats(records)).worst?.accuracy ?? null;
 }
 
 const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(2)} %`);
@@ -83,18 +77,13 @@ const rows = subsets.map((members) => {
 });
 rows.sort((a, b) => b.rule - a.rule);
 const names = sources.map((s) => s.name);
+const raced = names.filter((_, j) => races[j]);
 console.log(
-  `| models | ${names.map((n) => `${n} balanced`).join(' | ')} | the rule (lower) | ${names
-    .filter((_, j) => races[j])
+  `| models | ${names.map((n) => `${n} balanced`).join(' | ')} | the rule (lower) | ${raced
     .map((n) => `${n} worst race`)
     .join(' | ')} |`,
 );
-console.log(
-  `| --- |${names.map(() => ' --- |').join('')} --- |${names
-    .filter((_, j) => races[j])
-    .map(() => ' --- |')
-    .join('')}`,
-);
+console.log(`| --- |${names.map(() => ' --- |').join('')} --- |${raced.map(() => ' --- |').join('')}`);
 for (const { members, each, rule } of rows) {
   const label = members.map((m) => basename(models[m])).join(' + ');
   const worst = each.filter((_, j) => races[j]).map((e) => pct(e.worst));
