@@ -47,6 +47,23 @@ export interface AppearanceSettings {
   frameCutMax: number;
   /** Faces seen from afar: the crop's detail cut down to a smaller source, as a far face in a camera frame. */
   lowRes?: LowResSettings;
+  /** Part of the face hidden, as by a hand, a phone or another head. */
+  erase?: EraseSettings;
+}
+
+/**
+ * Random erasing (Zhong et al., 2020): a rectangle of the crop filled with one grey, so that no single part of the
+ * face (the mouth, one eye, the hairline) decides alone. A regulariser for a model that fits its training faces
+ * better than it generalises.
+ */
+export interface EraseSettings {
+  /** Share of images with a rectangle erased. */
+  share: number;
+  /** The rectangle's area ~ U(min, max), as a fraction of the crop's. */
+  minArea: number;
+  maxArea: number;
+  /** Its height over its width, log-uniform in [1/maxAspect, maxAspect]. */
+  maxAspect: number;
 }
 
 /**
@@ -99,11 +116,18 @@ export const FAR_AUGMENT: AugmentSettings = {
   appearance: { ...ROBUST_AUGMENT.appearance!, lowRes: { share: 0.4, minWidth: 20, maxWidth: 56, noise: 8 } },
 };
 
+/** `far`, plus random erasing of half the crops: rectangles of 2 to 20 % of the crop, aspect up to 3:1. */
+export const ERASE_AUGMENT: AugmentSettings = {
+  ...FAR_AUGMENT,
+  appearance: { ...FAR_AUGMENT.appearance!, erase: { share: 0.5, minArea: 0.02, maxArea: 0.2, maxAspect: 3 } },
+};
+
 export const AUGMENT_PRESETS = {
   tutorial: DEFAULT_AUGMENT,
   light: LIGHT_AUGMENT,
   robust: ROBUST_AUGMENT,
   far: FAR_AUGMENT,
+  erase: ERASE_AUGMENT,
 } as const;
 
 /** One image's transform. Size-free, so the same draw applies to any resolution. */
@@ -230,6 +254,17 @@ export interface AppearanceParams {
   cut: { left: number; right: number; top: number; bottom: number };
   /** Seen from afar; absent at full resolution. */
   lowRes?: LowResParams;
+  /** A rectangle filled with one grey; absent when nothing is erased. */
+  erase?: EraseParams;
+}
+
+/** A rectangle in fractions of the crop (so any crop size takes the same draw), and its grey on 0–255. */
+export interface EraseParams {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  grey: number;
 }
 
 export interface LowResParams {
@@ -267,7 +302,28 @@ export function sampleAppearance(rng: () => number, settings: AppearanceSettings
       seed: Math.floor(rng() * 2 ** 31),
     };
   }
+  const erase = settings.erase;
+  if (erase && rng() < erase.share) params.erase = sampleErase(rng, erase);
   return params;
+}
+
+function sampleErase(rng: () => number, settings: EraseSettings): EraseParams {
+  const area = settings.minArea + rng() * (settings.maxArea - settings.minArea);
+  const aspect = Math.exp(uniform(rng, Math.log(settings.maxAspect)));
+  const width = Math.min(1, Math.sqrt(area / aspect));
+  const height = Math.min(1, Math.sqrt(area * aspect));
+  return { x: rng() * (1 - width), y: rng() * (1 - height), width, height, grey: rng() * 255 };
+}
+
+/** A [height·width] mask, 0 inside the erased rectangle and 1 elsewhere (row-major). */
+export function eraseMask(erase: EraseParams, width: number, height: number): Float32Array {
+  const mask = new Float32Array(width * height).fill(1);
+  const x0 = Math.round(erase.x * width);
+  const x1 = Math.round((erase.x + erase.width) * width);
+  const y0 = Math.round(erase.y * height);
+  const y1 = Math.round((erase.y + erase.height) * height);
+  for (let y = y0; y < y1; y++) mask.fill(0, y * width + x0, y * width + Math.max(x0, x1));
+  return mask;
 }
 
 /** A [height·width] mask, 1 inside the photo and 0 where `cut` blacks it out (row-major). */

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   affineMatrix,
   DEFAULT_AUGMENT,
+  ERASE_AUGMENT,
+  eraseMask,
   FAR_AUGMENT,
   frameMask,
   IDENTITY_PARAMS,
@@ -264,6 +266,42 @@ describe('sampleAppearance with lowRes', () => {
     const robust = sampleAppearance(mulberry32(5), ROBUST_AUGMENT.appearance!);
     const far = sampleAppearance(mulberry32(5), FAR_AUGMENT.appearance!);
     expect({ ...far, lowRes: undefined }).toEqual({ ...robust, lowRes: undefined });
+  });
+});
+
+describe('sampleAppearance with erase', () => {
+  const erase = ERASE_AUGMENT.appearance!.erase!;
+  const draws = (() => {
+    const rng = mulberry32(79);
+    return Array.from({ length: 20000 }, () => sampleAppearance(rng, ERASE_AUGMENT.appearance!));
+  })();
+  const rects = draws.flatMap((p) => (p.erase ? [p.erase] : []));
+
+  it('erases the set share, with areas and aspects in range and every rectangle inside the crop', () => {
+    expect(Math.abs(rects.length / draws.length - erase.share)).toBeLessThan(0.015);
+    const areas = rects.map((r) => r.width * r.height);
+    expect(Math.min(...areas)).toBeGreaterThanOrEqual(erase.minArea - 1e-9);
+    expect(Math.max(...areas)).toBeLessThanOrEqual(erase.maxArea + 1e-9);
+    const aspects = rects.map((r) => r.height / r.width);
+    expect(Math.min(...aspects)).toBeGreaterThanOrEqual(1 / erase.maxAspect - 1e-9);
+    expect(Math.max(...aspects)).toBeLessThanOrEqual(erase.maxAspect + 1e-9);
+    expect(rects.every((r) => r.x >= 0 && r.y >= 0 && r.x + r.width <= 1 && r.y + r.height <= 1)).toBe(true);
+    expect(rects.every((r) => r.grey >= 0 && r.grey < 255)).toBe(true);
+  });
+
+  it("draws after the far preset's own draws, so an image looks as it did with far apart from the rectangle", () => {
+    for (const seed of [5, 6, 7]) {
+      const far = sampleAppearance(mulberry32(seed), FAR_AUGMENT.appearance!);
+      const erased = sampleAppearance(mulberry32(seed), ERASE_AUGMENT.appearance!);
+      expect({ ...erased, erase: undefined }).toEqual({ ...far, erase: undefined });
+    }
+  });
+});
+
+describe('eraseMask', () => {
+  it('zeroes the rectangle, rounding fractions to whole pixels, and keeps the rest', () => {
+    const mask = eraseMask({ x: 0.25, y: 0, width: 0.5, height: 1 / 3, grey: 100 }, 4, 3);
+    expect(Array.from(mask)).toEqual([1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
   });
 });
 

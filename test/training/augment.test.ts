@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_AUGMENT,
+  ERASE_AUGMENT,
   FAR_AUGMENT,
   IDENTITY_APPEARANCE,
   IDENTITY_PARAMS,
@@ -224,10 +225,23 @@ describe('appearanceBatch on wasm', () => {
     tf.dispose([images, out, first, kept, original]);
   });
 
-  it('leaks no tensors, with the robust preset end to end', () => {
+  it('fills the erased rectangle with its grey and leaves the rest, and images without one', async () => {
+    const images = pixels();
+    const out = appearanceBatch(images, [
+      { ...IDENTITY_APPEARANCE, erase: { x: 0.25, y: 0.5, width: 0.5, height: 0.25, grey: 77 } },
+      IDENTITY_APPEARANCE,
+    ]);
+    const expected = images.arraySync();
+    for (let y = 4; y < 6; y++) for (let x = 2; x < 6; x++) expected[0][y][x] = [77, 77, 77];
+    expect(maxAbsDiff((await out.array()).flat(3), expected.flat(3))).toBeLessThan(1e-3);
+    tf.dispose([images, out]);
+  });
+
+  it('leaks no tensors, with the robust and erase presets end to end', () => {
     const images = pixels();
     const before = tf.memory().numTensors;
     augmentBatch(images, mulberry32(5), ROBUST_AUGMENT).dispose();
+    augmentBatch(images, mulberry32(5), ERASE_AUGMENT).dispose();
     expect(tf.memory().numTensors).toBe(before);
     images.dispose();
   });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   affineMatrix,
   DEFAULT_AUGMENT,
+  eraseMask,
   frameMask,
   sampleAppearance,
   sampleAugmentation,
@@ -124,8 +125,8 @@ export function augmentBatch(
 }
 
 /**
- * Saturation, contrast and brightness per image on 0–255 values, clipped to that range, then the frame cut
- * (black, as the app's crop is outside the photo).
+ * Saturation, contrast and brightness per image on 0–255 values, clipped to that range, then the erased rectangle
+ * (one grey), then the frame cut (black, as the app's crop is outside the photo).
  */
 export function appearanceBatch(images: tf.Tensor4D, params: readonly AppearanceParams[]): tf.Tensor4D {
   const [n, height, width] = images.shape;
@@ -156,10 +157,24 @@ export function appearanceBatch(images: tf.Tensor4D, params: readonly Appearance
       0,
       255,
     );
+    const erased = params.some((p) => p.erase) ? eraseBatch(lit as tf.Tensor4D, params) : lit;
     const masks = new Float32Array(n * height * width);
     params.forEach((p, i) => masks.set(frameMask(p.cut, width, height), i * height * width));
-    return tf.mul(lit, tf.tensor4d(masks, [n, height, width, 1]));
+    return tf.mul(erased, tf.tensor4d(masks, [n, height, width, 1]));
   });
+}
+
+/** Each image's erased rectangle filled with its grey; images without one pass unchanged. */
+function eraseBatch(images: tf.Tensor4D, params: readonly AppearanceParams[]): tf.Tensor4D {
+  const [n, height, width] = images.shape;
+  const keep = new Float32Array(n * height * width).fill(1);
+  params.forEach((p, i) => p.erase && keep.set(eraseMask(p.erase, width, height), i * height * width));
+  const grey = tf.tensor4d(
+    params.map((p) => p.erase?.grey ?? 0),
+    [n, 1, 1, 1],
+  );
+  const mask = tf.tensor4d(keep, [n, height, width, 1]);
+  return tf.add(tf.mul(images, mask), tf.mul(grey, tf.sub(1, mask)));
 }
 
 /** Makes the images whose params ask for it low-resolution (see `LowResSettings`); the others pass unchanged. */
