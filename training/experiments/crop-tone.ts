@@ -1,0 +1,85 @@
+/**
+ * What the model reads from a face's tone and colour (issue 15), on validation data and without training: each
+ * validation crop scored as it is, with its brightness and contrast standardised, with its mean brightness alone
+ * standardised, and turned grey (§30 of docs/experiments.md). A gain from standardising would point at lighting;
+ * a loss from grey at colour the model relies on. Run:
+ *   npx tsx training/experiments/crop-tone.ts [--model <dir>] ../shared/data/celeba/Dataset ../shared/data/diverse
+ * The crops are the training cache's (the model's crop settings), Validation/ for Kaggle-layout folders and the
+ * held-out tenth for plain ones, each scored with its mirror image as the app scores a photo. Prints each folder's
+ * balanced accuracy and, for folders with a "race" column in labels.csv, each race's accuracy and female recall.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { parseArgs } from 'node:util';
+import { groupStats, spread, type GroupRecord } from '../../src/core/groups';
+import { balancedAccuracy, confusion } from '../../src/core/metrics';
+import { withFlipAveraging } from '../../src/vision/classifier';
+import { loadClassifierDir, openDataset, prepareDatasets, readModelDir } from '../cli/common';
+import { labelGroups } from '../lib/data/labels';
+import { sourceName } from '../lib/data/sources';
+import { predictSplit, sourceData } from '../lib/data/splits';
+import { initTrainingBackend } from '../lib/fit/wasm/setup';
+
+/** The mean and spread every crop is standardised to: about those of the validation crops. */
+const MEAN = 110;
+const SPREAD = 60;
+
+const { values, positionals } = parseArgs({
+  options: { model: { type: 'string', default: 'public/models/gender' } },
+  allowPositionals: true,
+});
+if (positionals.length === 0) {
+  console.error('usage: crop-tone.ts [--model <dir>] <data dir> [...]');
+  process.exit(2);
+}
+await initTrainingBackend();
+const { crop } = readModelDir(values.model);
+const datasets = positionals.map((dir) => openDataset(dir));
+const prepared = await prepareDatasets(datasets, crop);
+const sources = datasets.map((dataset, i) =>
+  sourceData(sourceName(dataset.root), dataset, prepared.results[i], prepared.cache, crop.size),
+);
+prepared.cache.close();
+const classifier = withFlipAveraging(await loadClassifierDir(values.model));
+
+const meanOf = (x: tf.Tensor4D) => tf.mean(x, [1, 2, 3], true);
+const spreadOf = (x: tf.Tensor4D) => tf.sqrt(tf.mean(tf.square(tf.sub(x, meanOf(x))), [1, 2, 3], true));
+const clip = (x: tf.Tensor) => tf.clipByValue(x, 0, 255) as tf.Tensor4D;
+const CHANGES: Record<string, (x: tf.Tensor4D) => tf.Tensor4D> = {
+  'as cut': (x) => x,
+  'brightness and contrast standardised': (x) =>
+    clip(tf.add(tf.mul(tf.div(tf.sub(x, meanOf(x)), tf.add(spreadOf(x), 1)), SPREAD), MEAN)),
+  'mean brightness standardised': (x) => clip(tf.add(tf.sub(x, meanOf(x)), MEAN)),
+  grey: (x) => tf.tile(tf.mean(x, 3, true), [1, 1, 1, 3]) as tf.Tensor4D,
+};
+
+const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(1)}`);
+const races = sources.map((s) => labelGroups(s.dataset.root, 'race', s.validation.names));
+const raceNames = [
+  ...new Set(races.flatMap((raceOf, j) => (raceOf ? sources[j].validation.names.map((_, i) => raceOf(i)) : []))),
+]
+  .filter((r): r is string => r !== null)
+  .sort();
+console.log(
+  `| crop | ${sources.map((s) => `${s.name} balanced`).join(' | ')} | worst race | ${raceNames.map((r) => `${r}: acc / F recall`).join(' | ')} |`,
+);
+console.log(`| --- |${sources.map(() => ' --- |').join('')} --- |${raceNames.map(() => ' --- |').join('')}`);
+for (const [name, change] of Object.entries(CHANGES)) {
+  const cells: string[] = [];
+  const records: GroupRecord[] = [];
+  for (const [j, s] of sources.entries()) {
+    const p = await predictSplit((x) => classifier.predict(change(x)), s.validation);
+    cells.push(`${(100 * balancedAccuracy(confusion(p, s.validation.y))).toFixed(2)} %`);
+    const raceOf = races[j];
+    if (!raceOf) continue;
+    for (let i = 0; i < s.validation.n; i++) {
+      const group = raceOf(i);
+      if (group !== null) records.push({ group, label: s.validation.y[i], probabilityMale: p[i] });
+    }
+  }
+  const stats = groupStats(records);
+  const worst = spread(stats).worst;
+  const perRace = raceNames.map((r) => `${pct(stats[r]?.accuracy ?? null)} / ${pct(stats[r]?.femaleRecall ?? null)}`);
+  console.log(
+    `| ${name} | ${cells.join(' | ')} | ${worst ? `${worst.group} ${pct(worst.accuracy)} %` : '–'} | ${perRace.join(' | ')} |`,
+  );
+}
