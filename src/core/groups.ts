@@ -101,6 +101,17 @@ export interface GroupStats {
   maleRecall: number | null;
 }
 
+/** The records of faces with a group: `groups[i]`, `labels[i]` and `probabilities[i]` belong to face i. */
+export function groupRecords(
+  groups: readonly (string | null)[],
+  labels: ArrayLike<number>,
+  probabilities: ArrayLike<number>,
+): GroupRecord[] {
+  return groups.flatMap((group, i) =>
+    group === null ? [] : [{ group, label: labels[i], probabilityMale: probabilities[i] }],
+  );
+}
+
 /** Figures per group, groups in natural order (`2` before `10`); a face counts as male at p ≥ `threshold`. */
 export function groupStats(records: readonly GroupRecord[], threshold = 0.5): Record<string, GroupStats> {
   const byGroup = new Map<string, GroupRecord[]>();

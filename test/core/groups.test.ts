@@ -3,6 +3,7 @@ import {
   ageBand,
   compareGroups,
   groupOf,
+  groupRecords,
   groupStats,
   MIN_GROUP_FACES,
   parseCsv,
@@ -77,6 +78,15 @@ describe('groupOf', () => {
     expect(groupOf('Age', '30-39')).toBe('20–39');
     expect(groupOf('age', undefined)).toBeNull();
     expect(groupOf('source', '13')).toBe('13');
+  });
+});
+
+describe('groupRecords', () => {
+  it('pairs each face with a group with its label and probability, leaving out faces without one', () => {
+    expect(groupRecords(['a', null, 'b'], [1, 0, 0], [0.9, 0.4, 0.2])).toEqual([
+      { group: 'a', label: 1, probabilityMale: 0.9 },
+      { group: 'b', label: 0, probabilityMale: 0.2 },
+    ]);
   });
 });
 

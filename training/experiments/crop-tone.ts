@@ -10,11 +10,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
-import { groupStats, spread, type GroupRecord } from '../../src/core/groups';
+import { groupRecords, groupStats, spread, type GroupRecord } from '../../src/core/groups';
 import { balancedAccuracy, confusion } from '../../src/core/metrics';
 import { withFlipAveraging } from '../../src/vision/classifier';
 import { loadClassifierDir, openDataset, prepareDatasets, readModelDir } from '../cli/common';
-import { labelGroups } from '../lib/data/labels';
+import { groupsOf } from '../lib/data/labels';
 import { sourceName } from '../lib/data/sources';
 import { predictSplit, sourceData } from '../lib/data/splits';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
@@ -41,24 +41,20 @@ const sources = datasets.map((dataset, i) =>
 prepared.cache.close();
 const classifier = withFlipAveraging(await loadClassifierDir(values.model));
 
-const meanOf = (x: tf.Tensor4D) => tf.mean(x, [1, 2, 3], true);
-const spreadOf = (x: tf.Tensor4D) => tf.sqrt(tf.mean(tf.square(tf.sub(x, meanOf(x))), [1, 2, 3], true));
 const clip = (x: tf.Tensor) => tf.clipByValue(x, 0, 255) as tf.Tensor4D;
 const CHANGES: Record<string, (x: tf.Tensor4D) => tf.Tensor4D> = {
   'as cut': (x) => x,
-  'brightness and contrast standardised': (x) =>
-    clip(tf.add(tf.mul(tf.div(tf.sub(x, meanOf(x)), tf.add(spreadOf(x), 1)), SPREAD), MEAN)),
-  'mean brightness standardised': (x) => clip(tf.add(tf.sub(x, meanOf(x)), MEAN)),
+  'brightness and contrast standardised': (x) => {
+    const { mean, variance } = tf.moments(x, [1, 2, 3], true);
+    return clip(tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.add(tf.sqrt(variance), 1)), SPREAD), MEAN));
+  },
+  'mean brightness standardised': (x) => clip(tf.add(tf.sub(x, tf.mean(x, [1, 2, 3], true)), MEAN)),
   grey: (x) => tf.tile(tf.mean(x, 3, true), [1, 1, 1, 3]) as tf.Tensor4D,
 };
 
 const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(1)}`);
-const races = sources.map((s) => labelGroups(s.dataset.root, 'race', s.validation.names));
-const raceNames = [
-  ...new Set(races.flatMap((raceOf, j) => (raceOf ? sources[j].validation.names.map((_, i) => raceOf(i)) : []))),
-]
-  .filter((r): r is string => r !== null)
-  .sort();
+const races = sources.map((s) => groupsOf(s.dataset.root, 'race', s.validation.names));
+const raceNames = [...new Set(races.flat())].filter((r): r is string => r !== null).sort();
 console.log(
   `| crop | ${sources.map((s) => `${s.name} balanced`).join(' | ')} | worst race | ${raceNames.map((r) => `${r}: acc / F recall`).join(' | ')} |`,
 );
@@ -69,12 +65,8 @@ for (const [name, change] of Object.entries(CHANGES)) {
   for (const [j, s] of sources.entries()) {
     const p = await predictSplit((x) => classifier.predict(change(x)), s.validation);
     cells.push(`${(100 * balancedAccuracy(confusion(p, s.validation.y))).toFixed(2)} %`);
-    const raceOf = races[j];
-    if (!raceOf) continue;
-    for (let i = 0; i < s.validation.n; i++) {
-      const group = raceOf(i);
-      if (group !== null) records.push({ group, label: s.validation.y[i], probabilityMale: p[i] });
-    }
+    const race = races[j];
+    if (race) records.push(...groupRecords(race, s.validation.y, p));
   }
   const stats = groupStats(records);
   const worst = spread(stats).worst;

@@ -12,11 +12,11 @@
 import { parseArgs } from 'node:util';
 import { basename } from 'node:path';
 import { meanLogit } from '../../src/core/calibration';
-import { groupStats, spread, type GroupRecord } from '../../src/core/groups';
+import { groupRecords, groupStats, spread } from '../../src/core/groups';
 import { balancedAccuracy, confusion } from '../../src/core/metrics';
 import { withFlipAveraging } from '../../src/vision/classifier';
 import { loadClassifierDir, openDataset, prepareDatasets, readModelDir } from '../cli/common';
-import { labelGroups } from '../lib/data/labels';
+import { groupsOf } from '../lib/data/labels';
 import { sourceName } from '../lib/data/sources';
 import { predictSplit, sourceData } from '../lib/data/splits';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
@@ -49,19 +49,12 @@ for (const dir of models) {
 }
 
 /** Each validation crop's race, where labels.csv gives one; null for folders without a "race" column. */
-const races = sources.map((s) => {
-  const raceOf = labelGroups(s.dataset.root, 'race', s.validation.names);
-  return raceOf ? Array.from({ length: s.validation.n }, (_, i) => raceOf(i)) : null;
-});
+const races = sources.map((s) => groupsOf(s.dataset.root, 'race', s.validation.names));
 /** The worst race's accuracy, ranked as `evaluate --by race` ranks groups. */
 function worstRace(p: Float32Array, source: number): number | null {
   const race = races[source];
   if (!race) return null;
-  const { y } = sources[source].validation;
-  const records: GroupRecord[] = race.flatMap((group, i) =>
-    group === null ? [] : [{ group, label: y[i], probabilityMale: p[i] }],
-  );
-  return spread(groupStats(records)).worst?.accuracy ?? null;
+  return spread(groupStats(groupRecords(race, sources[source].validation.y, p))).worst?.accuracy ?? null;
 }
 
 const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(2)} %`);

@@ -22,3 +22,9 @@ export function labelGroups(
   const values = new Map(csv.rows.map((row) => [row.file, row[column]]));
   return (index) => groupOf(column, values.get(names[index]));
 }
+
+/** Every image's group in `column`, in the order of `names`; null as `labelGroups` is. */
+export function groupsOf(root: string, column: string, names: readonly string[]): (string | null)[] | null {
+  const groupOfIndex = labelGroups(root, column, names);
+  return groupOfIndex && names.map((_, i) => groupOfIndex(i));
+}
