@@ -62,9 +62,10 @@ export interface ModelMetadata {
     /** Every data folder trained on. */
     sources: DataSource[];
     /** Each folder's weight in every batch, the share of female faces in each folder's part, and the labels.csv
-     * column (`--balance`) whose groups were drawn by the square root of their size within them, if any; runs from
+     * column (`--balance`) whose groups were drawn by the square root of their size within them, if any, reweighted
+     * by their training loss each epoch with `--group-dro`'s η; runs from
      * before batches were mixed drew them in file order with a class-weighted loss, and have none. */
-    batch?: { mix: Record<string, number>; femaleShare: number; balance?: string };
+    batch?: { mix: Record<string, number>; femaleShare: number; balance?: string; groupDro?: number };
   };
   training: TrainingRecord;
   /** sha256 of model.json and of each weights file, so a damaged cache, or files of two versions, are detected. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   describeBatch,
+  groupDroWeights,
   mixedBatch,
   splitByGroup,
   strataOf,
@@ -59,6 +60,54 @@ describe('mixedBatch', () => {
   it('is a function of the seed and the step alone, so a resumed run sees the same batches', () => {
     expect(mixedBatch(strata, counts, 7, 42)).toEqual(mixedBatch(strata, counts, 7, 42));
     expect(mixedBatch(strata, counts, 7, 43)).not.toEqual(mixedBatch(strata, counts, 7, 42));
+  });
+});
+
+describe('mixedBatch after batches of other counts', () => {
+  const strata = [stratum('a', 0, 0, 6), stratum('a', 1, 6, 6)];
+
+  it('goes on through each stratum where the earlier batches stopped', () => {
+    // A walk of one image of each stratum a batch takes positions 0, 1, 2, … of both: after four such batches, a
+    // batch of 4 + 0 takes stratum 0's positions 4–7 (the end of one pass and the start of the next).
+    const oneByOne = [4, 5, 6, 7].flatMap((step) => mixedBatch(strata, [1, 1], step, 42).filter((i) => i < 6));
+    const after = mixedBatch(strata, [4, 0], 4, 42, [4, 4]);
+    expect([...after].sort()).toEqual([...oneByOne].sort());
+  });
+
+  it('is the same as the default when every batch so far had these counts', () => {
+    expect(mixedBatch(strata, [2, 3], 5, 42, [10, 15])).toEqual(mixedBatch(strata, [2, 3], 5, 42));
+  });
+});
+
+describe('groupDroWeights', () => {
+  const split = (source: string, label: 0 | 1, group: string, weight: number): Stratum => ({
+    ...stratum(source, label, 0, 1),
+    group,
+    weight,
+  });
+  const strata = [
+    split('diverse', 0, 'Black', 0.5),
+    split('diverse', 0, 'White', 0.5),
+    split('diverse', 1, 'Black', 0.5),
+    split('diverse', 1, 'White', 0.5),
+    stratum('celeba', 0, 0, 1),
+  ];
+
+  it('multiplies each weight by exp(η × loss), keeping each folder’s women and men at their total', () => {
+    const w = groupDroWeights(strata, [0.5, 0.5, 0.5, 0.5, 1], [0.6, 0.2, 0.3, 0.3, 0.9], 2);
+    // Women: 0.5·e^1.2 and 0.5·e^0.4, scaled to add up to 1: e^0.8 / (e^0.8 + 1) and 1 / (e^0.8 + 1).
+    expect(w[0]).toBeCloseTo(Math.exp(0.8) / (Math.exp(0.8) + 1), 12);
+    expect(w[1]).toBeCloseTo(1 / (Math.exp(0.8) + 1), 12);
+    // Equal losses leave the men as they were; a stratum alone in its pair keeps its weight whatever its loss.
+    expect(w.slice(2)).toEqual([0.5, 0.5, 1]);
+  });
+
+  it('compounds over epochs, and is the identity at η = 0', () => {
+    const losses = [0.6, 0.2, 0.3, 0.3, 0.9];
+    const once = groupDroWeights(strata, [0.5, 0.5, 0.5, 0.5, 1], losses, 1);
+    const twice = groupDroWeights(strata, once, losses, 1);
+    expect(twice[0]).toBeCloseTo(Math.exp(0.8) / (Math.exp(0.8) + 1), 12);
+    expect(groupDroWeights(strata, [0.5, 0.5, 0.5, 0.5, 1], losses, 0)).toEqual([0.5, 0.5, 0.5, 0.5, 1]);
   });
 });
 

@@ -116,7 +116,7 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
     expect(data.batch).toEqual({ mix: best.mix, femaleShare: 0.5 });
   }, 600_000);
 
-  it('fine-tunes an exported model from its folder, with batches balanced by labels.csv age bands', () => {
+  it('fine-tunes an exported model from its folder, with batches balanced by labels.csv age bands and group DRO', () => {
     const name = basename(kaggle);
     // The plain folder's faces, with their rows of diverse's labels.csv.
     const aged = join(work, 'aged');
@@ -130,6 +130,7 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
     );
     const r = train([
       ...['--data', kaggle, '--data', aged, '--from', join(ROOT, 'public', 'models', 'gender'), '--balance', 'age'],
+      ...['--group-dro', '1'],
       ...['--epochs', '1', '--steps-per-epoch', '1', '--batch', '32', '--lr', '0.00001', '--run', `${run}-from`],
       ...['--out', join(work, 'from-model')],
     ]);
@@ -148,8 +149,16 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
       expect(bands).toMatch(/^13–19 \d, 20–39 \d, 40–59 \d, 60\+ \d$/);
       expect(bands.split(', ').reduce((sum, band) => sum + Number(band.split(' ')[1]), 0)).toBe(8);
     }
+    // Group DRO measured each band's loss before the epoch, and drew the bands anew, each class still 8.
+    const dro = new RegExp(
+      `group DRO before epoch 1, each group's loss: ${name} female [0-9.]+, ${name} male [0-9.]+, aged female 13–19 [0-9.]+.*\n` +
+        `  batch: ${name} 8 female \\+ 8 male, aged 8 female \\(([^)]*)\\) \\+ 8 male \\(([^)]*)\\)`,
+    ).exec(r.stdout);
+    expect(dro, r.stdout).not.toBeNull();
+    for (const bands of [dro![1], dro![2]])
+      expect(bands.split(', ').reduce((sum, band) => sum + Number(band.split(' ')[1]), 0)).toBe(8);
     const metadata = JSON.parse(readFileSync(join(work, 'from-model', 'metadata.json'), 'utf8'));
-    expect(metadata.data.batch).toMatchObject({ balance: 'age' });
+    expect(metadata.data.batch).toMatchObject({ balance: 'age', groupDro: 1 });
     // Without --arch, the network is the exported model's.
     const shipped = JSON.parse(readFileSync(join(ROOT, 'public', 'models', 'gender', 'metadata.json'), 'utf8'));
     expect(metadata.arch).toBe(shipped.arch);
@@ -157,4 +166,10 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
     const celeba = Number(new RegExp(`\\(${name} ([0-9.]+),`).exec(r.stdout)?.[1]);
     expect(celeba, r.stdout).toBeGreaterThan(0.85);
   }, 600_000);
+
+  it('refuses group DRO without the column whose groups it weighs', () => {
+    const r = train(['--data', kaggle, '--group-dro', '1']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--group-dro weighs the groups of a column: pass --balance <column> too');
+  });
 });

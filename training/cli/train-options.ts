@@ -42,6 +42,9 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
   --balance <column>        within each folder's women and men, draw the groups of this labels.csv column (age is
                             banded: 13–19, 20–39, 40–59, 60+) by the square root of their size, so rare groups
                             are seen more often; folders without that column are drawn as usual (default: none)
+  --group-dro <η>           with --balance: before each epoch, measure each group's mean loss on its Train crops
+                            and multiply its share of its folder's women or men by exp(η × that loss) (group DRO,
+                            once an epoch), so the groups fitted worst are drawn more often (default 0, off)
   --female-share <x>        share of female faces in each folder's part of a batch (default 0.5: both classes
                             equally, whatever the folder holds)
   --arch <a>                wide: a separable CNN with ~450k parameters, exported as uint8 to stay under 500 KB
@@ -119,6 +122,7 @@ export function parseTrainOptions() {
       mix: { type: 'string' },
       balance: { type: 'string' },
       'female-share': { type: 'string', default: '0.5' },
+      'group-dro': { type: 'string', default: '0' },
       arch: { type: 'string' },
       epochs: { type: 'string' },
       'bn-momentum': { type: 'string', default: '0.99' },
@@ -170,6 +174,12 @@ export function parseTrainOptions() {
   const femaleShare = Number(values['female-share']);
   if (!(femaleShare > 0 && femaleShare < 1))
     fail(`--female-share must be between 0 and 1, got "${values['female-share']}"`, EXIT.usage);
+  const groupDro = Number(values['group-dro']);
+  if (!(groupDro >= 0 && groupDro <= 10))
+    fail(`--group-dro must be between 0 and 10, got "${values['group-dro']}"`, EXIT.usage);
+  const balance = values.balance?.trim() || undefined;
+  if (groupDro > 0 && !balance)
+    fail('--group-dro weighs the groups of a column: pass --balance <column> too', EXIT.usage);
   const from = fromPaths(values.from);
   const arch = oneOf<Arch>('arch', values.arch ?? archOf(from) ?? 'wide', ['wide', 'wide8', 'deep', 'compact', 'seed']);
   const batch = intOption('batch', values.batch) as number;
@@ -195,7 +205,8 @@ export function parseTrainOptions() {
     data: values.data ?? [DEFAULT_DATA_DIR],
     mixGiven: mix !== undefined,
     stages: planned.map((stage) => ({ ...stage, ...given })),
-    balance: values.balance?.trim() || undefined,
+    balance,
+    groupDro,
     femaleShare,
     labelSmoothing,
     mixup,

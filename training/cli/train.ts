@@ -36,7 +36,7 @@ import { REPO_ROOT } from '../lib/node-io';
 import type { EpochRecord } from '../lib/plot';
 import { plotHistory } from '../lib/plot';
 import { batchTensors, concatSplits, predictSplit, shuffled, sourceData, subset } from '../lib/data/splits';
-import { describeBatch, mixedBatch, strataOf, stratumCounts } from '../lib/data/mix';
+import { describeBatch, groupDroWeights, mixedBatch, strataOf, stratumCounts } from '../lib/data/mix';
 import { labelGroups } from '../lib/data/labels';
 import { sourceName } from '../lib/data/sources';
 import { createDataParallelStep } from '../lib/fit/data-parallel';
@@ -181,14 +181,17 @@ const strata = strataOf(
 );
 // The folders' Train crops were copied into `train`: drop the originals. With one folder, `train` is that split.
 if (sources.length > 1) for (const source of sources) source.train.x = new Uint8Array(0);
-const stageCounts = opts.stages.map((stage) =>
+/** Each stratum's images in a batch of stage `index`, given each stratum's weight within its folder's class. */
+const countsFor = (index: number, weights: readonly number[]) =>
   stratumCounts(
     strata.map(
-      (s) => stage.mix[s.source] * (s.label === 0 ? opts.femaleShare : 1 - opts.femaleShare) * (s.weight ?? 1),
+      (s, k) =>
+        opts.stages[index].mix[s.source] * (s.label === 0 ? opts.femaleShare : 1 - opts.femaleShare) * weights[k],
     ),
     opts.batch,
-  ),
-);
+  );
+const baseWeights = strata.map((s) => s.weight ?? 1);
+const stageCounts = opts.stages.map((_, index) => countsFor(index, baseWeights));
 const describeStage = (index: number) => {
   const stage = opts.stages[index];
   return (
@@ -299,9 +302,45 @@ const validationSamples = sources.map(({ name, validation: v }) => {
   return { name, data: n < v.n ? subset(v, shuffled(v.n, mulberry32(opts.seed)).subarray(0, n)) : v };
 });
 
+/** Images of the sample each stratum's training loss is measured on, for --group-dro. */
+const DRO_SAMPLE = 256;
+
+/** Mean loss (inference mode, unaugmented) of each stratum on an evenly spaced sample of its Train crops. */
+function strataLosses(): number[] {
+  return strata.map(({ indices }) => {
+    const every = Math.max(1, Math.floor(indices.length / DRO_SAMPLE));
+    const sample = Array.from({ length: Math.min(DRO_SAMPLE, indices.length) }, (_, k) => indices[k * every]);
+    const { x, y } = batchTensors(train, sample);
+    const { loss } = trainer.evaluate(x, y);
+    tf.dispose([x, y]);
+    return loss;
+  });
+}
+
+/**
+ * Group DRO's weights for `epoch`, from the previous epoch's, and the images of each stratum the stage's earlier
+ * epochs took (so its walk through each stratum goes on where it stopped, whatever the counts were).
+ */
+function groupDroFor(epoch: number, index: number, first: number): NonNullable<TrainState['groupDro']> {
+  const prev = state.groupDro;
+  const losses = strataLosses();
+  const weights = groupDroWeights(strata, prev?.weights ?? baseWeights, losses, opts.groupDro);
+  const prevCounts = prev && epoch > first ? countsFor(index, prev.weights) : null;
+  const taken = strata.map((_, k) => (prev && prevCounts ? prev.taken[k] + stepsPerEpoch * prevCounts[k] : 0));
+  const names = strata.map((s) => `${s.source} ${s.label === 0 ? 'female' : 'male'}${s.group ? ` ${s.group}` : ''}`);
+  console.log(
+    `group DRO before epoch ${epoch + 1}, each group's loss: ${names.map((n, k) => `${n} ${losses[k].toFixed(3)}`).join(', ')}\n` +
+      `  batch: ${describeBatch(strata, countsFor(index, weights))}`,
+  );
+  return { epoch, weights, losses, taken };
+}
+
 for (let epoch = state.epoch; epoch < epochs; epoch++) {
   const { stage, index, first } = stageAt(opts.stages, epoch);
   if (epoch === first || epoch === state.epoch) console.log(describeStage(index));
+  if (opts.groupDro > 0 && state.groupDro?.epoch !== epoch) state.groupDro = groupDroFor(epoch, index, first);
+  const dro = opts.groupDro > 0 ? state.groupDro! : null;
+  const counts = dro ? countsFor(index, dro.weights) : stageCounts[index];
   const bar = progressBar(`epoch ${epoch + 1}/${epochs}`, 'batches');
   const started = performance.now();
   let lossSum = 0;
@@ -311,7 +350,8 @@ for (let epoch = state.epoch; epoch < epochs; epoch++) {
   for (let step = state.step; step < stepsPerEpoch; step++) {
     // Each stage walks its folders afresh, as each of the shipped recipe's runs once did.
     const stageStep = (epoch - first) * stepsPerEpoch + step;
-    const indices = mixedBatch(strata, stageCounts[index], stageStep, opts.seed);
+    const taken = dro?.taken.map((t, k) => t + step * counts[k]);
+    const indices = mixedBatch(strata, counts, stageStep, opts.seed, taken);
     const { x, y } = batchTensors(train, indices);
     const rng = mulberry32((opts.seed * 7919 + epoch) * 100_003 + step);
     const augmentation = sampleBatchAugmentation(indices.length, rng, AUGMENT_PRESETS[stage.augment], opts.mixup);

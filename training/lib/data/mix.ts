@@ -103,9 +103,34 @@ export function stratumCounts(shares: readonly number[], batch: number): number[
 }
 
 /**
- * The training-set indices of global batch `step` (counted over all epochs). Each stratum is walked through in
- * shuffled passes, a new order each pass, so every image of a stratum is seen once before any is seen twice; the
- * batch is a function of the seed and the step alone, so a resumed run sees exactly the batches it would have.
+ * Group DRO's weights (Sagawa et al., 2020), updated once an epoch rather than once a batch: each stratum's weight is
+ * multiplied by exp(η × its mean training loss), then the parts of each (source, class) pair are scaled back to the
+ * pair's total. The folder and class mix stays what was asked; within it, the groups the model fits worst are drawn
+ * more often, and more so every epoch they stay worst.
+ */
+export function groupDroWeights(
+  strata: readonly Stratum[],
+  weights: readonly number[],
+  losses: readonly number[],
+  eta: number,
+): number[] {
+  const raised = weights.map((w, s) => w * Math.exp(eta * losses[s]));
+  const pair = (s: Stratum) => `${s.source}|${s.label}`;
+  const before = new Map<string, number>();
+  const after = new Map<string, number>();
+  strata.forEach((s, k) => {
+    before.set(pair(s), (before.get(pair(s)) ?? 0) + weights[k]);
+    after.set(pair(s), (after.get(pair(s)) ?? 0) + raised[k]);
+  });
+  return raised.map((w, k) => (w * before.get(pair(strata[k]))!) / after.get(pair(strata[k]))!);
+}
+
+/**
+ * The training-set indices of global batch `step` (counted over all epochs), after earlier batches took `taken[s]`
+ * images of stratum s (by default `step × counts[s]`: every batch so far had these counts). Each stratum is walked
+ * through in shuffled passes, a new order each pass, so every image of a stratum is seen once before any is seen
+ * twice; the batch is a function of the seed, the step and `taken` alone, so a resumed run sees exactly the batches
+ * it would have.
  * The batch comes in random order: the data-parallel step splits it in halves, each normalised by BatchNorm on its
  * own, and a half that held one stratum (one class, or one folder) would learn from its statistics.
  */
@@ -114,12 +139,13 @@ export function mixedBatch(
   counts: readonly number[],
   step: number,
   seed: number,
+  taken: readonly number[] = counts.map((c) => step * c),
 ): number[] {
   const out: number[] = [];
   strata.forEach((stratum, s) => {
     const n = stratum.indices.length;
     for (let k = 0; k < counts[s]; k++) {
-      const position = step * counts[s] + k;
+      const position = taken[s] + k;
       const pass = Math.floor(position / n);
       out.push(stratum.indices[passOrder(seed, s, pass, n)[position % n]]);
     }

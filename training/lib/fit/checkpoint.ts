@@ -27,6 +27,11 @@ export interface TrainState {
   seconds: number;
   /** The options the run was started with; a resume keeps them. */
   options: Record<string, unknown>;
+  /**
+   * With --group-dro, the epoch being trained or last trained: each stratum's weight within its folder's class, the
+   * losses that set it, and the images of each stratum that the stage's earlier epochs took.
+   */
+  groupDro?: { epoch: number; weights: number[]; losses: number[]; taken: number[] };
 }
 
 /**
@@ -121,9 +126,19 @@ export function trainingRecord(state: TrainState): TrainingRecord {
 
 /** The batch mix that made the exported weights (the best epoch's stage); runs from before batches were mixed have none. */
 export function batchRecord(state: TrainState): ModelMetadata['data']['batch'] {
-  const options = state.options as { femaleShare?: number; mix?: Record<string, number>; balance?: string };
+  const options = state.options as {
+    femaleShare?: number;
+    mix?: Record<string, number>;
+    balance?: string;
+    groupDro?: number;
+  };
   const { stage } = stageAt(stagesOf(state.options), Math.max(0, state.bestEpoch - 1));
   const mix = options.mix ?? (state.options.stages ? stage.mix : undefined);
   if (!mix || !options.femaleShare) return undefined;
-  return { mix, femaleShare: options.femaleShare, ...(options.balance ? { balance: options.balance } : {}) };
+  return {
+    mix,
+    femaleShare: options.femaleShare,
+    ...(options.balance ? { balance: options.balance } : {}),
+    ...(options.groupDro ? { groupDro: options.groupDro } : {}),
+  };
 }
