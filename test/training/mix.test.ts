@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  batchCounts,
   describeBatch,
   groupDroWeights,
   mixedBatch,
@@ -76,6 +77,26 @@ describe('mixedBatch after batches of other counts', () => {
 
   it('is the same as the default when every batch so far had these counts', () => {
     expect(mixedBatch(strata, [2, 3], 5, 42, [10, 15])).toEqual(mixedBatch(strata, [2, 3], 5, 42));
+  });
+});
+
+describe('batchCounts', () => {
+  const part = (label: 0 | 1, group: string): Stratum => ({ ...stratum('diverse', label, 0, 1), group });
+  const strata = [stratum('celeba', 0, 0, 1), stratum('celeba', 1, 0, 1), part(0, 'a'), part(0, 'b'), part(1, 'a')];
+  const share = (s: Stratum) => (s.source === 'celeba' ? 1 : 5);
+
+  it('gives each folder’s women and men their share first, then splits it by the weights within', () => {
+    // Pairs 1 : 1 : 5 : 5 of 24 = 2, 2, 10, 10; diverse's women 10 split 0.7 : 0.3 = 7 and 3.
+    expect(batchCounts(strata, share, [1, 1, 0.7, 0.3, 1], 24)).toEqual([2, 2, 7, 3, 10]);
+  });
+
+  it('keeps the pairs’ counts whatever the weights, where one level of rounding would move an image between them', () => {
+    const three = [stratum('celeba', 0, 0, 1), part(0, 'a'), part(0, 'b'), part(0, 'c')];
+    const of = (s: Stratum) => (s.source === 'celeba' ? 47 : 53);
+    // Pairs 4.7 and 5.3 of 10 → 5 and 5; diverse's 5 in thirds → 2, 2, 1.
+    expect(batchCounts(three, of, [1, 1, 1, 1], 10)).toEqual([5, 2, 2, 1]);
+    // One level: 4.7, 1.77, 1.77, 1.77 → the three remainders of .77 beat celeba's .7, and diverse gets 6.
+    expect(stratumCounts([47, 53 / 3, 53 / 3, 53 / 3], 10)).toEqual([4, 2, 2, 2]);
   });
 });
 

@@ -36,7 +36,7 @@ import { REPO_ROOT } from '../lib/node-io';
 import type { EpochRecord } from '../lib/plot';
 import { plotHistory } from '../lib/plot';
 import { batchTensors, concatSplits, predictSplit, shuffled, sourceData, subset } from '../lib/data/splits';
-import { describeBatch, groupDroWeights, mixedBatch, strataOf, stratumCounts } from '../lib/data/mix';
+import { batchCounts, describeBatch, groupDroWeights, mixedBatch, strataOf } from '../lib/data/mix';
 import { labelGroups } from '../lib/data/labels';
 import { sourceName } from '../lib/data/sources';
 import { createDataParallelStep } from '../lib/fit/data-parallel';
@@ -183,11 +183,10 @@ const strata = strataOf(
 if (sources.length > 1) for (const source of sources) source.train.x = new Uint8Array(0);
 /** Each stratum's images in a batch of stage `index`, given each stratum's weight within its folder's class. */
 const countsFor = (index: number, weights: readonly number[]) =>
-  stratumCounts(
-    strata.map(
-      (s, k) =>
-        opts.stages[index].mix[s.source] * (s.label === 0 ? opts.femaleShare : 1 - opts.femaleShare) * weights[k],
-    ),
+  batchCounts(
+    strata,
+    (s) => opts.stages[index].mix[s.source] * (s.label === 0 ? opts.femaleShare : 1 - opts.femaleShare),
+    weights,
     opts.batch,
   );
 const baseWeights = strata.map((s) => s.weight ?? 1);

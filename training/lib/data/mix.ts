@@ -103,6 +103,40 @@ export function stratumCounts(shares: readonly number[], batch: number): number[
 }
 
 /**
+ * How many images of each stratum a batch of `batch` takes: first each (source, class) pair's count, by its share
+ * (`shareOf`), then each pair's count split among its strata by their weights, both rounded by largest remainder. The
+ * folder and class mix is then exactly what its shares give, whatever the weights within each pair.
+ */
+export function batchCounts(
+  strata: readonly Stratum[],
+  shareOf: (stratum: Stratum) => number,
+  weights: readonly number[],
+  batch: number,
+): number[] {
+  const members = new Map<string, number[]>();
+  strata.forEach((s, k) => {
+    const key = `${s.source}|${s.label}`;
+    const pair = members.get(key);
+    if (pair) pair.push(k);
+    else members.set(key, [k]);
+  });
+  const pairs = [...members.values()];
+  const pairCounts = stratumCounts(
+    pairs.map((ks) => shareOf(strata[ks[0]])),
+    batch,
+  );
+  const counts = strata.map(() => 0);
+  pairs.forEach((ks, i) => {
+    const within = stratumCounts(
+      ks.map((k) => weights[k]),
+      pairCounts[i],
+    );
+    ks.forEach((k, j) => (counts[k] = within[j]));
+  });
+  return counts;
+}
+
+/**
  * Group DRO's weights (Sagawa et al., 2020), updated once an epoch rather than once a batch: each stratum's weight is
  * multiplied by exp(η × its mean training loss), then the parts of each (source, class) pair are scaled back to the
  * pair's total. The folder and class mix stays what was asked; within it, the groups the model fits worst are drawn
