@@ -334,9 +334,10 @@ function groupDroFor(epoch: number, index: number, first: number): NonNullable<T
   return { epoch, weights, losses, taken };
 }
 
-for (let epoch = state.epoch; epoch < epochs; epoch++) {
+const startEpoch = state.epoch;
+for (let epoch = startEpoch; epoch < epochs; epoch++) {
   const { stage, index, first } = stageAt(opts.stages, epoch);
-  if (epoch === first || epoch === state.epoch) console.log(describeStage(index));
+  if (epoch === first || epoch === startEpoch) console.log(describeStage(index));
   if (opts.groupDro > 0 && state.groupDro?.epoch !== epoch) state.groupDro = groupDroFor(epoch, index, first);
   const dro = opts.groupDro > 0 ? state.groupDro! : null;
   const counts = dro ? countsFor(index, dro.weights) : stageCounts[index];
