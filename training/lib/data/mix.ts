@@ -102,6 +102,9 @@ export function stratumCounts(shares: readonly number[], batch: number): number[
   return counts;
 }
 
+/** A stratum's (source, class) pair, the unit whose share of a batch the command line sets. */
+const pairOf = (s: Stratum) => `${s.source}|${s.label}`;
+
 /**
  * How many images of each stratum a batch of `batch` takes: first each (source, class) pair's count, by its share
  * (`shareOf`), then each pair's count split among its strata by their weights, both rounded by largest remainder. The
@@ -115,10 +118,9 @@ export function batchCounts(
 ): number[] {
   const members = new Map<string, number[]>();
   strata.forEach((s, k) => {
-    const key = `${s.source}|${s.label}`;
-    const pair = members.get(key);
+    const pair = members.get(pairOf(s));
     if (pair) pair.push(k);
-    else members.set(key, [k]);
+    else members.set(pairOf(s), [k]);
   });
   const pairs = [...members.values()];
   const pairCounts = stratumCounts(
@@ -149,14 +151,13 @@ export function groupDroWeights(
   eta: number,
 ): number[] {
   const raised = weights.map((w, s) => w * Math.exp(eta * losses[s]));
-  const pair = (s: Stratum) => `${s.source}|${s.label}`;
   const before = new Map<string, number>();
   const after = new Map<string, number>();
   strata.forEach((s, k) => {
-    before.set(pair(s), (before.get(pair(s)) ?? 0) + weights[k]);
-    after.set(pair(s), (after.get(pair(s)) ?? 0) + raised[k]);
+    before.set(pairOf(s), (before.get(pairOf(s)) ?? 0) + weights[k]);
+    after.set(pairOf(s), (after.get(pairOf(s)) ?? 0) + raised[k]);
   });
-  return raised.map((w, k) => (w * before.get(pair(strata[k]))!) / after.get(pair(strata[k]))!);
+  return raised.map((w, k) => (w * before.get(pairOf(strata[k]))!) / after.get(pairOf(strata[k]))!);
 }
 
 /**
