@@ -1,8 +1,18 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { groupDroWeights } from '../../training/lib/data/mix';
 import { isHeldOut } from '../../training/lib/data/splits';
 import type { Stage } from '../../training/lib/fit/recipe';
 import { DATA_DIR, hasData, smallDataset } from '../support/data';
@@ -40,6 +50,20 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
       timeout: 600_000,
       env: { ...process.env, FACESENSE_CROP_CACHE: join(work, 'cache') },
     });
+  /** The plain folder's faces, with their rows of diverse's labels.csv (made once). */
+  const agedFolder = () => {
+    const aged = join(work, 'aged');
+    if (existsSync(aged)) return aged;
+    for (const cls of ['Male', 'Female']) mkdirSync(join(aged, cls), { recursive: true });
+    for (const file of plainFiles) symlinkSync(join(DIVERSE, file), join(aged, file));
+    const [header, ...rows] = readFileSync(join(DIVERSE, 'labels.csv'), 'utf8').trim().split('\n');
+    const wanted = new Set(plainFiles);
+    writeFileSync(
+      join(aged, 'labels.csv'),
+      [header, ...rows.filter((row) => wanted.has(row.split(',')[0]))].join('\n'),
+    );
+    return aged;
+  };
   afterAll(() => {
     rmSync(kaggle, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
@@ -118,16 +142,7 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
 
   it('fine-tunes an exported model from its folder, with batches balanced by labels.csv age bands and group DRO', () => {
     const name = basename(kaggle);
-    // The plain folder's faces, with their rows of diverse's labels.csv.
-    const aged = join(work, 'aged');
-    for (const cls of ['Male', 'Female']) mkdirSync(join(aged, cls), { recursive: true });
-    for (const file of plainFiles) symlinkSync(join(DIVERSE, file), join(aged, file));
-    const [header, ...rows] = readFileSync(join(DIVERSE, 'labels.csv'), 'utf8').trim().split('\n');
-    const wanted = new Set(plainFiles);
-    writeFileSync(
-      join(aged, 'labels.csv'),
-      [header, ...rows.filter((row) => wanted.has(row.split(',')[0]))].join('\n'),
-    );
+    const aged = agedFolder();
     const r = train([
       ...['--data', kaggle, '--data', aged, '--from', join(ROOT, 'public', 'models', 'gender'), '--balance', 'age'],
       ...['--group-dro', '1'],
@@ -165,6 +180,39 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
     // One step at a tiny rate: the celebrity faces are as well classified as by the shipped model, not by chance.
     const celeba = Number(new RegExp(`\\(${name} ([0-9.]+),`).exec(r.stdout)?.[1]);
     expect(celeba, r.stdout).toBeGreaterThan(0.85);
+  }, 600_000);
+
+  it('resumes group DRO from the checkpoint: the next epoch reweighs the last weights, and the walk goes on', () => {
+    const dro = `${run}-dro`;
+    const checkpoint = join(ROOT, 'training', 'runs', dro, 'checkpoint', 'state.json');
+    const args = ['--epochs', '1', '--steps-per-epoch', '1', '--batch', '32', '--lr', '0.00001', '--run', dro];
+    const first = train([
+      ...['--data', kaggle, '--data', agedFolder(), '--from', join(ROOT, 'public', 'models', 'gender')],
+      ...['--balance', 'age', '--group-dro', '2', '--out', join(work, 'dro-model'), ...args],
+    ]);
+    expect([0, 3], first.stderr + first.stdout).toContain(first.status);
+    const before = JSON.parse(readFileSync(checkpoint, 'utf8'));
+    const second = train(['--resume', '--run', dro, '--epochs', '2']);
+    const after = JSON.parse(readFileSync(checkpoint, 'utf8'));
+    rmSync(join(ROOT, 'training', 'runs', dro), { recursive: true, force: true });
+    expect([0, 3], second.stderr + second.stdout).toContain(second.status);
+    expect(second.stdout).toContain('group DRO before epoch 2');
+    expect(second.stdout).not.toContain('group DRO before epoch 1');
+    expect(before.groupDro.epoch).toBe(0);
+    expect(after.groupDro.epoch).toBe(1);
+    // Epoch 2's weights are epoch 1's, raised by the losses measured before epoch 2: not the run's first weights.
+    const strata = (after.groupDro.groups as string[]).map((group) => {
+      const [source, label] = group.split(' ');
+      return { source, label: label === 'male' ? 1 : 0, indices: new Uint32Array(0) } as const;
+    });
+    expect(after.groupDro.groups).toEqual(before.groupDro.groups);
+    expect(after.groupDro.groups).toContain('aged female 60+');
+    const expected = groupDroWeights(strata, before.groupDro.weights, after.groupDro.losses, 2);
+    after.groupDro.weights.forEach((w: number, k: number) => expect(w).toBeCloseTo(expected[k], 12));
+    expect(after.groupDro.weights).not.toEqual(before.groupDro.weights);
+    // One batch of 32 was taken in epoch 1: 8 of each folder's women and of its men, split among its groups.
+    const taken: number[] = after.groupDro.taken;
+    expect(taken.reduce((a, b) => a + b, 0)).toBe(32);
   }, 600_000);
 
   it('refuses group DRO without the column whose groups it weighs', () => {

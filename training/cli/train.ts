@@ -331,7 +331,7 @@ function groupDroFor(epoch: number, index: number, first: number): NonNullable<T
     `group DRO before epoch ${epoch + 1}, each group's loss: ${names.map((n, k) => `${n} ${losses[k].toFixed(3)}`).join(', ')}\n` +
       `  batch: ${describeBatch(strata, countsFor(index, weights))}`,
   );
-  return { epoch, weights, losses, taken };
+  return { epoch, groups: names, weights, losses, taken };
 }
 
 const startEpoch = state.epoch;

@@ -28,10 +28,10 @@ export interface TrainState {
   /** The options the run was started with; a resume keeps them. */
   options: Record<string, unknown>;
   /**
-   * With --group-dro, the epoch being trained or last trained: each stratum's weight within its folder's class, the
-   * losses that set it, and the images of each stratum that the stage's earlier epochs took.
+   * With --group-dro, the epoch being trained or last trained: for each stratum (named "<folder> <class> <group>"),
+   * its weight within its folder's class, the loss that set it, and the images the stage's earlier epochs took.
    */
-  groupDro?: { epoch: number; weights: number[]; losses: number[]; taken: number[] };
+  groupDro?: { epoch: number; groups: string[]; weights: number[]; losses: number[]; taken: number[] };
 }
 
 /**
