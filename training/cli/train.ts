@@ -325,7 +325,7 @@ function groupDroFor(epoch: number, index: number, first: number): NonNullable<T
   const losses = strataLosses();
   const weights = groupDroWeights(strata, prev?.weights ?? baseWeights, losses, opts.groupDro);
   const prevCounts = prev && epoch > first ? countsFor(index, prev.weights) : null;
-  const taken = strata.map((_, k) => (prev && prevCounts ? prev.taken[k] + stepsPerEpoch * prevCounts[k] : 0));
+  const taken = prevCounts ? prev!.taken.map((t, k) => t + stepsPerEpoch * prevCounts[k]) : strata.map(() => 0);
   const names = strata.map((s) => `${s.source} ${s.label === 0 ? 'female' : 'male'}${s.group ? ` ${s.group}` : ''}`);
   console.log(
     `group DRO before epoch ${epoch + 1}, each group's loss: ${names.map((n, k) => `${n} ${losses[k].toFixed(3)}`).join(', ')}\n` +
