@@ -84,6 +84,9 @@ export interface TrainingRecord {
   seconds: number;
   /** The run (its last checkpoint) or exported model folder this one started from (`npm run train -- --from`). */
   from?: string;
+  /** The version of the exported model `from` names (its metadata.json's), so the chain names a model, not a folder
+   * whose contents change as models are shipped; absent when `from` is a run. */
+  fromVersion?: string;
   /** `--label-smoothing`'s ε; absent when 0. */
   labelSmoothing?: number;
   /** `--mixup`'s α; absent when 0. */

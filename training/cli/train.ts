@@ -246,7 +246,11 @@ if (opts.resume) {
     bestEpoch: 0,
     bestValBalancedAccuracy: -1,
     seconds: 0,
-    options: { ...opts, ...(fromTraining ? { fromTraining } : {}) },
+    options: {
+      ...opts,
+      ...(fromMetadata ? { fromVersion: fromMetadata.version } : {}),
+      ...(fromTraining ? { fromTraining } : {}),
+    },
   };
   mkdirSync(runDir, { recursive: true });
 }

@@ -85,6 +85,7 @@ export function trainingRecord(state: TrainState): TrainingRecord {
     lr: number;
     seed: number;
     from?: string;
+    fromVersion?: string;
     fromTraining?: TrainingRecord;
     labelSmoothing?: number;
     mixup?: number;
@@ -101,6 +102,7 @@ export function trainingRecord(state: TrainState): TrainingRecord {
     seed: options.seed,
     seconds: Math.round(state.seconds),
     ...(options.from ? { from: options.from } : {}),
+    ...(options.fromVersion ? { fromVersion: options.fromVersion } : {}),
     ...(options.fromTraining ? { fromTraining: options.fromTraining } : {}),
     ...(options.labelSmoothing ? { labelSmoothing: options.labelSmoothing } : {}),
     ...(options.mixup ? { mixup: options.mixup } : {}),
