@@ -91,6 +91,8 @@ export interface TrainingRecord {
   labelSmoothing?: number;
   /** `--mixup`'s α; absent when 0. */
   mixup?: number;
+  /** `--sam`'s ρ (sharpness-aware minimisation); absent when 0. */
+  sam?: number;
   /** `--teacher` (the exported model whose probabilities were blended into the labels, and its version) and
    * `--distill`'s weight; absent without a teacher. */
   distill?: { teacher: string; version: string; weight: number };

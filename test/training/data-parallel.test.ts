@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AUGMENT_PRESETS, mulberry32 } from '../../src/core/augment';
-import { sampleBatchAugmentation } from '../../training/lib/fit/augment';
+import { applyAugmentation, mixPairs, sampleBatchAugmentation } from '../../training/lib/fit/augment';
 import { createDataParallelStep, shareBatch } from '../../training/lib/fit/data-parallel';
-import { buildModel, FastBatchNorm } from '../../training/lib/model/models';
+import { applyBatchNormStats, buildModel, collectBatchNormStats, FastBatchNorm } from '../../training/lib/model/models';
 import { createTrainer, type Trainer } from '../../training/lib/fit/trainer';
 import { initTrainingBackend } from '../../training/lib/fit/wasm/setup';
 
@@ -129,6 +129,62 @@ describe('data-parallel training step', () => {
         // Weights include BatchNorm's moving averages, which every micro-batch moved, in batch order.
         many.weights.forEach((w, i) => w.forEach((v, j) => expect(Math.abs(v - one.weights[i][j])).toBeLessThan(1e-5)));
       }
+    } finally {
+      tf.dispose([x, y]);
+    }
+  });
+
+  it('with sam, takes the gradient at the weights moved ρ along the batch gradient, as a hand-made step does', async () => {
+    const rho = 0.05;
+    const { x, y } = toyBatch(16, 16);
+    const augmentation = sampleBatchAugmentation(16, mulberry32(5), AUGMENT_PRESETS.robust);
+    const run = async (threads: number, sam: number) => {
+      const model = smallNet();
+      const trainer = createTrainer(model, { lr: 1e-3, microBatch: 4 });
+      const parallel = await createDataParallelStep(model, trainer, { threads, microBatch: 4, sam });
+      const result = await parallel.step(x, y, augmentation);
+      const weights = model.getWeights().map((w) => (w.dataSync() as Float32Array).slice());
+      const before = tf.memory().numTensors;
+      await parallel.step(x, y, augmentation);
+      const leaked = tf.memory().numTensors - before;
+      await parallel.close();
+      trainer.optimizer.dispose();
+      model.dispose();
+      return { result, leaked, weights };
+    };
+    // By hand, on one thread: the gradient at w + ρ·g/‖g‖, applied at w; BatchNorm's averages from the pass at w.
+    const byHand = () => {
+      const model = smallNet();
+      const trainer = createTrainer(model, { lr: 1e-3, microBatch: 4 });
+      const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      const start = variables.map((v) => tf.clone(v));
+      const augmented = applyAugmentation(x, augmentation);
+      const mixed = mixPairs(augmented, y, augmentation);
+      const first = collectBatchNormStats(() => trainer.gradients(mixed.x, mixed.y, 16));
+      const norm = Math.sqrt(first.result.grads.reduce((sum, g) => sum + tf.sum(tf.square(g)).dataSync()[0], 0));
+      variables.forEach((v, i) => v.assign(tf.add(v, tf.mul(first.result.grads[i], rho / norm))));
+      const second = collectBatchNormStats(() => trainer.gradients(mixed.x, mixed.y, 16));
+      variables.forEach((v, i) => v.assign(start[i]));
+      trainer.applyGradients(second.result.grads);
+      applyBatchNormStats(model, first.stats);
+      const weights = model.getWeights().map((w) => w.dataSync() as Float32Array);
+      model.dispose();
+      return weights;
+    };
+    try {
+      const expected = tf.tidy(byHand);
+      const plain = await run(1, 0);
+      for (const threads of [1, 2]) {
+        const sam = await run(threads, rho);
+        expect(sam.leaked).toBe(0);
+        // Loss and accuracy are the batch's at the weights the step started from.
+        expect(sam.result.correct).toBe(plain.result.correct);
+        expect(sam.result.loss).toBeCloseTo(plain.result.loss, 5);
+        sam.weights.forEach((w, i) => w.forEach((v, j) => expect(Math.abs(v - expected[i][j])).toBeLessThan(1e-5)));
+      }
+      // Not the plain step: some weight moved differently.
+      const moved = plain.weights.flatMap((w, i) => Array.from(w, (v, j) => Math.abs(v - expected[i][j])));
+      expect(Math.max(...moved)).toBeGreaterThan(1e-6);
     } finally {
       tf.dispose([x, y]);
     }

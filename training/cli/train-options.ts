@@ -82,6 +82,9 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
   --mixup <α>               blend each pair of neighbouring images of a batch, and their labels, by a weight drawn
                             from Beta(α, α) (mixup: a regulariser, and robust to wrong labels; default 0, off;
                             0.2 is usual)
+  --sam <ρ>                 sharpness-aware minimisation: each update takes the gradient at the weights moved ρ
+                            along the batch's gradient, so that training settles where the loss stays low around
+                            it (Foret et al. 2021; twice the work per step; default 0, off; 0.05 is usual)
   --teacher <dir>           an exported model folder (e.g. public/models/gender) to distil from: each Train crop is
                             trained towards a blend of its label and the teacher's probability for it, as the app
                             gives it for a photo (calibrated, averaged with the mirror image), computed once
@@ -134,6 +137,7 @@ export function parseTrainOptions() {
       'lr-schedule': { type: 'string' },
       'label-smoothing': { type: 'string', default: '0' },
       mixup: { type: 'string', default: '0' },
+      sam: { type: 'string', default: '0' },
       teacher: { type: 'string' },
       distill: { type: 'string' },
       augment: { type: 'string' },
@@ -166,6 +170,8 @@ export function parseTrainOptions() {
     fail(`--label-smoothing must be at least 0 and below 0.5, got "${values['label-smoothing']}"`, EXIT.usage);
   const mixup = Number(values.mixup);
   if (!(mixup >= 0 && mixup <= 10)) fail(`--mixup must be between 0 and 10, got "${values.mixup}"`, EXIT.usage);
+  const sam = Number(values.sam);
+  if (!(sam >= 0 && sam <= 1)) fail(`--sam must be between 0 and 1, got "${values.sam}"`, EXIT.usage);
   if (values.distill !== undefined && values.teacher === undefined)
     fail('--distill sets the weight of a teacher: pass --teacher <exported model folder> too', EXIT.usage);
   const distillWeight = Number(values.distill ?? 0.5);
@@ -210,6 +216,7 @@ export function parseTrainOptions() {
     femaleShare,
     labelSmoothing,
     mixup,
+    sam,
     distill: values.teacher === undefined ? undefined : teacherOf(values.teacher, distillWeight),
     arch,
     epochs,

@@ -264,7 +264,11 @@ if (restoredOptimizer) {
   tf.dispose(restoredOptimizer.map((w) => w.tensor));
 }
 
-const parallel = await createDataParallelStep(model, trainer, { threads: opts.workers, microBatch: opts.microBatch });
+const parallel = await createDataParallelStep(model, trainer, {
+  threads: opts.workers,
+  microBatch: opts.microBatch,
+  sam: opts.sam,
+});
 const busy = parallel.busyThreads(opts.batch);
 if (busy < opts.workers)
   console.warn(

@@ -89,6 +89,7 @@ export function trainingRecord(state: TrainState): TrainingRecord {
     fromTraining?: TrainingRecord;
     labelSmoothing?: number;
     mixup?: number;
+    sam?: number;
     distill?: TrainingRecord['distill'];
     augment?: string;
     lrSchedule?: string;
@@ -106,6 +107,7 @@ export function trainingRecord(state: TrainState): TrainingRecord {
     ...(options.fromTraining ? { fromTraining: options.fromTraining } : {}),
     ...(options.labelSmoothing ? { labelSmoothing: options.labelSmoothing } : {}),
     ...(options.mixup ? { mixup: options.mixup } : {}),
+    ...(options.sam ? { sam: options.sam } : {}),
     ...(options.distill ? { distill: options.distill } : {}),
   };
   if (!options.stages) {

@@ -5,13 +5,19 @@ import { startWorker } from '../worker-threads';
 import { applyBatchNormStats, collectBatchNormStats, type BatchNormStats } from '../model/models';
 import { applyAugmentation, mixPairs, type BatchAugmentation } from './augment';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './grad-worker';
-import type { StepResult, Trainer } from './trainer';
+import type { Gradients, StepResult, Trainer } from './trainer';
 
 export interface ParallelOptions {
   /** Threads that share each batch: this one and `threads − 1` worker threads. */
   threads: number;
   /** Images per forward pass, and per BatchNorm normalisation: the unit of work a thread takes. */
   microBatch: number;
+  /**
+   * ρ of sharpness-aware minimisation (Foret et al., ICLR 2021; default 0, off): each update takes the gradient at
+   * the weights moved ρ along the batch's normalised gradient, the worst nearby point to first order, so that
+   * training seeks minima that stay low around them. Twice the gradient work per step.
+   */
+  sam?: number;
 }
 
 export interface ParallelStep {
@@ -90,68 +96,116 @@ export async function createDataParallelStep(
   trainer: Trainer,
   opts: ParallelOptions,
 ): Promise<ParallelStep> {
-  const { threads, microBatch } = opts;
+  const { threads, microBatch, sam = 0 } = opts;
   if (!(Number.isInteger(threads) && threads >= 1)) throw new Error(`threads must be an integer ≥ 1, got ${threads}`);
+  if (!(sam >= 0)) throw new Error(`sam must be at least 0, got ${sam}`);
   const init: WorkerInit = {
     modelTopology: model.toJSON() as string,
     ...trainer.loss,
     microBatch,
   };
   const workers = await Promise.all(Array.from({ length: threads - 1 }, () => GradWorker.start(init)));
-  const variables = model.trainableWeights.map((w) => w.read());
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
 
-  return {
-    async step(x, y, augmentation) {
-      const n = x.shape[0];
-      const [[, mine], ...theirs] = shareBatch(n, microBatch, threads);
-      const weights = variables.map((v) => v.dataSync() as Float32Array);
-      const labels = y.dataSync() as Float32Array;
-      const pixels = x.dataSync() as Float32Array;
-      const perImage = pixels.length / n;
-      const replies = theirs.map(([begin, size], i) => {
-        if (size === 0) return null;
-        const request: WorkerRequest = {
-          weights: weights.map((w) => w.slice()),
-          x: pixels.slice(begin * perImage, (begin + size) * perImage),
-          y: labels.slice(begin, begin + size),
-          scale: n,
-          augmentation,
-          begin,
-        };
-        return workers[i].run(request);
-      });
-      const [rawX, rawY] = [tf.slice(x, 0, mine), tf.slice(y, 0, mine)] as [tf.Tensor4D, tf.Tensor1D];
-      const augmented = applyAugmentation(rawX, augmentation);
-      const { x: mineX, y: mineY } = mixPairs(augmented, rawY, augmentation);
-      const own = collectBatchNormStats(() => trainer.gradients(mineX, mineY, n));
-      tf.dispose([rawX, rawY, augmented, mineX, mineY]);
-      let ready: WorkerReply[];
-      try {
-        ready = (await Promise.all(replies)).filter((r): r is WorkerReply => r !== null);
-      } catch (err) {
-        tf.dispose([...own.result.grads, ...own.stats.flatMap((s) => [s.mean, s.variance])]);
-        throw err;
-      }
-      if (ready.length === 0) trainer.applyGradients(own.result.grads);
-      else {
-        const grads = tf.tidy(() =>
-          own.result.grads.map((g, i) => tf.addN([g, ...ready.map((r) => tf.tensor(r.grads[i], g.shape))])),
-        );
-        tf.dispose(own.result.grads);
-        trainer.applyGradients(grads);
-      }
-      const stats: BatchNormStats[] = [
+  /** The batch's summed gradients at `weights` (which the main thread's variables hold), and every micro-batch's
+   * BatchNorm statistics in batch order. The caller owns the tensors. */
+  async function batchGradients(
+    x: tf.Tensor4D,
+    y: tf.Tensor1D,
+    augmentation: BatchAugmentation,
+    weights: Float32Array[],
+  ): Promise<Gradients & { stats: BatchNormStats[] }> {
+    const n = x.shape[0];
+    const [[, mine], ...theirs] = shareBatch(n, microBatch, threads);
+    const labels = y.dataSync() as Float32Array;
+    const pixels = x.dataSync() as Float32Array;
+    const perImage = pixels.length / n;
+    const replies = theirs.map(([begin, size], i) => {
+      if (size === 0) return null;
+      const request: WorkerRequest = {
+        weights: weights.map((w) => w.slice()),
+        x: pixels.slice(begin * perImage, (begin + size) * perImage),
+        y: labels.slice(begin, begin + size),
+        scale: n,
+        augmentation,
+        begin,
+      };
+      return workers[i].run(request);
+    });
+    const [rawX, rawY] = [tf.slice(x, 0, mine), tf.slice(y, 0, mine)] as [tf.Tensor4D, tf.Tensor1D];
+    const augmented = applyAugmentation(rawX, augmentation);
+    const { x: mineX, y: mineY } = mixPairs(augmented, rawY, augmentation);
+    const own = collectBatchNormStats(() => trainer.gradients(mineX, mineY, n));
+    tf.dispose([rawX, rawY, augmented, mineX, mineY]);
+    let ready: WorkerReply[];
+    try {
+      ready = (await Promise.all(replies)).filter((r): r is WorkerReply => r !== null);
+    } catch (err) {
+      tf.dispose([...own.result.grads, ...own.stats.flatMap((s) => [s.mean, s.variance])]);
+      throw err;
+    }
+    const grads =
+      ready.length === 0
+        ? own.result.grads
+        : tf.tidy(() =>
+            own.result.grads.map((g, i) => tf.addN([g, ...ready.map((r) => tf.tensor(r.grads[i], g.shape))])),
+          );
+    if (ready.length > 0) tf.dispose(own.result.grads);
+    return {
+      grads,
+      lossSum: ready.reduce((sum, r) => sum + r.lossSum, own.result.lossSum),
+      correct: ready.reduce((sum, r) => sum + r.correct, own.result.correct),
+      stats: [
         ...own.stats,
         ...ready.flatMap((r) =>
           r.stats.map(({ layer, mean, variance }) => ({ layer, mean: tf.tensor(mean), variance: tf.tensor(variance) })),
         ),
-      ];
-      applyBatchNormStats(model, stats);
-      tf.dispose(stats.flatMap((s) => [s.mean, s.variance]));
-      return {
-        loss: ready.reduce((sum, r) => sum + r.lossSum, own.result.lossSum) / n,
-        correct: ready.reduce((sum, r) => sum + r.correct, own.result.correct),
-      };
+      ],
+    };
+  }
+
+  function moveTo(weights: Float32Array[]): void {
+    variables.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(weights[i], v.shape))));
+  }
+  /** Moves the main thread's variables `rho` along the direction of `grads`, and returns where they are now. */
+  function ascend(grads: tf.Tensor[], rho: number): Float32Array[] {
+    const squares = tf.tidy(() => tf.addN(grads.map((g) => tf.sum(tf.square(g)))));
+    const norm = Math.sqrt(squares.dataSync()[0]);
+    squares.dispose();
+    return variables.map((v, i) =>
+      tf.tidy(() => {
+        const moved = tf.add(v, tf.mul(grads[i], rho / (norm + 1e-12)));
+        v.assign(moved);
+        return moved.dataSync() as Float32Array;
+      }),
+    );
+  }
+
+  return {
+    async step(x, y, augmentation) {
+      const n = x.shape[0];
+      const weights = variables.map((v) => (v.dataSync() as Float32Array).slice());
+      const first = await batchGradients(x, y, augmentation, weights);
+      let grads = first.grads;
+      if (sam > 0) {
+        // The same images (augmentation is a function of the batch's draw), at the worst nearby weights.
+        let second: Awaited<ReturnType<typeof batchGradients>>;
+        try {
+          second = await batchGradients(x, y, augmentation, ascend(first.grads, sam));
+        } catch (err) {
+          tf.dispose([...first.grads, ...first.stats.flatMap((s) => [s.mean, s.variance])]);
+          throw err;
+        } finally {
+          moveTo(weights);
+        }
+        tf.dispose([...first.grads, ...second.stats.flatMap((s) => [s.mean, s.variance])]);
+        grads = second.grads;
+      }
+      trainer.applyGradients(grads);
+      // BatchNorm's averages follow the batch at the weights the step started from.
+      applyBatchNormStats(model, first.stats);
+      tf.dispose(first.stats.flatMap((s) => [s.mean, s.variance]));
+      return { loss: first.lossSum / n, correct: first.correct };
     },
     busyThreads(n) {
       return shareBatch(n, microBatch, threads).filter(([, size]) => size > 0).length;
