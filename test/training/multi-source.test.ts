@@ -140,12 +140,12 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
     expect(data.batch).toEqual({ mix: best.mix, femaleShare: 0.5 });
   }, 600_000);
 
-  it('fine-tunes an exported model from its folder, with batches balanced by labels.csv age bands and group DRO', () => {
+  it('fine-tunes an exported model from its folder, with batches balanced by labels.csv age bands, group DRO and SAM', () => {
     const name = basename(kaggle);
     const aged = agedFolder();
     const r = train([
       ...['--data', kaggle, '--data', aged, '--from', join(ROOT, 'public', 'models', 'gender'), '--balance', 'age'],
-      ...['--group-dro', '1'],
+      ...['--group-dro', '1', '--sam', '0.05'],
       ...['--epochs', '1', '--steps-per-epoch', '1', '--batch', '32', '--lr', '0.00001', '--run', `${run}-from`],
       ...['--out', join(work, 'from-model')],
     ]);
@@ -177,6 +177,7 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
     // Without --arch, the network is the exported model's.
     const shipped = JSON.parse(readFileSync(join(ROOT, 'public', 'models', 'gender', 'metadata.json'), 'utf8'));
     expect(metadata.arch).toBe(shipped.arch);
+    expect(metadata.training).toMatchObject({ sam: 0.05, fromVersion: shipped.version });
     // One step at a tiny rate: the celebrity faces are as well classified as by the shipped model, not by chance.
     const celeba = Number(new RegExp(`\\(${name} ([0-9.]+),`).exec(r.stdout)?.[1]);
     expect(celeba, r.stdout).toBeGreaterThan(0.85);
@@ -219,5 +220,11 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
     const r = train(['--data', kaggle, '--group-dro', '1']);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('--group-dro weighs the groups of a column: pass --balance <column> too');
+  });
+
+  it('refuses a SAM radius outside 0 to 1', () => {
+    const r = train(['--data', kaggle, '--sam', '1.5']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--sam must be between 0 and 1, got "1.5"');
   });
 });
