@@ -118,9 +118,10 @@ export function batchCounts(
 ): number[] {
   const members = new Map<string, number[]>();
   strata.forEach((s, k) => {
-    const pair = members.get(pairOf(s));
+    const key = pairOf(s);
+    const pair = members.get(key);
     if (pair) pair.push(k);
-    else members.set(pairOf(s), [k]);
+    else members.set(key, [k]);
   });
   const pairs = [...members.values()];
   const pairCounts = stratumCounts(

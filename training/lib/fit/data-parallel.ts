@@ -184,7 +184,7 @@ export async function createDataParallelStep(
   return {
     async step(x, y, augmentation) {
       const n = x.shape[0];
-      const weights = variables.map((v) => (v.dataSync() as Float32Array).slice());
+      const weights = variables.map((v) => v.dataSync() as Float32Array);
       const first = await batchGradients(x, y, augmentation, weights);
       let grads = first.grads;
       if (sam > 0) {
