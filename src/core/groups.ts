@@ -101,11 +101,14 @@ export interface GroupStats {
   maleRecall: number | null;
 }
 
-/** The records of faces with a group: `groups[i]`, `labels[i]` and `probabilities[i]` belong to face i. */
+/**
+ * The records of images with a group: `groups[i]`, `labels[i]` and `probabilities[i]` belong to image i, whose
+ * probability is null where no face was found.
+ */
 export function groupRecords(
   groups: readonly (string | null)[],
   labels: ArrayLike<number>,
-  probabilities: ArrayLike<number>,
+  probabilities: ArrayLike<number | null>,
 ): GroupRecord[] {
   return groups.flatMap((group, i) =>
     group === null ? [] : [{ group, label: labels[i], probabilityMale: probabilities[i] }],

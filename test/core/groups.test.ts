@@ -88,6 +88,15 @@ describe('groupRecords', () => {
       { group: 'b', label: 0, probabilityMale: 0.2 },
     ]);
   });
+
+  it('keeps an image without a face in its group, with a null probability, so it counts against faces found', () => {
+    const records = groupRecords(['a', 'a'], [1, 0], [0.9, null]);
+    expect(records).toEqual([
+      { group: 'a', label: 1, probabilityMale: 0.9 },
+      { group: 'a', label: 0, probabilityMale: null },
+    ]);
+    expect(groupStats(records).a).toMatchObject({ n: 2, facesFound: 1 });
+  });
 });
 
 describe('groupStats', () => {

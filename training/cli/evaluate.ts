@@ -6,6 +6,7 @@ import { confidentStats } from '../../src/core/calibration';
 import {
   compareGroups,
   groupOf,
+  groupRecords,
   groupStats,
   MIN_GROUP_FACES,
   recallGap,
@@ -165,10 +166,11 @@ const evaluated: { entry: DatasetEntry; probabilityMale: number | null }[] = [
 ];
 const groups: Record<string, Record<string, GroupStats>> = Object.fromEntries(
   groupLabels.columns.map((column) => {
-    const records = evaluated.flatMap(({ entry, probabilityMale }) => {
-      const group = groupOf(column, groupLabels.rows.get(entry.name)?.[column]);
-      return group === null ? [] : [{ group, label: entry.label, probabilityMale }];
-    });
+    const records = groupRecords(
+      evaluated.map(({ entry }) => groupOf(column, groupLabels.rows.get(entry.name)?.[column])),
+      evaluated.map(({ entry }) => entry.label),
+      evaluated.map((e) => e.probabilityMale),
+    );
     return [column, groupStats(records, metadata.policy.threshold)];
   }),
 );
