@@ -182,6 +182,22 @@ export function compareGroups(spreads: Record<string, Spread>) {
   return { worstGroup, groupGap };
 }
 
+/**
+ * The worst group over several folders' faces, each folder's groups ranked apart (one folder's "Black" is not
+ * another's), among groups with at least `minFaces` faces found; null when no folder has two such groups.
+ */
+export function worstGroupOfFolders(
+  folders: Record<string, readonly GroupRecord[]>,
+  minFaces = MIN_GROUP_FACES,
+): { folder: string; group: string; accuracy: number } | null {
+  let worstGroup: { folder: string; group: string; accuracy: number } | null = null;
+  for (const [folder, records] of Object.entries(folders)) {
+    const { worst } = spread(groupStats(records), minFaces);
+    if (worst && (!worstGroup || worst.accuracy < worstGroup.accuracy)) worstGroup = { folder, ...worst };
+  }
+  return worstGroup;
+}
+
 /** Female recall minus male recall: above 0 the model misses men more often than women, below 0 women more often. */
 export function recallGap(c: Confusion): number {
   const { female, male } = perClass(c);

@@ -9,6 +9,7 @@ import {
   parseCsv,
   recallGap,
   spread,
+  worstGroupOfFolders,
   type GroupStats,
 } from '../../src/core/groups';
 
@@ -212,6 +213,29 @@ describe('compareGroups', () => {
     expect(groupGap).toEqual({ race: expect.closeTo(0.2, 12), age: expect.closeTo(0.25, 12), all: null });
     expect(compareGroups(spreads(100))).toEqual({ worstGroup: null, groupGap: { race: null, age: null, all: null } });
     expect(compareGroups({})).toEqual({ worstGroup: null, groupGap: {} });
+  });
+});
+
+describe('worstGroupOfFolders', () => {
+  /** `n` faces of `group`, male, the first `right` of them classified right. */
+  const faces = (group: string, n: number, right: number) =>
+    Array.from({ length: n }, (_, i) => ({ group, label: 1, probabilityMale: i < right ? 0.9 : 0.1 }));
+
+  it('ranks each folder’s groups apart and names the folder of the worst', () => {
+    const folders = {
+      // "a" of the two folders together would be 30 of 40 right, above b's 15 of 20.
+      one: [...faces('a', 20, 20), ...faces('b', 20, 15)],
+      two: [...faces('a', 20, 10), ...faces('c', 20, 19)],
+      three: [...faces('a', 40, 40)],
+    };
+    expect(worstGroupOfFolders(folders)).toEqual({ folder: 'two', group: 'a', accuracy: 0.5 });
+  });
+
+  it('leaves out groups with too few faces, and is null when no folder has two groups to rank', () => {
+    const folders = { one: [...faces('a', 20, 18), ...faces('b', 5, 0)], two: [...faces('c', 20, 12)] };
+    expect(worstGroupOfFolders(folders)).toBeNull();
+    expect(worstGroupOfFolders(folders, 5)).toEqual({ folder: 'one', group: 'b', accuracy: 0 });
+    expect(worstGroupOfFolders({})).toBeNull();
   });
 });
 

@@ -36,6 +36,17 @@ describe('plotHistory', () => {
     expect(statSync(png).size).toBeGreaterThan(5000);
   });
 
+  it('draws the worst group of --balance beside validation when the history has it, and no such line otherwise', async () => {
+    const balanced = HISTORY.map((r, i) => ({
+      ...r,
+      valWorstGroup: { folder: 'diverse', group: 'Black', accuracy: 0.6 + 0.05 * i },
+    }));
+    const { svg } = await plotHistory(balanced, join(dir, 'worst.svg'));
+    expect(readFileSync(svg, 'utf8')).toContain('>validation, worst group<');
+    const plain = await plotHistory(HISTORY, join(dir, 'plain.svg'));
+    expect(readFileSync(plain.svg, 'utf8')).not.toContain('worst group');
+  });
+
   it('skips values that are not finite instead of failing', async () => {
     const { svg } = await plotHistory([{ ...HISTORY[0], loss: NaN }, HISTORY[1]], join(dir, 'partial.svg'));
     expect(readFileSync(svg, 'utf8')).toContain('>Loss<');

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AUGMENT_PRESETS, mulberry32 } from '../../src/core/augment';
 import { cropSettingsKey } from '../../src/core/crop';
+import { groupRecords, worstGroupOfFolders } from '../../src/core/groups';
 import { accuracy, balancedAccuracy, confusion, logLoss } from '../../src/core/metrics';
 import { withFlipAveraging } from '../../src/vision/classifier';
 import { sampleBatchAugmentation } from '../lib/fit/augment';
@@ -37,7 +38,7 @@ import type { EpochRecord } from '../lib/plot';
 import { plotHistory } from '../lib/plot';
 import { batchTensors, concatSplits, predictSplit, shuffled, sourceData, subset } from '../lib/data/splits';
 import { batchCounts, describeBatch, groupDroWeights, mixedBatch, strataOf } from '../lib/data/mix';
-import { labelGroups } from '../lib/data/labels';
+import { groupsOf, labelGroups } from '../lib/data/labels';
 import { sourceName } from '../lib/data/sources';
 import { createDataParallelStep } from '../lib/fit/data-parallel';
 import { cachedTeacherProbs, distilledTargets } from '../lib/fit/distill';
@@ -309,6 +310,11 @@ const validationSamples = sources.map(({ name, validation: v }) => {
   return { name, data: n < v.n ? subset(v, shuffled(v.n, mulberry32(opts.seed)).subarray(0, n)) : v };
 });
 
+/** With --balance, each validation crop's group of that column; null for a folder without it. */
+const validationGroups = validationSamples.map(({ data }, k) =>
+  opts.balance ? groupsOf(sources[k].dataset.root, opts.balance, data.names) : null,
+);
+
 /** Images of the sample each stratum's training loss is measured on, for --group-dro. */
 const DRO_SAMPLE = 256;
 
@@ -399,6 +405,14 @@ for (let epoch = startEpoch; epoch < epochs; epoch++) {
   const probs = Float32Array.from(allProbs.flatMap((p) => Array.from(p)));
   const labels = Uint8Array.from(validationSamples.flatMap((v) => Array.from(v.data.y)));
   const c = confusion(probs, labels);
+  const worstGroup = worstGroupOfFolders(
+    Object.fromEntries(
+      validationSamples.flatMap(({ name, data }, k) => {
+        const groups = validationGroups[k];
+        return groups ? [[name, groupRecords(groups, data.y, allProbs[k])]] : [];
+      }),
+    ),
+  );
   const record: EpochRecord = {
     epoch: epoch + 1,
     loss: seen > 0 ? lossSum / seen : NaN,
@@ -408,6 +422,7 @@ for (let epoch = startEpoch; epoch < epochs; epoch++) {
     valBalancedAccuracy: balancedAccuracy(c),
     valBySource: bySource,
     valWorstBalancedAccuracy: Math.min(...Object.values(bySource).map((v) => v.balancedAccuracy)),
+    ...(worstGroup && { valWorstGroup: worstGroup }),
     seconds: trainSeconds,
   };
   state.history.push(record);
@@ -438,7 +453,11 @@ for (let epoch = startEpoch; epoch < epochs; epoch++) {
       `val_loss ${record.valLoss.toFixed(4)} val_acc ${record.valAccuracy.toFixed(4)} ` +
       `val_balanced ${(record.valBalancedAccuracy ?? 0).toFixed(4)} (${Object.entries(bySource)
         .map(([name, v]) => `${name} ${v.balancedAccuracy.toFixed(4)}`)
-        .join(', ')}) | ${trainSeconds.toFixed(0)} s` +
+        .join(', ')})` +
+      (worstGroup
+        ? ` | worst ${opts.balance}: ${worstGroup.folder} ${worstGroup.group} ${worstGroup.accuracy.toFixed(4)}`
+        : '') +
+      ` | ${trainSeconds.toFixed(0)} s` +
       (isBest ? ' | best so far' : ''),
   );
 }

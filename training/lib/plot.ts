@@ -16,6 +16,8 @@ export interface EpochRecord {
   valBySource?: Record<string, { accuracy: number; balancedAccuracy: number }>;
   /** The lowest of the folders' validation balanced accuracies: what picks the best epoch. */
   valWorstBalancedAccuracy?: number;
+  /** With --balance, the validation group of that column with the lowest accuracy, over the folders that have it. */
+  valWorstGroup?: { folder: string; group: string; accuracy: number };
   /** Training time of the epoch. */
   seconds?: number;
   /** Learning rate in use during the epoch. */
@@ -25,7 +27,7 @@ export interface EpochRecord {
 interface Point {
   epoch: number;
   metric: 'Accuracy' | 'Loss';
-  split: 'train' | 'validation';
+  split: 'train' | 'validation' | 'validation, worst group';
   value: number;
 }
 
@@ -34,6 +36,8 @@ function points(history: readonly EpochRecord[]): Point[] {
     .flatMap((r): Point[] => [
       { epoch: r.epoch, metric: 'Accuracy', split: 'train', value: r.accuracy },
       { epoch: r.epoch, metric: 'Accuracy', split: 'validation', value: r.valAccuracy },
+      // Absent without --balance: NaN, which the filter below drops.
+      { epoch: r.epoch, metric: 'Accuracy', split: 'validation, worst group', value: r.valWorstGroup?.accuracy ?? NaN },
       { epoch: r.epoch, metric: 'Loss', split: 'train', value: r.loss },
       { epoch: r.epoch, metric: 'Loss', split: 'validation', value: r.valLoss },
     ])
@@ -61,7 +65,7 @@ export async function historySvg(history: readonly EpochRecord[]): Promise<strin
         color: { field: 'split', type: 'nominal', title: null },
       },
     })),
-    config: { legend: { orient: 'bottom' }, font: 'DejaVu Sans, sans-serif' },
+    config: { legend: { orient: 'bottom', labelLimit: 0 }, font: 'DejaVu Sans, sans-serif' },
   };
   return renderSvg(spec);
 }
