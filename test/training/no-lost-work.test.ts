@@ -100,6 +100,9 @@ describe.skipIf(!hasData)(`no lost work (${DATA_DIR})`, () => {
     const stopped = state();
     expect(stopped.epoch).toBe(0);
     expect(stopped.step).toBeGreaterThan(0);
+    // What the stopped epoch's batches added up to, kept for its record once resumed.
+    expect(stopped.unfinished).toMatchObject({ seen: stopped.step * 8 });
+    expect(stopped.unfinished.seconds).toBeGreaterThan(0);
 
     const second = await runAndSignal(script(train, ...args, '--resume'), env, inEpoch(2), 'SIGTERM');
     expect(second.code, second.stderr).toBe(130);
@@ -113,7 +116,9 @@ describe.skipIf(!hasData)(`no lost work (${DATA_DIR})`, () => {
     expect(last.stdout).toMatch(/epoch 3\/3: loss/);
     const history = JSON.parse(readFileSync(join(ROOT, 'training', 'runs', run, 'history.json'), 'utf8'));
     expect(history.map((e: { epoch: number }) => e.epoch)).toEqual([1, 2, 3]);
+    expect(history[0].seconds).toBeGreaterThanOrEqual(stopped.unfinished.seconds);
     expect(state()).toMatchObject({ epoch: 3, step: 0 });
+    expect(state().unfinished).toBeUndefined();
     expect(existsSync(join(work, 'model', 'metadata.json'))).toBe(true);
   }, 600_000);
 

@@ -360,6 +360,7 @@ for (let epoch = startEpoch; epoch < epochs; epoch++) {
   let lossSum = 0;
   let correct = 0;
   let seen = 0;
+  const before = state.unfinished ?? { seconds: 0, lossSum: 0, correct: 0, seen: 0 };
   bar.start(stepsPerEpoch, state.step, { rate: '-', extra: '' });
   for (let step = state.step; step < stepsPerEpoch; step++) {
     // Each stage walks its folders afresh, as each of the shipped recipe's runs once did.
@@ -385,7 +386,14 @@ for (let epoch = startEpoch; epoch < epochs; epoch++) {
     if (stopSignal) {
       bar.stop();
       state.step = step + 1;
-      state.seconds += (performance.now() - started) / 1000;
+      const seconds = (performance.now() - started) / 1000;
+      state.seconds += seconds;
+      state.unfinished = {
+        seconds: before.seconds + seconds,
+        lossSum: before.lossSum + lossSum,
+        correct: before.correct + correct,
+        seen: before.seen + seen,
+      };
       await checkpoint();
       await parallel.close();
       console.log(`checkpoint saved in ${checkpointDir}; continue with: npm run train -- --resume --run ${opts.run}`);
@@ -393,7 +401,8 @@ for (let epoch = startEpoch; epoch < epochs; epoch++) {
     }
   }
   bar.stop();
-  const trainSeconds = (performance.now() - started) / 1000;
+  const trainSeconds = before.seconds + (performance.now() - started) / 1000;
+  const trained = { lossSum: before.lossSum + lossSum, correct: before.correct + correct, seen: before.seen + seen };
   const bySource: Record<string, { accuracy: number; balancedAccuracy: number }> = {};
   const allProbs: Float32Array[] = [];
   for (const { name, data } of validationSamples) {
@@ -415,8 +424,8 @@ for (let epoch = startEpoch; epoch < epochs; epoch++) {
   );
   const record: EpochRecord = {
     epoch: epoch + 1,
-    loss: seen > 0 ? lossSum / seen : NaN,
-    accuracy: seen > 0 ? correct / seen : NaN,
+    loss: trained.seen > 0 ? trained.lossSum / trained.seen : NaN,
+    accuracy: trained.seen > 0 ? trained.correct / trained.seen : NaN,
     valLoss: logLoss(probs, labels),
     valAccuracy: accuracy(c),
     valBalancedAccuracy: balancedAccuracy(c),
@@ -428,6 +437,7 @@ for (let epoch = startEpoch; epoch < epochs; epoch++) {
   state.history.push(record);
   state.epoch = epoch + 1;
   state.step = 0;
+  delete state.unfinished;
   state.seconds += (performance.now() - started) / 1000;
   // The epoch is picked by the balanced accuracy of its weakest folder: an average over folders, or plain accuracy
   // (CelebA's Validation is 30 % male), would hide an epoch that is worse on one kind of face or one class.

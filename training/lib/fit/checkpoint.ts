@@ -32,6 +32,11 @@ export interface TrainState {
    * its weight within its folder's class, the loss that set it, and the images the stage's earlier epochs took.
    */
   groupDro?: { epoch: number; groups: string[]; weights: number[]; losses: number[]; taken: number[] };
+  /**
+   * Epoch `epoch`'s batches before a stop mid-epoch: their training seconds, summed loss (per image), right answers
+   * and images, so that the resumed epoch's record counts all of its batches.
+   */
+  unfinished?: { seconds: number; lossSum: number; correct: number; seen: number };
 }
 
 /**
