@@ -182,6 +182,13 @@ export function compareGroups(spreads: Record<string, Spread>) {
   return { worstGroup, groupGap };
 }
 
+/** A group of one data folder, and its accuracy. */
+export interface FolderGroup {
+  folder: string;
+  group: string;
+  accuracy: number;
+}
+
 /**
  * The worst group over several folders' faces, each folder's groups ranked apart (one folder's "Black" is not
  * another's), among groups with at least `minFaces` faces found; null when no folder has two such groups.
@@ -189,8 +196,8 @@ export function compareGroups(spreads: Record<string, Spread>) {
 export function worstGroupOfFolders(
   folders: Record<string, readonly GroupRecord[]>,
   minFaces = MIN_GROUP_FACES,
-): { folder: string; group: string; accuracy: number } | null {
-  let worstGroup: { folder: string; group: string; accuracy: number } | null = null;
+): FolderGroup | null {
+  let worstGroup: FolderGroup | null = null;
   for (const [folder, records] of Object.entries(folders)) {
     const { worst } = spread(groupStats(records), minFaces);
     if (worst && (!worstGroup || worst.accuracy < worstGroup.accuracy)) worstGroup = { folder, ...worst };

@@ -361,6 +361,13 @@ for (let epoch = startEpoch; epoch < epochs; epoch++) {
   let correct = 0;
   let seen = 0;
   const before = state.unfinished ?? { seconds: 0, lossSum: 0, correct: 0, seen: 0 };
+  /** The epoch's batches so far, those before a stop included, `seconds` after this start. */
+  const soFar = (seconds: number) => ({
+    seconds: before.seconds + seconds,
+    lossSum: before.lossSum + lossSum,
+    correct: before.correct + correct,
+    seen: before.seen + seen,
+  });
   bar.start(stepsPerEpoch, state.step, { rate: '-', extra: '' });
   for (let step = state.step; step < stepsPerEpoch; step++) {
     // Each stage walks its folders afresh, as each of the shipped recipe's runs once did.
@@ -388,12 +395,7 @@ for (let epoch = startEpoch; epoch < epochs; epoch++) {
       state.step = step + 1;
       const seconds = (performance.now() - started) / 1000;
       state.seconds += seconds;
-      state.unfinished = {
-        seconds: before.seconds + seconds,
-        lossSum: before.lossSum + lossSum,
-        correct: before.correct + correct,
-        seen: before.seen + seen,
-      };
+      state.unfinished = soFar(seconds);
       await checkpoint();
       await parallel.close();
       console.log(`checkpoint saved in ${checkpointDir}; continue with: npm run train -- --resume --run ${opts.run}`);
@@ -401,8 +403,7 @@ for (let epoch = startEpoch; epoch < epochs; epoch++) {
     }
   }
   bar.stop();
-  const trainSeconds = before.seconds + (performance.now() - started) / 1000;
-  const trained = { lossSum: before.lossSum + lossSum, correct: before.correct + correct, seen: before.seen + seen };
+  const trained = soFar((performance.now() - started) / 1000);
   const bySource: Record<string, { accuracy: number; balancedAccuracy: number }> = {};
   const allProbs: Float32Array[] = [];
   for (const { name, data } of validationSamples) {
@@ -432,7 +433,7 @@ for (let epoch = startEpoch; epoch < epochs; epoch++) {
     valBySource: bySource,
     valWorstBalancedAccuracy: Math.min(...Object.values(bySource).map((v) => v.balancedAccuracy)),
     ...(worstGroup && { valWorstGroup: worstGroup }),
-    seconds: trainSeconds,
+    seconds: trained.seconds,
   };
   state.history.push(record);
   state.epoch = epoch + 1;
@@ -467,7 +468,7 @@ for (let epoch = startEpoch; epoch < epochs; epoch++) {
       (worstGroup
         ? ` | worst ${opts.balance}: ${worstGroup.folder} ${worstGroup.group} ${worstGroup.accuracy.toFixed(4)}`
         : '') +
-      ` | ${trainSeconds.toFixed(0)} s` +
+      ` | ${trained.seconds.toFixed(0)} s` +
       (isBest ? ' | best so far' : ''),
   );
 }

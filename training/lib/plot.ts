@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import sharp from 'sharp';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import type { FolderGroup } from '../../src/core/groups';
 
 /** One epoch's summary, as train.ts records it. */
 export interface EpochRecord {
@@ -17,7 +18,7 @@ export interface EpochRecord {
   /** The lowest of the folders' validation balanced accuracies: what picks the best epoch. */
   valWorstBalancedAccuracy?: number;
   /** With --balance, the validation group of that column with the lowest accuracy, over the folders that have it. */
-  valWorstGroup?: { folder: string; group: string; accuracy: number };
+  valWorstGroup?: FolderGroup;
   /** Training time of the epoch. */
   seconds?: number;
   /** Learning rate in use during the epoch. */
