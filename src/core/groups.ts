@@ -197,12 +197,10 @@ export function worstGroupOfFolders(
   folders: Record<string, readonly GroupRecord[]>,
   minFaces = MIN_GROUP_FACES,
 ): FolderGroup | null {
-  let worstGroup: FolderGroup | null = null;
-  for (const [folder, records] of Object.entries(folders)) {
-    const { worst } = spread(groupStats(records), minFaces);
-    if (worst && (!worstGroup || worst.accuracy < worstGroup.accuracy)) worstGroup = { folder, ...worst };
-  }
-  return worstGroup;
+  const spreads = Object.entries(folders).map(([folder, records]) => [folder, spread(groupStats(records), minFaces)]);
+  // compareGroups ranks columns' spreads; here each folder stands where a column would.
+  const { worstGroup } = compareGroups(Object.fromEntries(spreads));
+  return worstGroup && { folder: worstGroup.column, group: worstGroup.group, accuracy: worstGroup.accuracy };
 }
 
 /** Female recall minus male recall: above 0 the model misses men more often than women, below 0 women more often. */

@@ -34,14 +34,15 @@ const { values, positionals } = parseArgs({
   },
   allowPositionals: true,
 });
-const SCALES: Record<string, number> = { '255': 1, '1': 1 / 255, '2': 1 / 127.5 };
-const scale = SCALES[values.input] as number | undefined;
+/** `--input`'s range as the factor and the offset that take 0–255 to it. */
+const RANGES: Record<string, readonly [number, number]> = { '255': [1, 0], '1': [1 / 255, 0], '2': [1 / 127.5, -1] };
+const range = RANGES[values.input] as readonly [number, number] | undefined;
 const trainSample = Number(values.train);
 const centre = Number(values.centre);
 if (
   !values.net ||
   positionals.length === 0 ||
-  scale === undefined ||
+  range === undefined ||
   !(trainSample > 0) ||
   !(centre > 0 && centre <= 1)
 ) {
@@ -50,6 +51,7 @@ if (
   );
   process.exit(2);
 }
+const [factor, offset] = range;
 await initTrainingBackend();
 const net = await loadGraphModel(fileModelHandler(values.net));
 const side = net.inputs[0].shape![1];
@@ -76,8 +78,7 @@ async function embed(data: SplitData, indices: readonly number[]): Promise<{ row
         'int32',
       );
       const resized = tf.image.cropAndResize(x, boxes, boxIndices, [side, side]);
-      const scaled = tf.mul(resized, scale!);
-      const input = values.input === '2' ? tf.sub(scaled, 1) : scaled;
+      const input = tf.add(tf.mul(resized, factor), offset);
       const out = (values.output ? net.execute(input, values.output) : net.execute(input)) as tf.Tensor;
       return tf.reshape(out, [batch.length, -1]);
     });
