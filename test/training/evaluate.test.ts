@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATA_DIR } from '../support/data';
+import { isHeldOut } from '../../training/lib/data/splits';
 
 const ROOT = join(__dirname, '..', '..');
 const GENDERFACES = join(DATA_DIR, 'genderfaces');
@@ -94,6 +95,16 @@ describe.skipIf(!existsSync(GENDERFACES))('evaluate CLI on a plain {Male,Female}
     const html = readFileSync(join(report, 'index.html'), 'utf8');
     expect(html).toContain('<svg');
     expect(html).toContain('Most confident mistakes');
+  });
+
+  it('evaluates only the tenth that training holds out with --split Validation, and refuses --split Test', () => {
+    const names = ['Male', 'Female'].flatMap((dir) => readdirSync(join(data, dir)).map((file) => `${dir}/${file}`));
+    const json = evaluate(['--data', data, '--split', 'validation']);
+    expect(json.images).toBe(names.filter(isHeldOut).length);
+    expect(json.split).toBe('the held-out tenth');
+    const test = run(['--data', data, '--split', 'Test']);
+    expect(test.status).toBe(2);
+    expect(test.stderr).toMatch(/plain \{Male,Female\} folder, without a Test split: leave --split out/);
   });
 });
 

@@ -29,7 +29,8 @@ import {
   parseCommandLine,
   progressBar,
 } from './common';
-import { SPLITS, type DatasetEntry, type Split } from '../lib/data/dataset';
+import { SPLITS, type DatasetEntry } from '../lib/data/dataset';
+import { holdsOut, inSplit } from '../lib/data/splits';
 import { readLabels } from '../lib/data/labels';
 import { decodeInOrder, imageTensor } from '../lib/data/images';
 import { blazeFaceModels } from '../lib/node-io';
@@ -43,7 +44,9 @@ Runs the app's pipeline for photos (BlazeFace, the shared face crop, the classif
 face averaged with its mirror image) on every image of a labelled folder and reports how well it does.
 
   --data <dir>      Kaggle layout {Train,Validation,Test}/{Male,Female}/*.jpg, or a plain {Male,Female}/ folder
-  --split <name>    Test, Validation or Train, for the Kaggle layout (default Test)
+  --split <name>    Test, Validation or Train, as training divides <dir>: the Kaggle layout's split folders (default
+                    Test); for a plain folder, or a Kaggle one without Validation/, Validation is the tenth of its
+                    images that training holds out to choose models on, and Train the rest (default: all of them)
   --model <dir>     exported model folder (default public/models/gender)
   --report <dir>    also write index.html (plots, most confident mistakes), summary.md and report.json there
   --json            print the JSON report on stdout (progress goes to stderr)
@@ -81,7 +84,7 @@ function parse() {
   const { values } = parseCommandLine(HELP, {
     options: {
       data: { type: 'string' },
-      split: { type: 'string', default: 'Test' },
+      split: { type: 'string' },
       model: { type: 'string', default: DEFAULT_MODEL_DIR },
       report: { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -92,23 +95,33 @@ function parse() {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  const split = SPLITS.find((s) => s.toLowerCase() === values.split.toLowerCase());
-  if (!split) fail(`--split must be one of ${SPLITS.join(', ')}, got "${values.split}"`, EXIT.usage);
+  const split = values.split && SPLITS.find((s) => s.toLowerCase() === values.split!.toLowerCase());
+  if (values.split !== undefined && !split)
+    fail(`--split must be one of ${SPLITS.join(', ')}, got "${values.split}"`, EXIT.usage);
   if (!values.data) fail('--data <dir> is required (see --help)', EXIT.usage);
   const minGroup = Number(values['min-group']);
   if (!Number.isInteger(minGroup) || minGroup < 1) {
     fail(`--min-group must be a whole number of at least 1, got "${values['min-group']}"`, EXIT.usage);
   }
-  return { ...values, data: values.data, split: split as Split, minGroup };
+  return { ...values, data: values.data, split: split || undefined, minGroup };
 }
 
 const opts = parse();
 if (opts.json) console.log = console.error;
 assertBlazeFaceInstalled();
 const dataset = openDataset(opts.data);
-const inSplit = (f: { split?: Split | null }) => dataset.layout !== 'kaggle' || f.split === opts.split;
-const entries = dataset.entries.filter(inSplit);
-const dataPath = dataset.layout === 'kaggle' ? join(dataset.root, opts.split) : dataset.root;
+const split = opts.split ?? (dataset.layout === 'kaggle' ? 'Test' : null);
+if (split === 'Test' && dataset.layout === 'flat')
+  fail(
+    `${dataset.root} is a plain {Male,Female} folder, without a Test split: leave --split out to evaluate all of it, or pass --split Validation for the tenth that training holds out`,
+    EXIT.usage,
+  );
+const entries = split ? dataset.entries.filter(inSplit(dataset, split)) : dataset.entries;
+const heldOut = split !== null && split !== 'Test' && holdsOut(dataset);
+const dataPath = dataset.layout === 'kaggle' ? join(dataset.root, heldOut ? 'Train' : split!) : dataset.root;
+/** Which of its images were evaluated, for the progress bar and the report. */
+const part = !heldOut ? split : split === 'Validation' ? 'the held-out tenth' : 'all but the held-out tenth';
+const where = heldOut ? `${dataPath} (${part})` : dataPath;
 if (entries.length === 0) fail(`no images in ${dataPath}: expected {Male,Female}/*.jpg there`);
 const groupLabels = readGroupLabels(dataset.root, opts.by);
 const backend = await initTrainingBackend();
@@ -119,9 +132,9 @@ const { metadata } = classifier;
 
 const outcomes: Outcome[] = [];
 const noFace: DatasetEntry[] = [];
-const skipped = dataset.skipped.filter(inSplit);
+const skipped = split ? dataset.skipped.filter(inSplit(dataset, split)) : dataset.skipped;
 const images = entries.length + skipped.length;
-const bar = progressBar(`evaluate ${dataset.layout === 'kaggle' ? opts.split : dataset.root}`, 'img');
+const bar = progressBar(`evaluate ${part ?? dataset.root}`, 'img');
 bar.start(entries.length, 0, { rate: '-', extra: '' });
 const started = performance.now();
 let classifySeconds = 0;
@@ -178,6 +191,7 @@ const spreads = Object.fromEntries(Object.entries(groups).map(([column, g]) => [
 const { worstGroup, groupGap } = compareGroups(spreads);
 const report = {
   data: dataPath,
+  split: part,
   model: { dir: resolve(opts.model), version: metadata.version, arch: metadata.arch },
   backend,
   images,
@@ -212,7 +226,7 @@ const points = (x: number) => `${(100 * x).toFixed(2)} points`;
 const summary = [
   `# Evaluation of ${metadata.arch} model ${metadata.version}`,
   '',
-  `Data: \`${report.data}\` — ${images} images, faces found in ${outcomes.length}, no face in ${noFace.length}, ` +
+  `Data: \`${where}\` — ${images} images, faces found in ${outcomes.length}, no face in ${noFace.length}, ` +
     `skipped ${skipped.length}. Backend ${backend}, ${report.imagesPerSecond.toFixed(1)} images/s end to end, ` +
     `${report.classifyMsPerFace.toFixed(2)} ms to classify a face${opts['single-view'] ? '' : ' (with its mirror image)'}.`,
   '',
@@ -455,7 +469,7 @@ function writeMistakes(file: string): void {
     if (v.label === 'uncertain') return [];
     return [`${o.entry.name}\t# labelled ${o.entry.label === 1 ? 'male' : 'female'}, shown ${formatVerdict(v)}`];
   });
-  const header = `# ${lines.length} confident mistakes of model ${metadata.version} on ${dataPath}`;
+  const header = `# ${lines.length} confident mistakes of model ${metadata.version} on ${where}`;
   writeFileSync(file, [header, ...lines].join('\n') + '\n');
   console.log(`\n${lines.length} confident mistakes listed in ${file}`);
 }

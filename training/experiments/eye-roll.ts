@@ -17,7 +17,7 @@ import { loadBlazeFace, type DetectedFace } from '../../src/vision/detector';
 import { loadClassifierDir, readModelDir } from '../cli/common';
 import { listDataset } from '../lib/data/dataset';
 import { decodeInOrder, imageTensor } from '../lib/data/images';
-import { isHeldOut } from '../lib/data/splits';
+import { inSplit } from '../lib/data/splits';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 import { blazeFaceModels } from '../lib/node-io';
 
@@ -43,9 +43,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 for (const dir of positionals) {
   const dataset = listDataset(dir);
-  const entries = dataset.entries.filter((e) =>
-    dataset.layout === 'kaggle' ? e.split === 'Validation' : isHeldOut(e.name),
-  );
+  const entries = dataset.entries.filter(inSplit(dataset, 'Validation'));
   const bands = BANDS.slice(1).map(() => ({ faces: 0, asCut: 0, levelled: 0 }));
   const rollBefore: number[] = [];
   const rollAfter: number[] = [];

@@ -12,7 +12,7 @@ import { iou, scaleBox, type Box } from '../../src/core/geometry';
 import { loadBlazeFace, type BorderRetry } from '../../src/vision/detector';
 import { listDataset } from '../lib/data/dataset';
 import { decodeImage, decodeInOrder, imageTensor } from '../lib/data/images';
-import { isHeldOut } from '../lib/data/splits';
+import { inSplit } from '../lib/data/splits';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 import { blazeFaceModels } from '../lib/node-io';
 
@@ -45,7 +45,7 @@ const args = process.argv.slice(2);
 for (const dir of args.filter((a) => !IMAGE.test(a))) {
   const dataset = listDataset(dir);
   const entries = dataset.entries
-    .filter((e) => (dataset.layout === 'kaggle' ? e.split === 'Validation' : isHeldOut(e.name)))
+    .filter(inSplit(dataset, 'Validation'))
     .filter((_, k, all) => k % Math.ceil(all.length / LIMIT) === 0);
   let foundPlain = 0;
   const found = RETRIES.map(() => 0);

@@ -17,7 +17,7 @@ import { loadBlazeFace } from '../../src/vision/detector';
 import { DEFAULT_MODEL_DIR, loadClassifierDir } from '../cli/common';
 import { listDataset } from '../lib/data/dataset';
 import { decodeInOrder, imageTensor } from '../lib/data/images';
-import { isHeldOut } from '../lib/data/splits';
+import { inSplit } from '../lib/data/splits';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 import { blazeFaceModels } from '../lib/node-io';
 
@@ -66,9 +66,7 @@ const scores: Record<string, Record<string, number>> = {};
 const labelled = Object.fromEntries(Object.keys(CANDIDATES).map((name) => [name, { shown: 0, faces: 0 }]));
 for (const dir of positionals) {
   const dataset = listDataset(dir);
-  const entries = dataset.entries.filter((e) =>
-    dataset.layout === 'kaggle' ? e.split === 'Validation' : isHeldOut(e.name),
-  );
+  const entries = dataset.entries.filter(inSplit(dataset, 'Validation'));
   const scored: number[][] = [];
   const labels: number[] = [];
   let i = 0;
