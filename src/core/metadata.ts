@@ -93,9 +93,9 @@ export interface TrainingRecord {
   mixup?: number;
   /** `--sam`'s ρ (sharpness-aware minimisation); absent when 0. */
   sam?: number;
-  /** `--teacher` (the exported model whose probabilities were blended into the labels, and its version) and
+  /** `--teacher` (the exported models whose mean probability was blended into the labels, and their versions) and
    * `--distill`'s weight; absent without a teacher. */
-  distill?: { teacher: string; version: string; weight: number };
+  distill?: { teachers: { dir: string; version: string }[]; weight: number };
   /** `--augment` and `--lr-schedule`; absent in runs from before they were recorded. */
   augment?: string;
   lrSchedule?: string;

@@ -175,19 +175,48 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
     }
   }, 600_000);
 
-  it('distils from an exported model (--teacher), records it, and refuses a teacher it cannot use', () => {
+  it('distils from exported models (--teacher, one or an ensemble), records them, and refuses a teacher it cannot use', () => {
     const taught = `${run}-taught`;
     const taughtOut = join(data, 'model-taught');
+    const shipped = join(ROOT, 'public', 'models', 'gender');
     try {
       const r = tsx('train.ts', [
         ...['--data', data, '--from', run, '--run', taught, '--out', taughtOut],
-        ...['--epochs', '1', '--batch', '16', '--lr', '0.0001', '--teacher', out, '--distill', '0.3'],
+        ...['--epochs', '1', '--batch', '16', '--lr', '0.0001', '--teacher', out, '--teacher', shipped],
+        ...['--distill', '0.3'],
       ]);
       expect([0, 3], r.stderr + r.stdout).toContain(r.status);
-      expect(r.stdout).toMatch(/distilling from .*model \(weight 0\.3\): it agrees with \d+\.\d % of the Train labels/);
+      expect(r.stdout).toMatch(
+        /distilling from 2 teachers \(.*model, .*gender\) \(weight 0\.3\): their mean agrees with \d+\.\d % of the Train labels/,
+      );
       const metadata = JSON.parse(readFileSync(join(taughtOut, 'metadata.json'), 'utf8'));
-      const teacher = JSON.parse(readFileSync(join(out, 'metadata.json'), 'utf8'));
-      expect(metadata.training.distill).toEqual({ teacher: out, version: teacher.version, weight: 0.3 });
+      const versionOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8')).version;
+      expect(metadata.training.distill).toEqual({
+        teachers: [
+          { dir: out, version: versionOf(out) },
+          { dir: shipped, version: versionOf(shipped) },
+        ],
+        weight: 0.3,
+      });
+      const { key, probs } = JSON.parse(
+        readFileSync(join(ROOT, 'training', 'runs', taught, 'teacher-probs.json'), 'utf8'),
+      );
+      expect(key.startsWith(`${versionOf(out)} + ${versionOf(shipped)} `)).toBe(true);
+      expect(probs.every((p: number) => p > 0 && p < 1)).toBe(true);
+      // A run from before several teachers recorded its one teacher so; it resumes with that teacher alone.
+      const stateFile = join(ROOT, 'training', 'runs', taught, 'checkpoint', 'state.json');
+      const state = JSON.parse(readFileSync(stateFile, 'utf8'));
+      state.options.distill = { teacher: out, version: versionOf(out), weight: 0.3 };
+      writeFileSync(stateFile, JSON.stringify(state));
+      const resumed = tsx('train.ts', ['--resume', '--run', taught, '--epochs', '2']);
+      expect([0, 3], resumed.stderr + resumed.stdout).toContain(resumed.status);
+      expect(resumed.stdout).toMatch(
+        /distilling from .*model \(weight 0\.3\): it agrees with \d+\.\d % of the Train labels/,
+      );
+      expect(JSON.parse(readFileSync(join(taughtOut, 'metadata.json'), 'utf8')).training.distill).toEqual({
+        teachers: [{ dir: out, version: versionOf(out) }],
+        weight: 0.3,
+      });
       const heavy = tsx('train.ts', [
         '--data',
         data,

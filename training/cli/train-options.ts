@@ -90,7 +90,8 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
   --teacher <dir>           an exported model folder (e.g. public/models/gender) to distil from: each Train crop is
                             trained towards a blend of its label and the teacher's probability for it, as the app
                             gives it for a photo (calibrated, averaged with the mirror image), computed once
-                            before the first epoch (default: none)
+                            before the first epoch; given more than once, the teachers teach as an ensemble (the
+                            mean of their logits) (default: none)
   --distill <w>             the teacher's share of that blend, at most 0.5 so that the label always decides the
                             side (default 0.5 with --teacher)
   --lr-schedule <s>         cosine: decay the rate to 0 over each stage (default); constant: the tutorial's fixed
@@ -140,7 +141,7 @@ export function parseTrainOptions() {
       'label-smoothing': { type: 'string', default: '0' },
       mixup: { type: 'string', default: '0' },
       sam: { type: 'string', default: '0' },
-      teacher: { type: 'string' },
+      teacher: { type: 'string', multiple: true },
       distill: { type: 'string' },
       augment: { type: 'string' },
       'crop-scale': { type: 'string', default: String(DEFAULT_CROP.scale) },
@@ -219,7 +220,7 @@ export function parseTrainOptions() {
     labelSmoothing,
     mixup,
     sam,
-    distill: values.teacher === undefined ? undefined : teacherOf(values.teacher, distillWeight),
+    distill: values.teacher === undefined ? undefined : teachersOf(values.teacher, distillWeight),
     arch,
     epochs,
     bnMomentum,
@@ -241,9 +242,9 @@ export function parseTrainOptions() {
   };
 }
 
-/** `--teacher`'s model, checked as the app checks a model, with its version and the blend's weight. */
-function teacherOf(dir: string, weight: number): NonNullable<TrainingRecord['distill']> {
-  return { teacher: dir, version: readModelDir(resolve(dir)).version, weight };
+/** `--teacher`'s models, each checked as the app checks a model, with their versions and the blend's weight. */
+function teachersOf(dirs: string[], weight: number): NonNullable<TrainingRecord['distill']> {
+  return { teachers: dirs.map((dir) => ({ dir, version: readModelDir(resolve(dir)).version })), weight };
 }
 
 /** What `--from` names: an exported model folder (one holding model.json), or else a run's checkpoint. */

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AUGMENT_PRESETS, mulberry32 } from '../../src/core/augment';
+import { meanLogit } from '../../src/core/calibration';
 import { cropSettingsKey } from '../../src/core/crop';
 import { groupRecords, worstGroupOfFolders } from '../../src/core/groups';
 import { accuracy, balancedAccuracy, confusion, logLoss } from '../../src/core/metrics';
@@ -84,6 +85,8 @@ if (opts.resume) {
   // A resume keeps the run's options (its data too), except how many threads to use and, when given, a new total
   // of epochs or micro-batch size (runs from before micro-batches were the unit of a thread's work recorded 64).
   const saved = readState(checkpointDir).options;
+  // Runs from before several teachers recorded their one teacher's folder and version beside the blend's weight.
+  const legacy = saved.distill as { teacher?: string; version: string; weight: number } | undefined;
   let stages = stagesOf(saved);
   if (opts.epochs !== undefined) {
     try {
@@ -98,6 +101,9 @@ if (opts.resume) {
     stages,
     // Mixes were resolved for the run's folders when it started.
     mixGiven: false,
+    ...(legacy?.teacher && {
+      distill: { teachers: [{ dir: legacy.teacher, version: legacy.version }], weight: legacy.weight },
+    }),
     ...(opts.microBatchGiven ? { microBatch: opts.microBatch } : {}),
   });
 }
@@ -135,25 +141,33 @@ const train = concatSplits(
   size,
 );
 if (opts.distill) {
-  const { teacher, version, weight } = opts.distill;
-  const { crop: taught, version: found } = readModelDir(resolve(teacher));
-  if (found !== version)
-    fail(`--teacher ${teacher}: this run distils from version ${version}, but the model there is now ${found}`);
-  if (cropSettingsKey(taught) !== cropSettingsKey(crop))
-    fail(
-      `--teacher ${teacher}: that model sees crops at ${taught.scale}× of ${taught.size} px; this run cuts ${crop.scale}× of ${crop.size} px`,
-    );
+  const { teachers, weight } = opts.distill;
+  for (const { dir, version } of teachers) {
+    const { crop: taught, version: found } = readModelDir(resolve(dir));
+    if (found !== version)
+      fail(`--teacher ${dir}: this run distils from version ${version}, but the model there is now ${found}`);
+    if (cropSettingsKey(taught) !== cropSettingsKey(crop))
+      fail(
+        `--teacher ${dir}: that model sees crops at ${taught.scale}× of ${taught.size} px; this run cuts ${crop.scale}× of ${crop.size} px`,
+      );
+  }
   mkdirSync(runDir, { recursive: true });
-  const probs = await cachedTeacherProbs(join(runDir, 'teacher-probs.json'), version, train.names, async () => {
-    const classifier = withFlipAveraging(await loadClassifierDir(resolve(teacher)));
-    const p = await predictSplit((x) => classifier.predict(x), train);
-    classifier.dispose();
-    return p;
+  const versions = teachers.map((t) => t.version).join(' + ');
+  const probs = await cachedTeacherProbs(join(runDir, 'teacher-probs.json'), versions, train.names, async () => {
+    const each: Float32Array[] = [];
+    for (const { dir } of teachers) {
+      const classifier = withFlipAveraging(await loadClassifierDir(resolve(dir)));
+      each.push(await predictSplit((x) => classifier.predict(x), train));
+      classifier.dispose();
+    }
+    return Float32Array.from(train.y, (_, i) => meanLogit(each.map((p) => p[i])));
   });
   train.target = distilledTargets(train.y, probs, weight);
   const agree = probs.reduce((n, p, i) => n + (p > 0.5 === (train.y[i] === 1) ? 1 : 0), 0);
+  const from =
+    teachers.length === 1 ? teachers[0].dir : `${teachers.length} teachers (${teachers.map((t) => t.dir).join(', ')})`;
   console.log(
-    `distilling from ${teacher} (weight ${weight}): it agrees with ${((100 * agree) / train.n).toFixed(1)} % of the Train labels`,
+    `distilling from ${from} (weight ${weight}): ${teachers.length === 1 ? 'it agrees' : 'their mean agrees'} with ${((100 * agree) / train.n).toFixed(1)} % of the Train labels`,
   );
 }
 const count = (split: 'validation' | 'test') => sources.reduce((n, s) => n + s[split].n, 0);
