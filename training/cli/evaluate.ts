@@ -95,15 +95,15 @@ function parse() {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  const split = values.split && SPLITS.find((s) => s.toLowerCase() === values.split!.toLowerCase());
-  if (values.split !== undefined && !split)
-    fail(`--split must be one of ${SPLITS.join(', ')}, got "${values.split}"`, EXIT.usage);
+  const given = values.split;
+  const split = given === undefined ? undefined : SPLITS.find((s) => s.toLowerCase() === given.toLowerCase());
+  if (given !== undefined && !split) fail(`--split must be one of ${SPLITS.join(', ')}, got "${given}"`, EXIT.usage);
   if (!values.data) fail('--data <dir> is required (see --help)', EXIT.usage);
   const minGroup = Number(values['min-group']);
   if (!Number.isInteger(minGroup) || minGroup < 1) {
     fail(`--min-group must be a whole number of at least 1, got "${values['min-group']}"`, EXIT.usage);
   }
-  return { ...values, data: values.data, split: split || undefined, minGroup };
+  return { ...values, data: values.data, split, minGroup };
 }
 
 const opts = parse();
