@@ -30,7 +30,7 @@ import {
   progressBar,
 } from './common';
 import { SPLITS, type DatasetEntry } from '../lib/data/dataset';
-import { holdsOut, inSplit } from '../lib/data/splits';
+import { inSplit } from '../lib/data/splits';
 import { readLabels } from '../lib/data/labels';
 import { decodeInOrder, imageTensor } from '../lib/data/images';
 import { blazeFaceModels } from '../lib/node-io';
@@ -44,9 +44,9 @@ Runs the app's pipeline for photos (BlazeFace, the shared face crop, the classif
 face averaged with its mirror image) on every image of a labelled folder and reports how well it does.
 
   --data <dir>      Kaggle layout {Train,Validation,Test}/{Male,Female}/*.jpg, or a plain {Male,Female}/ folder
-  --split <name>    Test, Validation or Train, as training divides <dir>: the Kaggle layout's split folders (default
-                    Test); for a plain folder, or a Kaggle one without Validation/, Validation is the tenth of its
-                    images that training holds out to choose models on, and Train the rest (default: all of them)
+  --split <name>    Test, Validation or Train: the Kaggle layout's split folders (default Test); in a plain folder,
+                    Validation is the tenth of its images that training holds out to choose models on, and Train
+                    the rest (default: all of them)
   --model <dir>     exported model folder (default public/models/gender)
   --report <dir>    also write index.html (plots, most confident mistakes), summary.md and report.json there
   --json            print the JSON report on stdout (progress goes to stderr)
@@ -117,8 +117,8 @@ if (split === 'Test' && dataset.layout === 'flat')
     EXIT.usage,
   );
 const entries = split ? dataset.entries.filter(inSplit(dataset, split)) : dataset.entries;
-const heldOut = split !== null && split !== 'Test' && holdsOut(dataset);
-const dataPath = dataset.layout === 'kaggle' ? join(dataset.root, heldOut ? 'Train' : split!) : dataset.root;
+const heldOut = dataset.layout === 'flat' && split !== null;
+const dataPath = dataset.layout === 'kaggle' ? join(dataset.root, split!) : dataset.root;
 /** Which of its images were evaluated, for the progress bar and the report. */
 const part = !heldOut ? split : split === 'Validation' ? 'the held-out tenth' : 'all but the held-out tenth';
 const where = heldOut ? `${dataPath} (${part})` : dataPath;

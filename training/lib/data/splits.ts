@@ -48,20 +48,13 @@ export function isHeldOut(name: string): boolean {
   return nameHash(name) % 10 === 0;
 }
 
-/** Whether training validates on a held-out tenth of `dataset`'s Train: it has no Validation images. */
-export function holdsOut(dataset: Dataset): boolean {
-  return !dataset.entries.some((e) => e.split === 'Validation');
-}
-
 /**
- * Whether a file is in `split` as training divides `dataset`: a Kaggle folder's split folders, except that a folder
- * without Validation images (a plain {Male,Female} one, or a Kaggle one without Validation/) validates on the
- * held-out tenth of its Train and trains on the rest. A plain folder has no Test.
+ * Whether a file is in `split` as training divides `dataset`: a Kaggle folder by its split folders, a plain
+ * {Male,Female} folder into the tenth it holds out to validate on and the rest to train on (it has no Test).
  */
 export function inSplit(dataset: Dataset, split: Split): (file: { name: string; split?: Split | null }) => boolean {
-  if (split === 'Test' || !holdsOut(dataset)) return (f) => f.split === split;
-  const train = dataset.layout === 'kaggle' ? 'Train' : null;
-  return (f) => (f.split ?? null) === train && isHeldOut(f.name) === (split === 'Validation');
+  if (dataset.layout === 'kaggle' || split === 'Test') return (f) => f.split === split;
+  return (f) => isHeldOut(f.name) === (split === 'Validation');
 }
 
 /**
