@@ -6,13 +6,14 @@ import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_CROP, type CropSettings } from '../../src/core/crop';
 import { checksumProblems, parseMetadata, type ModelMetadata } from '../../src/core/metadata';
-import { loadGenderClassifier, type GenderClassifier } from '../../src/vision/classifier';
+import { loadGenderClassifier, withFlipAveraging, type GenderClassifier } from '../../src/vision/classifier';
 import { DEFAULT_DETECTOR_OPTIONS } from '../../src/vision/detector';
 import { CacheInUseError, CropCache } from '../lib/data/crop-cache';
 import { cropPool } from '../lib/data/crop-workers';
 import { countBy, DataError, DEFAULT_DATA_DIR, listDataset, type Dataset, type SkippedFile } from '../lib/data/dataset';
 import { BLAZEFACE_FULL_MODEL, BLAZEFACE_MODEL, fileModelHandler, REPO_ROOT } from '../lib/node-io';
 import { detectorKey, prepareCrops, type PrepareOutcome, type PrepareResult } from '../lib/data/prepare-crops';
+import { predictSplit, type SplitData } from '../lib/data/splits';
 
 /** The crop cache; $FACESENSE_CROP_CACHE moves it (the tests use their own, never the one a training run reads). */
 export const CACHE_DIR = resolve(process.env.FACESENSE_CROP_CACHE ?? join(REPO_ROOT, 'training', '.cache', 'crops'));
@@ -230,4 +231,19 @@ export function readModelDir(dir: string): ModelMetadata {
 export async function loadClassifierDir(dir: string): Promise<GenderClassifier> {
   const metadata = readModelDir(dir);
   return loadGenderClassifier(fileModelHandler(join(dir, 'model.json')), metadata);
+}
+
+/**
+ * Each split's probabilities of "male" by the exported model in `dir`, every crop averaged with its mirror image as
+ * the app scores a photo; the model is released afterwards.
+ */
+export async function scoreSplits(dir: string, splits: readonly SplitData[]): Promise<Float32Array[]> {
+  const classifier = withFlipAveraging(await loadClassifierDir(dir));
+  try {
+    const scored: Float32Array[] = [];
+    for (const split of splits) scored.push(await predictSplit((x) => classifier.predict(x), split));
+    return scored;
+  } finally {
+    classifier.dispose();
+  }
 }

@@ -116,7 +116,8 @@ if (split === 'Test' && dataset.layout === 'flat')
     `${dataset.root} is a plain {Male,Female} folder, without a Test split: leave --split out to evaluate all of it, or pass --split Validation for the tenth that training holds out`,
     EXIT.usage,
   );
-const entries = split ? dataset.entries.filter(inSplit(dataset, split)) : dataset.entries;
+const wanted = split ? inSplit(dataset, split) : () => true;
+const entries = dataset.entries.filter(wanted);
 const heldOut = dataset.layout === 'flat' && split !== null;
 const dataPath = dataset.layout === 'kaggle' ? join(dataset.root, split!) : dataset.root;
 /** Which of its images were evaluated, for the progress bar and the report. */
@@ -132,7 +133,7 @@ const { metadata } = classifier;
 
 const outcomes: Outcome[] = [];
 const noFace: DatasetEntry[] = [];
-const skipped = split ? dataset.skipped.filter(inSplit(dataset, split)) : dataset.skipped;
+const skipped = dataset.skipped.filter(wanted);
 const images = entries.length + skipped.length;
 const bar = progressBar(`evaluate ${part ?? dataset.root}`, 'img');
 bar.start(entries.length, 0, { rate: '-', extra: '' });

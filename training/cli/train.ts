@@ -6,7 +6,6 @@ import { meanLogit } from '../../src/core/calibration';
 import { cropSettingsKey } from '../../src/core/crop';
 import { groupRecords, worstGroupOfFolders } from '../../src/core/groups';
 import { accuracy, balancedAccuracy, confusion, logLoss } from '../../src/core/metrics';
-import { withFlipAveraging } from '../../src/vision/classifier';
 import { sampleBatchAugmentation } from '../lib/fit/augment';
 import {
   batchRecord,
@@ -23,11 +22,11 @@ import {
   assertBlazeFaceInstalled,
   EXIT,
   fail,
-  loadClassifierDir,
   openDataset,
   prepareDatasets,
   progressBar,
   readModelDir,
+  scoreSplits,
   summarisePrepare,
 } from './common';
 import { exportModel, runCrop, weightsBytes } from '../lib/model/exporter';
@@ -155,19 +154,17 @@ if (opts.distill) {
   const versions = teachers.map((t) => t.version).join(' + ');
   const probs = await cachedTeacherProbs(join(runDir, 'teacher-probs.json'), versions, train.names, async () => {
     const each: Float32Array[] = [];
-    for (const { dir } of teachers) {
-      const classifier = withFlipAveraging(await loadClassifierDir(resolve(dir)));
-      each.push(await predictSplit((x) => classifier.predict(x), train));
-      classifier.dispose();
-    }
+    for (const { dir } of teachers) each.push(...(await scoreSplits(resolve(dir), [train])));
     return Float32Array.from(train.y, (_, i) => meanLogit(each.map((p) => p[i])));
   });
   train.target = distilledTargets(train.y, probs, weight);
   const agree = probs.reduce((n, p, i) => n + (p > 0.5 === (train.y[i] === 1) ? 1 : 0), 0);
-  const from =
-    teachers.length === 1 ? teachers[0].dir : `${teachers.length} teachers (${teachers.map((t) => t.dir).join(', ')})`;
+  const [from, agrees] =
+    teachers.length === 1
+      ? [teachers[0].dir, 'it agrees']
+      : [`${teachers.length} teachers (${teachers.map((t) => t.dir).join(', ')})`, 'their mean agrees'];
   console.log(
-    `distilling from ${from} (weight ${weight}): ${teachers.length === 1 ? 'it agrees' : 'their mean agrees'} with ${((100 * agree) / train.n).toFixed(1)} % of the Train labels`,
+    `distilling from ${from} (weight ${weight}): ${agrees} with ${((100 * agree) / train.n).toFixed(1)} % of the Train labels`,
   );
 }
 const count = (split: 'validation' | 'test') => sources.reduce((n, s) => n + s[split].n, 0);

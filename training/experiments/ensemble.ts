@@ -14,11 +14,10 @@ import { basename } from 'node:path';
 import { meanLogit } from '../../src/core/calibration';
 import { groupRecords, groupStats, spread } from '../../src/core/groups';
 import { balancedAccuracy, confusion } from '../../src/core/metrics';
-import { withFlipAveraging } from '../../src/vision/classifier';
-import { loadClassifierDir, openDataset, prepareDatasets, readModelDir } from '../cli/common';
+import { openDataset, prepareDatasets, readModelDir, scoreSplits } from '../cli/common';
 import { groupsOf } from '../lib/data/labels';
 import { sourceName } from '../lib/data/sources';
-import { predictSplit, sourceData } from '../lib/data/splits';
+import { sourceData } from '../lib/data/splits';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 
 const { values, positionals } = parseArgs({
@@ -41,10 +40,9 @@ prepared.cache.close();
 
 /** probs[model][source]: each validation crop's probability of "male". */
 const probs: Float32Array[][] = [];
+const validation = sources.map((s) => s.validation);
 for (const dir of models) {
-  const classifier = withFlipAveraging(await loadClassifierDir(dir));
-  probs.push(await Promise.all(sources.map((s) => predictSplit((x) => classifier.predict(x), s.validation))));
-  classifier.dispose();
+  probs.push(await scoreSplits(dir, validation));
   process.stderr.write(`${dir}: scored\n`);
 }
 
