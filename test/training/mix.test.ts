@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   batchCounts,
   describeBatch,
+  epochCounts,
   groupDroWeights,
   mixedBatch,
   splitByGroup,
@@ -97,6 +98,49 @@ describe('batchCounts', () => {
     expect(batchCounts(three, of, [1, 1, 1, 1], 10)).toEqual([5, 2, 2, 1]);
     // One level: 4.7, 1.77, 1.77, 1.77 → the three remainders of .77 beat celeba's .7, and diverse gets 6.
     expect(stratumCounts([47, 53 / 3, 53 / 3, 53 / 3], 10)).toEqual([4, 2, 2, 2]);
+  });
+});
+
+describe('epochCounts', () => {
+  const part = (label: 0 | 1, group: string): Stratum => ({ ...stratum('diverse', label, 0, 1), group });
+  const strata = [stratum('celeba', 0, 0, 1), part(0, 'a'), part(0, 'b'), part(0, 'c'), part(1, 'a')];
+  const share = (s: Stratum) => (s.source === 'celeba' ? 1 : 3);
+  // Pairs 1 : 3 : 3 of 14 = 2, 6, 6; diverse's women 6 split 0.9 : 0.05 : 0.05 = 5.4, 0.3, 0.3 a batch.
+  const weights = [1, 0.9, 0.05, 0.05, 1];
+  const rows = epochCounts(strata, share, weights, 14, 100);
+  const totals = strata.map((_, k) => rows.reduce((sum, row) => sum + row[k], 0));
+
+  it('keeps each folder’s women and men at their count in every batch', () => {
+    for (const row of rows) {
+      expect(row[0]).toBe(2);
+      expect(row[1] + row[2] + row[3]).toBe(6);
+      expect(row[4]).toBe(6);
+    }
+  });
+
+  it('gives a group worth under half a place a batch its share of the epoch, where every batch alike gives it none', () => {
+    expect(batchCounts(strata, share, weights, 14)).toEqual([2, 6, 0, 0, 6]);
+    // 0.3 a batch over 100 batches: 30 places each, 540 for the rest.
+    expect(totals).toEqual([200, 540, 30, 30, 600]);
+    // Dealt through the epoch, not bunched: every ten batches hold three of each.
+    for (let from = 0; from < 100; from += 10) {
+      const ten = rows.slice(from, from + 10);
+      expect(ten.reduce((sum, row) => sum + row[2], 0)).toBe(3);
+      expect(ten.reduce((sum, row) => sum + row[3], 0)).toBe(3);
+    }
+  });
+
+  it('keeps every stratum within a place of its share, however many batches have been dealt', () => {
+    const dealt = strata.map(() => 0);
+    const exact = [2, 5.4, 0.3, 0.3, 6];
+    rows.forEach((row, step) => {
+      row.forEach((n, k) => (dealt[k] += n));
+      dealt.forEach((n, k) => expect(Math.abs(n - (step + 1) * exact[k])).toBeLessThan(1));
+    });
+  });
+
+  it('is the batch counts themselves when every stratum’s share is a whole number of places', () => {
+    expect(epochCounts(strata, share, [1, 2, 2, 2, 1], 14, 5)).toEqual(Array(5).fill([2, 2, 2, 2, 6]));
   });
 });
 
@@ -198,6 +242,10 @@ describe('describeBatch', () => {
     ];
     expect(describeBatch(strata, [8, 8, 5, 19, 24])).toBe(
       'celeba 8 female + 8 male, diverse 24 female (13–19 5, 20–39 19) + 24 male',
+    );
+    // Means over an epoch's batches, to a tenth; their sums come out whole.
+    expect(describeBatch(strata, [8, 8, 0.33, 23.67, 24])).toBe(
+      'celeba 8 female + 8 male, diverse 24 female (13–19 0.3, 20–39 23.7) + 24 male',
     );
   });
 });

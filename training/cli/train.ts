@@ -37,7 +37,15 @@ import { REPO_ROOT } from '../lib/node-io';
 import type { EpochRecord } from '../lib/plot';
 import { plotHistory } from '../lib/plot';
 import { batchTensors, concatSplits, predictSplit, shuffled, sourceData, subset } from '../lib/data/splits';
-import { batchCounts, describeBatch, groupDroWeights, mixedBatch, strataOf } from '../lib/data/mix';
+import {
+  batchCounts,
+  describeBatch,
+  epochCounts,
+  groupDroWeights,
+  mixedBatch,
+  strataOf,
+  type Stratum,
+} from '../lib/data/mix';
 import { groupsOf, labelGroups } from '../lib/data/labels';
 import { sourceName } from '../lib/data/sources';
 import { createDataParallelStep } from '../lib/fit/data-parallel';
@@ -193,16 +201,17 @@ const strata = strataOf(
 );
 // The folders' Train crops were copied into `train`: drop the originals. With one folder, `train` is that split.
 if (sources.length > 1) for (const source of sources) source.train.x = new Uint8Array(0);
-/** Each stratum's images in a batch of stage `index`, given each stratum's weight within its folder's class. */
-const countsFor = (index: number, weights: readonly number[]) =>
-  batchCounts(
-    strata,
-    (s) => opts.stages[index].mix[s.source] * (s.label === 0 ? opts.femaleShare : 1 - opts.femaleShare),
-    weights,
-    opts.batch,
-  );
+/** A stratum's (folder, class) share of a batch in stage `index`. */
+const shareIn = (index: number) => (s: Stratum) =>
+  opts.stages[index].mix[s.source] * (s.label === 0 ? opts.femaleShare : 1 - opts.femaleShare);
 const baseWeights = strata.map((s) => s.weight ?? 1);
-const stageCounts = opts.stages.map((_, index) => countsFor(index, baseWeights));
+const stageCounts = opts.stages.map((_, index) => batchCounts(strata, shareIn(index), baseWeights, opts.batch));
+/** Under group DRO, each stratum's images in each batch of an epoch of stage `index`, given the epoch's weights. */
+const droSchedule = (index: number, weights: readonly number[]) =>
+  epochCounts(strata, shareIn(index), weights, opts.batch, stepsPerEpoch);
+/** `taken` plus the images of each stratum that `rows` of counts take. */
+const plus = (taken: readonly number[], rows: readonly (readonly number[])[]) =>
+  rows.reduce<number[]>((sum, row) => sum.map((t, k) => t + row[k]), [...taken]);
 const describeStage = (index: number) => {
   const stage = opts.stages[index];
   return (
@@ -349,12 +358,15 @@ function groupDroFor(epoch: number, index: number, first: number): NonNullable<T
   const prev = state.groupDro;
   const losses = strataLosses();
   const weights = groupDroWeights(strata, prev?.weights ?? baseWeights, losses, opts.groupDro);
-  const prevCounts = prev && epoch > first ? countsFor(index, prev.weights) : null;
-  const taken = prevCounts ? prev!.taken.map((t, k) => t + stepsPerEpoch * prevCounts[k]) : strata.map(() => 0);
+  const taken = prev && epoch > first ? plus(prev.taken, droSchedule(index, prev.weights)) : strata.map(() => 0);
   const names = strata.map((s) => `${s.source} ${s.label === 0 ? 'female' : 'male'}${s.group ? ` ${s.group}` : ''}`);
+  const perBatch = plus(
+    strata.map(() => 0),
+    droSchedule(index, weights),
+  ).map((n) => n / stepsPerEpoch);
   console.log(
     `group DRO before epoch ${epoch + 1}, each group's loss: ${names.map((n, k) => `${n} ${losses[k].toFixed(3)}`).join(', ')}\n` +
-      `  batch: ${describeBatch(strata, countsFor(index, weights))}`,
+      `  batch (mean of the epoch's): ${describeBatch(strata, perBatch)}`,
   );
   return { epoch, groups: names, weights, losses, taken };
 }
@@ -365,7 +377,9 @@ for (let epoch = startEpoch; epoch < epochs; epoch++) {
   if (epoch === first || epoch === startEpoch) console.log(describeStage(index));
   if (opts.groupDro > 0 && state.groupDro?.epoch !== epoch) state.groupDro = groupDroFor(epoch, index, first);
   const dro = opts.groupDro > 0 ? state.groupDro! : null;
-  const counts = dro ? countsFor(index, dro.weights) : stageCounts[index];
+  const schedule = dro ? droSchedule(index, dro.weights) : null;
+  /** Under group DRO, the images of each stratum taken before this epoch's next batch. */
+  const taken = dro ? plus(dro.taken, schedule!.slice(0, state.step)) : null;
   const bar = progressBar(`epoch ${epoch + 1}/${epochs}`, 'batches');
   const started = performance.now();
   let lossSum = 0;
@@ -383,8 +397,9 @@ for (let epoch = startEpoch; epoch < epochs; epoch++) {
   for (let step = state.step; step < stepsPerEpoch; step++) {
     // Each stage walks its folders afresh, as each of the shipped recipe's runs once did.
     const stageStep = (epoch - first) * stepsPerEpoch + step;
-    const taken = dro?.taken.map((t, k) => t + step * counts[k]);
-    const indices = mixedBatch(strata, counts, stageStep, opts.seed, taken);
+    const counts = schedule ? schedule[step] : stageCounts[index];
+    const indices = mixedBatch(strata, counts, stageStep, opts.seed, taken ?? undefined);
+    taken?.forEach((_, k) => (taken[k] += counts[k]));
     const { x, y } = batchTensors(train, indices);
     const rng = mulberry32((opts.seed * 7919 + epoch) * 100_003 + step);
     const augmentation = sampleBatchAugmentation(indices.length, rng, AUGMENT_PRESETS[stage.augment], opts.mixup);

@@ -71,17 +71,20 @@ export function strataOf(sources: readonly StrataSource[]): Stratum[] {
 
 /**
  * A batch's make-up, for the training log: each folder's women and men, and their groups where split, e.g.
- * "celeba 8 female + 8 male, diverse 24 female (13–19 5, 20–39 10, …) + 24 male (…)".
+ * "celeba 8 female + 8 male, diverse 24 female (13–19 5, 20–39 10, …) + 24 male (…)". Counts that are means over
+ * batches are given to a tenth.
  */
 export function describeBatch(strata: readonly Stratum[], counts: readonly number[]): string {
+  const places = (n: number) => String(Math.round(n * 10) / 10);
   const sources = [...new Set(strata.map((s) => s.source))];
   return sources
     .map((source) => {
       const classes = (['female', 'male'] as const).map((name, label) => {
         const parts = strata.flatMap((s, k) => (s.source === source && s.label === label ? [[s, k] as const] : []));
         const n = parts.reduce((sum, [, k]) => sum + counts[k], 0);
-        const groups = parts.length > 1 ? ` (${parts.map(([s, k]) => `${s.group} ${counts[k]}`).join(', ')})` : '';
-        return `${n} ${name}${groups}`;
+        const groups =
+          parts.length > 1 ? ` (${parts.map(([s, k]) => `${s.group} ${places(counts[k])}`).join(', ')})` : '';
+        return `${places(n)} ${name}${groups}`;
       });
       return `${source} ${classes.join(' + ')}`;
     })
@@ -105,6 +108,23 @@ export function stratumCounts(shares: readonly number[], batch: number): number[
 /** A stratum's (source, class) pair, the unit whose share of a batch the command line sets. */
 const pairOf = (s: Stratum) => `${s.source}|${s.label}`;
 
+/** The strata of each (source, class) pair, as indices into `strata`, and each pair's count in a batch of `batch`. */
+function pairsOf(strata: readonly Stratum[], shareOf: (stratum: Stratum) => number, batch: number) {
+  const members = new Map<string, number[]>();
+  strata.forEach((s, k) => {
+    const key = pairOf(s);
+    const pair = members.get(key);
+    if (pair) pair.push(k);
+    else members.set(key, [k]);
+  });
+  const pairs = [...members.values()];
+  const counts = stratumCounts(
+    pairs.map((ks) => shareOf(strata[ks[0]])),
+    batch,
+  );
+  return pairs.map((members, i) => ({ members, count: counts[i] }));
+}
+
 /**
  * How many images of each stratum a batch of `batch` takes: first each (source, class) pair's count, by its share
  * (`shareOf`), then each pair's count split among its strata by their weights, both rounded by largest remainder. The
@@ -116,27 +136,48 @@ export function batchCounts(
   weights: readonly number[],
   batch: number,
 ): number[] {
-  const members = new Map<string, number[]>();
-  strata.forEach((s, k) => {
-    const key = pairOf(s);
-    const pair = members.get(key);
-    if (pair) pair.push(k);
-    else members.set(key, [k]);
-  });
-  const pairs = [...members.values()];
-  const pairCounts = stratumCounts(
-    pairs.map((ks) => shareOf(strata[ks[0]])),
-    batch,
-  );
   const counts = strata.map(() => 0);
-  pairs.forEach((ks, i) => {
+  for (const { members, count } of pairsOf(strata, shareOf, batch)) {
     const within = stratumCounts(
-      ks.map((k) => weights[k]),
-      pairCounts[i],
+      members.map((k) => weights[k]),
+      count,
     );
-    ks.forEach((k, j) => (counts[k] = within[j]));
-  });
+    members.forEach((k, j) => (counts[k] = within[j]));
+  }
   return counts;
+}
+
+/**
+ * The counts of each stratum in each of an epoch's `steps` batches, for weights that change from epoch to epoch
+ * (group DRO): each (source, class) pair has its share's count in every batch, as in `batchCounts`, and the epoch's
+ * places of a pair are dealt one by one, each to the stratum furthest behind its weight's part of the places dealt
+ * so far (smooth weighted round-robin). A stratum worth half a place a batch then gets one every other batch, where
+ * rounding every batch alike gives it none for the whole epoch.
+ */
+export function epochCounts(
+  strata: readonly Stratum[],
+  shareOf: (stratum: Stratum) => number,
+  weights: readonly number[],
+  batch: number,
+  steps: number,
+): number[][] {
+  const rows = Array.from({ length: steps }, () => strata.map(() => 0));
+  for (const { members, count } of pairsOf(strata, shareOf, batch)) {
+    const own = members.map((k) => weights[k]);
+    const total = own.reduce((a, b) => a + b, 0);
+    const credit = own.map(() => 0);
+    for (const row of rows)
+      for (let place = 0; place < count; place++) {
+        let best = 0;
+        for (let j = 0; j < own.length; j++) {
+          credit[j] += own[j];
+          if (credit[j] > credit[best]) best = j;
+        }
+        credit[best] -= total;
+        row[members[best]]++;
+      }
+  }
+  return rows;
 }
 
 /**
