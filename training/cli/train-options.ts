@@ -45,8 +45,8 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
   --group-dro <η>           with --balance: before each epoch, measure each group's mean loss on its Train crops
                             and multiply its share of its folder's women or men by exp(η × that loss) (group DRO,
                             once an epoch), so the groups fitted worst are drawn more often; the weights compound,
-                            and a group under half a place of a batch is not drawn that epoch: for short fine-tunes
-                            (default 0, off)
+                            and each epoch's places are dealt through its batches, so a group worth under one place
+                            a batch is still drawn (default 0, off)
   --female-share <x>        share of female faces in each folder's part of a batch (default 0.5: both classes
                             equally, whatever the folder holds)
   --arch <a>                wide: a separable CNN with ~450k parameters, exported as uint8 to stay under 500 KB
