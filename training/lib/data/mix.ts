@@ -110,14 +110,14 @@ const pairOf = (s: Stratum) => `${s.source}|${s.label}`;
 
 /** The strata of each (source, class) pair, as indices into `strata`, and each pair's count in a batch of `batch`. */
 function pairsOf(strata: readonly Stratum[], shareOf: (stratum: Stratum) => number, batch: number) {
-  const members = new Map<string, number[]>();
+  const byPair = new Map<string, number[]>();
   strata.forEach((s, k) => {
     const key = pairOf(s);
-    const pair = members.get(key);
+    const pair = byPair.get(key);
     if (pair) pair.push(k);
-    else members.set(key, [k]);
+    else byPair.set(key, [k]);
   });
-  const pairs = [...members.values()];
+  const pairs = [...byPair.values()];
   const counts = stratumCounts(
     pairs.map((ks) => shareOf(strata[ks[0]])),
     batch,
