@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initTrainingBackend } from '../../training/lib/fit/wasm/setup';
 import { identityWeights } from '../../training/lib/model/deepen';
+import { dilateModel } from '../../training/lib/model/dilate';
 import { foldBatchNorm } from '../../training/lib/model/fold';
 import { modelFromExport } from '../../training/lib/model/from-export';
 import { loadModelFiles, saveModelFiles } from '../../training/lib/model/model-files';
@@ -62,6 +63,31 @@ describe('modelFromExport', () => {
     expect(b).toEqual(a);
     tf.dispose(sample);
     [wide, wide8].forEach((m) => m.dispose());
+  });
+
+  it('dilates a wide export into wide64: its stem at stride 1, its first filter’s taps two apart, the same outputs', async () => {
+    const sample = crops(13);
+    const exported = await loadModelFiles(wideDir);
+    const before = tf.memory().numTensors;
+    const wide64 = await modelFromExport(wideDir, 'wide', 'wide64', sample, OPTIONS);
+    expect(tf.memory().numTensors - before).toBe(wide64.weights.length);
+    expect(wide64.getLayer('stem_relu').outputShape).toEqual([null, 64, 64, 48]);
+    expect(await maxRelativeDiff(exported, wide64, sample)).toBeLessThan(1e-3);
+    const kernel = wide64.getLayer('block1_dw').getWeights()[0];
+    const taps = tf.tidy(() => tf.sum(tf.abs(kernel), [2, 3]).arraySync() as number[][]);
+    taps.forEach((row, i) => row.forEach((v, j) => expect(v > 0).toBe(i % 2 === 0 && j % 2 === 0)));
+    tf.dispose(sample);
+    [exported, wide64].forEach((m) => m.dispose());
+  });
+
+  it('refuses to dilate a layer into one of another shape, and leaves nothing behind', () => {
+    const [wide, compact] = (['wide', 'compact'] as const).map((arch) => buildModel(arch, { inputSize: 64 }));
+    const before = tf.memory().numTensors;
+    expect(() => dilateModel(wide, compact)).toThrow(
+      'dilateModel: stem is [3,3,3,48] in one network and [3,3,3,32] in the other',
+    );
+    expect(tf.memory().numTensors).toBe(before);
+    [wide, compact].forEach((m) => m.dispose());
   });
 
   it('deepens a wide export: the deep net’s added blocks start as identities, so its outputs are the export’s', async () => {

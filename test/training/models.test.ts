@@ -67,6 +67,22 @@ describe('wide8', () => {
   });
 });
 
+describe('wide64', () => {
+  it('is the wide net with its stem at stride 1 and its first block’s 5×5 filter at stride 2', () => {
+    const wide = buildModel('wide', { inputSize: 64 });
+    const wide64 = buildModel('wide64', { inputSize: 64 });
+    expect(countParams(wide64)).toBe(447_369);
+    expect(wide64.getLayer('stem_relu').outputShape).toEqual([null, 64, 64, 48]);
+    expect(wide64.getLayer('block1_dw').weights[0].shape).toEqual([5, 5, 48, 1]);
+    expect(wide64.getLayer('block1_pw_relu').outputShape).toEqual([null, 32, 32, 88]);
+    expect(wide64.layers.map((l) => l.name)).toEqual(wide.layers.map((l) => l.name));
+    for (const layer of wide.layers.filter((l) => l.name !== 'block1_dw'))
+      expect(wide64.getLayer(layer.name).weights.map((w) => w.shape)).toEqual(layer.weights.map((w) => w.shape));
+    wide.dispose();
+    wide64.dispose();
+  });
+});
+
 describe('deep', () => {
   it('is the wide net with its first 32×32 and 16×16 blocks repeated at stride 1, the wide net’s names kept', () => {
     const wide = buildModel('wide', { inputSize: 64 });

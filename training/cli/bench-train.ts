@@ -44,6 +44,7 @@ const PLANS: Plan[] = quick
       { backend: 'wasm', arch: 'compact', batch: 64, warmup: 2, steps: 5 },
       { backend: 'wasm', arch: 'wide', batch: 64, warmup: 2, steps: 5 },
       { backend: 'wasm', arch: 'wide8', batch: 64, warmup: 2, steps: 5 },
+      { backend: 'wasm', arch: 'wide64', batch: 64, warmup: 2, steps: 5 },
       { backend: 'wasm', arch: 'deep', batch: 64, warmup: 2, steps: 5 },
       { backend: 'wasm', arch: 'seed', batch: 32, warmup: 1, steps: 2 },
       { backend: 'cpu', arch: 'compact', batch: 4, warmup: 0, steps: 1 },
@@ -239,7 +240,7 @@ async function main(): Promise<void> {
     }
     const wide = results.find((r) => r.arch === 'wide')!;
     log('');
-    for (const other of ['wide8', 'deep'] as const) {
+    for (const other of ['wide8', 'wide64', 'deep'] as const) {
       const r = results.find((x) => x.arch === other)!;
       log(
         `${other} / wide on wasm: train ×${(wide.train / r.train).toFixed(2)}, infer ×${(wide.infer / r.infer).toFixed(2)} the time`,

@@ -52,7 +52,10 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
   --arch <a>                wide: a separable CNN with ~450k parameters, exported as uint8 to stay under 500 KB
                             (default, or with --from the arch of that model or run); wide8: the same weights with
                             the last block at stride 1, pooling 8×8 features instead of 4×4 (1.27× the work; an
-                            exported wide model given to --from is taken as it is); deep: the wide net with its
+                            exported wide model given to --from is taken as it is); wide64: the wide net with its
+                            stem at stride 1 and its first filter 5×5 at stride 2, its first layer computed at
+                            every pixel (1.14× the work; an exported wide model given to --from is taken with its
+                            first filter's taps spread two apart, the same outputs); deep: the wide net with its
                             first 32×32 and 16×16 blocks each repeated (~490k, 1.5× the work; an exported wide
                             model given to --from is deepened, its added blocks starting as identities); compact:
                             the wide net with 1/1.375 of the channels (~240k; an exported compact model given to
@@ -190,7 +193,14 @@ export function parseTrainOptions() {
   if (groupDro > 0 && !balance)
     fail('--group-dro weighs the groups of a column: pass --balance <column> too', EXIT.usage);
   const from = fromPaths(values.from);
-  const arch = oneOf<Arch>('arch', values.arch ?? archOf(from) ?? 'wide', ['wide', 'wide8', 'deep', 'compact', 'seed']);
+  const arch = oneOf<Arch>('arch', values.arch ?? archOf(from) ?? 'wide', [
+    'wide',
+    'wide8',
+    'wide64',
+    'deep',
+    'compact',
+    'seed',
+  ]);
   const batch = intOption('batch', values.batch) as number;
   const recipe = oneOf<RecipeName>(
     'recipe',

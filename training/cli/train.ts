@@ -249,6 +249,7 @@ if (opts.resume) {
           widen: `widened from ${fromArch} to ${opts.arch}: the same outputs, up to the copies' noise`,
           'as-is': `${fromArch}'s weights taken as they are by ${opts.arch}`,
           deepen: `deepened from ${fromArch} to ${opts.arch}: its added blocks start as identities, the same outputs`,
+          dilate: `dilated from ${fromArch} to ${opts.arch}: its first filter's taps spread two apart, the same outputs`,
         }[STARTS_FROM[opts.arch]?.how ?? 'widen'],
       );
   } else if (opts.from) {

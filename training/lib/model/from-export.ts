@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { identityWeights } from './deepen';
+import { dilateModel } from './dilate';
 import { unfoldBatchNorm } from './fold';
 import { loadModelFiles } from './model-files';
 import { buildModel, STARTS_FROM, type Arch, type ModelOptions } from './models';
@@ -13,8 +14,8 @@ const WIDEN_NOISE = 0.01;
  * A training model of `arch` that starts where the exported model in `dir` (BatchNorm folded into its convolutions;
  * its network is `exported`) stands, for fine-tuning when only the export is left: `exported` built afresh with each
  * BatchNorm unfolded on `sample` (raw Train crops), then given to `arch` when that is another network, as
- * `STARTS_FROM` says: as they are (wide8 from wide), widened (Net2WiderNet), or deepened (the deep net from wide,
- * unfolded straight into it, its added blocks starting as identities).
+ * `STARTS_FROM` says: as they are (wide8 from wide), widened (Net2WiderNet), dilated (wide64 from wide), or deepened
+ * (the deep net from wide, unfolded straight into it, its added blocks starting as identities).
  */
 export async function modelFromExport(
   dir: string,
@@ -34,6 +35,7 @@ export async function modelFromExport(
   if (exported === arch || how === 'deepen') return model;
   const target = buildModel(arch, options);
   if (how === 'as-is') target.setWeights(model.getWeights());
+  else if (how === 'dilate') dilateModel(model, target);
   else widenModel(model, target, options.seed ?? 0, WIDEN_NOISE);
   model.dispose();
   return target;

@@ -1,16 +1,17 @@
 import * as tfc from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-layers';
 
-export type Arch = 'compact' | 'wide' | 'wide8' | 'deep' | 'seed';
+export type Arch = 'compact' | 'wide' | 'wide8' | 'wide64' | 'deep' | 'seed';
 
 /**
  * The network each net can start from when fine-tuned from another's weights, and how it takes them: widened
- * (`widenModel`: the wide net from the compact), as they are (wide8 from the wide net), or deepened (the deep net
- * from the wide net: its added blocks start as identities).
+ * (`widenModel`: the wide net from the compact), as they are (wide8 from the wide net), deepened (the deep net
+ * from the wide net: its added blocks start as identities), or dilated (wide64 from the wide net: `dilateModel`).
  */
-export const STARTS_FROM: Partial<Record<Arch, { arch: Arch; how: 'widen' | 'as-is' | 'deepen' }>> = {
+export const STARTS_FROM: Partial<Record<Arch, { arch: Arch; how: 'widen' | 'as-is' | 'deepen' | 'dilate' }>> = {
   wide: { arch: 'compact', how: 'widen' },
   wide8: { arch: 'wide', how: 'as-is' },
+  wide64: { arch: 'wide', how: 'dilate' },
   deep: { arch: 'wide', how: 'deepen' },
 };
 
@@ -196,12 +197,7 @@ tfc.serialization.registerClass(LeanConv2D);
  */
 export function buildModel(arch: Arch = 'compact', opts: ModelOptions = { inputSize: 64 }): tf.LayersModel {
   const { inputSize, seed = 1, bnMomentum = 0.99 } = opts;
-  const layers =
-    arch === 'seed'
-      ? seedLayers(bnMomentum)
-      : arch === 'compact'
-        ? compactLayers(bnMomentum, COMPACT_STEM, COMPACT_BLOCKS)
-        : compactLayers(bnMomentum, WIDE_STEM, { wide: WIDE_BLOCKS, wide8: WIDE8_BLOCKS, deep: DEEP_BLOCKS }[arch]);
+  const layers = arch === 'seed' ? seedLayers(bnMomentum) : compactLayers(bnMomentum, NETS[arch]);
   const model = tf.sequential({ name: arch });
   model.add(
     tf.layers.rescaling({ scale: 1 / 127.5, offset: -1, inputShape: [inputSize, inputSize, 3], name: 'rescale' }),
@@ -255,36 +251,63 @@ function seedLayers(momentum: number): LayerFactory[] {
 }
 
 /**
- * Depthwise-separable stages of the compact net: [output channels, stride, and for the deep net's added blocks the
- * block they repeat]. A repeat is named after that block (block1r), so the blocks of a shallower net keep their names.
+ * Depthwise-separable stages of the compact net: [output channels, stride, depthwise kernel size, and for the deep
+ * net's added blocks the block they repeat]. A repeat is named after that block (block1r), so the blocks of a
+ * shallower net keep their names.
  */
-type Block = [filters: number, strides: number, repeats?: number];
-const COMPACT_BLOCKS: ReadonlyArray<Block> = [
-  [64, 1],
-  [128, 2],
-  [128, 1],
-  [256, 2],
-  [256, 1],
-  [384, 2],
-];
-const COMPACT_STEM = 32;
+type Block = [filters: number, strides: number, kernel: number, repeats?: number];
+/** A separable net: its stem's channels and stride, then its blocks. */
+interface Net {
+  stem: [filters: number, strides: number];
+  blocks: ReadonlyArray<Block>;
+}
+
+const COMPACT: Net = {
+  stem: [32, 2],
+  blocks: [
+    [64, 1, 3],
+    [128, 2, 3],
+    [128, 1, 3],
+    [256, 2, 3],
+    [256, 1, 3],
+    [384, 2, 3],
+  ],
+};
 
 /**
  * The wide net: compact with 1.375× its channels (446,601 weights, about 34M multiply-adds per image), as wide as
  * issue 15's 500 KB allows once exported as uint8.
  */
-const WIDE_BLOCKS: ReadonlyArray<Block> = COMPACT_BLOCKS.map(([filters, strides]) => [filters * 1.375, strides]);
-const WIDE_STEM = 48;
+const WIDE: Net = {
+  stem: [48, 2],
+  blocks: COMPACT.blocks.map(([filters, strides, kernel]) => [filters * 1.375, strides, kernel]),
+};
 
 /**
  * wide8: the wide net with its last block at stride 1, so that its features are pooled from 8×8 places rather than
  * 4×4. The same weights (a wide model runs as wide8 unchanged) for 1.27× the multiply-adds: each feature is looked at
  * four times as densely, as if the face were shifted by half a step of the last block and the results averaged.
  */
-const WIDE8_BLOCKS: ReadonlyArray<Block> = WIDE_BLOCKS.map(([filters, strides], i, all) => [
-  filters,
-  i === all.length - 1 ? 1 : strides,
-]);
+const WIDE8: Net = {
+  ...WIDE,
+  blocks: WIDE.blocks.map(([filters, strides, kernel], i, all) => [
+    filters,
+    i === all.length - 1 ? 1 : strides,
+    kernel,
+  ]),
+};
+
+/**
+ * wide64: the wide net with its stem at stride 1, so that the first layer's features are computed at every pixel of
+ * the 64×64 face rather than at every other one, and its first block's depthwise filter 5×5 at stride 2 in place of
+ * 3×3 at stride 1 (447,369 weights, 1.14× the multiply-adds). That filter spans the same 5×5 stem positions as the
+ * wide net's, all 25 of them instead of 9 spaced two apart: a wide model's 3×3 taps placed two apart in it, the rest
+ * zero, give the wide net's outputs (`dilateModel`), and training can then use the detail between them.
+ */
+const WIDE64: Net = {
+  stem: [WIDE.stem[0], 1],
+  blocks: WIDE.blocks.map((block, i) => (i === 0 ? [block[0], 2, 5] : block)),
+};
 
 /**
  * The deep net: the wide net with its first 32×32 block and its first 16×16 block each repeated at stride 1
@@ -295,16 +318,27 @@ const WIDE8_BLOCKS: ReadonlyArray<Block> = WIDE_BLOCKS.map(([filters, strides], 
  * the repeated blocks as their names do (block1, block3).
  */
 const DEEP_REPEATS: ReadonlySet<number> = new Set([1, 3]);
-const DEEP_BLOCKS: ReadonlyArray<Block> = WIDE_BLOCKS.flatMap((block, i): Block[] =>
-  DEEP_REPEATS.has(i + 1) ? [block, [block[0], 1, i + 1]] : [block],
-);
+const DEEP: Net = {
+  ...WIDE,
+  blocks: WIDE.blocks.flatMap((block, i): Block[] =>
+    DEEP_REPEATS.has(i + 1) ? [block, [block[0], 1, block[2], i + 1]] : [block],
+  ),
+};
+
+const NETS: Record<Exclude<Arch, 'seed'>, Net> = {
+  compact: COMPACT,
+  wide: WIDE,
+  wide8: WIDE8,
+  wide64: WIDE64,
+  deep: DEEP,
+};
 
 /**
- * A MobileNet-style net for 64×64 faces: a 3×3 stride-2 stem, then depthwise-separable blocks (conv → BN → ReLU for
+ * A MobileNet-style net for 64×64 faces: a 3×3 stem (stride 2; wide64's 1), then depthwise-separable blocks (conv → BN → ReLU for
  * both the depthwise 3×3 and the pointwise 1×1; convs carry no bias since BN follows) down to 4×4×384, global average
  * pooling, dropout, and a sigmoid unit: 240,705 weights (236,481 trainable), ~18M multiply-adds per image.
  */
-function compactLayers(momentum: number, stem: number, blocks: ReadonlyArray<Block>): LayerFactory[] {
+function compactLayers(momentum: number, { stem: [stem, stemStrides], blocks }: Net): LayerFactory[] {
   const he = (seed: number) => tf.initializers.heNormal({ seed });
   const bnRelu = (name: string): LayerFactory[] => [
     () => new FastBatchNorm({ name: `${name}_bn`, momentum }),
@@ -315,7 +349,7 @@ function compactLayers(momentum: number, stem: number, blocks: ReadonlyArray<Blo
       new LeanConv2D({
         filters: stem,
         kernelSize: 3,
-        strides: 2,
+        strides: stemStrides,
         padding: 'same',
         useBias: false,
         kernelInitializer: he(seed),
@@ -324,12 +358,12 @@ function compactLayers(momentum: number, stem: number, blocks: ReadonlyArray<Blo
     ...bnRelu('stem'),
   ];
   let base = 0;
-  blocks.forEach(([filters, strides, repeats]) => {
+  blocks.forEach(([filters, strides, kernel, repeats]) => {
     const name = repeats === undefined ? `block${++base}` : `block${repeats}r`;
     out.push(
       (seed) =>
         tf.layers.depthwiseConv2d({
-          kernelSize: 3,
+          kernelSize: kernel,
           strides,
           padding: 'same',
           useBias: false,
