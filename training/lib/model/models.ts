@@ -251,7 +251,7 @@ function seedLayers(momentum: number): LayerFactory[] {
 }
 
 /**
- * Depthwise-separable stages of the compact net: [output channels, stride, depthwise kernel size, and for the deep
+ * Depthwise-separable stages of a separable net: [output channels, stride, depthwise kernel size, and for the deep
  * net's added blocks the block they repeat]. A repeat is named after that block (block1r), so the blocks of a
  * shallower net keep their names.
  */
@@ -334,9 +334,10 @@ const NETS: Record<Exclude<Arch, 'seed'>, Net> = {
 };
 
 /**
- * A MobileNet-style net for 64×64 faces: a 3×3 stem (stride 2; wide64's 1), then depthwise-separable blocks (conv → BN → ReLU for
- * both the depthwise 3×3 and the pointwise 1×1; convs carry no bias since BN follows) down to 4×4×384, global average
- * pooling, dropout, and a sigmoid unit: 240,705 weights (236,481 trainable), ~18M multiply-adds per image.
+ * A MobileNet-style net for 64×64 faces: a 3×3 stem (stride 2; wide64's 1), then depthwise-separable blocks (conv →
+ * BN → ReLU for both the depthwise 3×3, wide64's first 5×5, and the pointwise 1×1; convs carry no bias since BN
+ * follows), global average pooling, dropout, and a sigmoid unit. Compact ends at 4×4×384: 240,705 weights (236,481
+ * trainable), ~18M multiply-adds per image.
  */
 function compactLayers(momentum: number, { stem: [stem, stemStrides], blocks }: Net): LayerFactory[] {
   const he = (seed: number) => tf.initializers.heNormal({ seed });
