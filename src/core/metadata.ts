@@ -93,9 +93,14 @@ export interface TrainingRecord {
   mixup?: number;
   /** `--sam`'s ρ (sharpness-aware minimisation); absent when 0. */
   sam?: number;
-  /** `--teacher` (the exported models whose mean probability was blended into the labels, and their versions) and
+  /** `--teacher` (the exported models whose mean probability was blended into the labels, and their versions),
+   * `--teacher-probs` (a file of probabilities that joined them for one folder's crops, with its sha256) and
    * `--distill`'s weight; absent without a teacher. */
-  distill?: { teachers: { dir: string; version: string }[]; weight: number };
+  distill?: {
+    teachers: { dir: string; version: string }[];
+    probs?: { file: string; source: string; sha256: string };
+    weight: number;
+  };
   /** `--augment` and `--lr-schedule`; absent in runs from before they were recorded. */
   augment?: string;
   lrSchedule?: string;

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CELEBA, DATA_DIR, hasData, SCENES, smallDataset } from '../support/data';
 
@@ -217,6 +218,49 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
         teachers: [{ dir: out, version: versionOf(out) }],
         weight: 0.3,
       });
+      // A teacher given as probabilities joins the models for its folder's crops, and is recorded with its sha256.
+      const probsFile = join(data, 'teacher-probs.json');
+      const trainNames = ['Male', 'Female'].flatMap((cls) =>
+        readdirSync(join(data, 'Train', cls)).map((f) => join('Train', cls, f)),
+      );
+      const listed = { source: basename(data), probs: Object.fromEntries(trainNames.map((n) => [n, 0.5])) };
+      writeFileSync(probsFile, JSON.stringify(listed));
+      const withProbs = tsx('train.ts', [
+        ...['--data', data, '--from', run, '--run', `${taught}-5`, '--out', taughtOut, '--epochs', '1'],
+        ...['--batch', '16', '--lr', '0.0001', '--teacher', out, '--teacher-probs', probsFile],
+      ]);
+      expect([0, 3], withProbs.stderr + withProbs.stdout).toContain(withProbs.status);
+      expect(withProbs.stdout).toMatch(
+        /distilling from 2 teachers \(.*model, .*teacher-probs\.json for facesense-data-\w+\) \(weight 0\.5\): their mean agrees/,
+      );
+      expect(JSON.parse(readFileSync(join(taughtOut, 'metadata.json'), 'utf8')).training.distill.probs).toEqual({
+        file: probsFile,
+        source: basename(data),
+        sha256: createHash('sha256').update(readFileSync(probsFile)).digest('hex'),
+      });
+      writeFileSync(probsFile, JSON.stringify({ ...listed, probs: { [trainNames[0]]: 0.5 } }));
+      const changed = tsx('train.ts', ['--resume', '--run', `${taught}-5`, '--epochs', '2']);
+      expect(changed.status).toBe(1);
+      expect(changed.stderr).toMatch(/--teacher-probs .*: the file has changed since this run started from it/);
+      const lacking = tsx('train.ts', [
+        ...['--data', data, '--from', run, '--run', `${taught}-6`, '--teacher', out, '--teacher-probs', probsFile],
+      ]);
+      expect(lacking.status).toBe(1);
+      expect(lacking.stderr).toMatch(
+        /--teacher-probs .*: the teacher's probabilities lack \d+ of .*'s \d+ Train crops/,
+      );
+      const unaided = tsx('train.ts', [
+        '--data',
+        data,
+        '--from',
+        run,
+        '--run',
+        `${taught}-7`,
+        '--teacher-probs',
+        probsFile,
+      ]);
+      expect(unaided.status).toBe(2);
+      expect(unaided.stderr).toMatch(/--teacher-probs joins the teachers of --teacher: pass --teacher/);
       const heavy = tsx('train.ts', [
         '--data',
         data,
@@ -242,7 +286,7 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
         /--teacher .*: that model sees crops at 1\.3× of 64 px; this run cuts 1\.25× of 64 px/,
       );
     } finally {
-      for (const name of [taught, `${taught}-4`])
+      for (const name of [taught, `${taught}-4`, `${taught}-5`, `${taught}-6`])
         rmSync(join(ROOT, 'training', 'runs', name), { recursive: true, force: true });
     }
   }, 600_000);

@@ -11,6 +11,7 @@ import type { Arch } from '../lib/model/models';
 import { REPO_ROOT } from '../lib/node-io';
 import { DEFAULT_DATA_DIR } from '../lib/data/dataset';
 import { hasCheckpoint, readState } from '../lib/fit/checkpoint';
+import { readListedTeacher, type ListedTeacher } from '../lib/fit/distill';
 import {
   RECIPES,
   scaleStages,
@@ -95,6 +96,9 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
                             gives it for a photo (calibrated, averaged with the mirror image), computed once
                             before the first epoch; given more than once, the teachers teach as an ensemble (the
                             mean of their logits) (default: none)
+  --teacher-probs <file>    one more teacher, for one folder's Train crops: their probabilities in a JSON file
+                            ({"source": folder, "probs": {crop name: P(male)}}, e.g. a third-party network's
+                            probe: training/experiments/probe-teacher.ts), joining --teacher's mean for them
   --distill <w>             the teacher's share of that blend, at most 0.5 so that the label always decides the
                             side (default 0.5 with --teacher)
   --lr-schedule <s>         cosine: decay the rate to 0 over each stage (default); constant: the tutorial's fixed
@@ -145,6 +149,7 @@ export function parseTrainOptions() {
       mixup: { type: 'string', default: '0' },
       sam: { type: 'string', default: '0' },
       teacher: { type: 'string', multiple: true },
+      'teacher-probs': { type: 'string' },
       distill: { type: 'string' },
       augment: { type: 'string' },
       'crop-scale': { type: 'string', default: String(DEFAULT_CROP.scale) },
@@ -180,6 +185,8 @@ export function parseTrainOptions() {
   if (!(sam >= 0 && sam <= 1)) fail(`--sam must be between 0 and 1, got "${values.sam}"`, EXIT.usage);
   if (values.distill !== undefined && values.teacher === undefined)
     fail('--distill sets the weight of a teacher: pass --teacher <exported model folder> too', EXIT.usage);
+  if (values['teacher-probs'] !== undefined && values.teacher === undefined)
+    fail('--teacher-probs joins the teachers of --teacher: pass --teacher <exported model folder> too', EXIT.usage);
   const distillWeight = Number(values.distill ?? 0.5);
   if (!(distillWeight > 0 && distillWeight <= 0.5))
     fail(`--distill must be above 0 and at most 0.5, got "${values.distill}"`, EXIT.usage);
@@ -230,7 +237,8 @@ export function parseTrainOptions() {
     labelSmoothing,
     mixup,
     sam,
-    distill: values.teacher === undefined ? undefined : teachersOf(values.teacher, distillWeight),
+    distill:
+      values.teacher === undefined ? undefined : teachersOf(values.teacher, values['teacher-probs'], distillWeight),
     arch,
     epochs,
     bnMomentum,
@@ -252,9 +260,29 @@ export function parseTrainOptions() {
   };
 }
 
-/** `--teacher`'s models, each checked as the app checks a model, with their versions and the blend's weight. */
-function teachersOf(dirs: string[], weight: number): NonNullable<TrainingRecord['distill']> {
-  return { teachers: dirs.map((dir) => ({ dir, version: readModelDir(resolve(dir)).version })), weight };
+/**
+ * `--teacher`'s models, each checked as the app checks a model, with their versions, `--teacher-probs`'s file with
+ * its folder and sha256, and the blend's weight.
+ */
+function teachersOf(
+  dirs: string[],
+  probsFile: string | undefined,
+  weight: number,
+): NonNullable<TrainingRecord['distill']> {
+  const teachers = dirs.map((dir) => ({ dir, version: readModelDir(resolve(dir)).version }));
+  if (probsFile === undefined) return { teachers, weight };
+  const listed = readTeacherProbs(probsFile);
+  return { teachers, probs: { file: probsFile, source: listed.source, sha256: listed.sha256 }, weight };
+}
+
+/** `--teacher-probs`'s file, or a one-line error naming it. */
+export function readTeacherProbs(file: string): ListedTeacher {
+  try {
+    return readListedTeacher(resolve(file));
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    fail(`--teacher-probs ${file}: ${reason}`);
+  }
 }
 
 /** What `--from` names: an exported model folder (one holding model.json), or else a run's checkpoint. */

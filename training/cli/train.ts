@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AUGMENT_PRESETS, mulberry32 } from '../../src/core/augment';
-import { meanLogit } from '../../src/core/calibration';
 import { cropSettingsKey } from '../../src/core/crop';
 import { groupRecords, worstGroupOfFolders } from '../../src/core/groups';
 import { accuracy, balancedAccuracy, confusion, logLoss } from '../../src/core/metrics';
@@ -49,10 +48,10 @@ import {
 import { groupsOf, labelGroups } from '../lib/data/labels';
 import { sourceName } from '../lib/data/sources';
 import { createDataParallelStep } from '../lib/fit/data-parallel';
-import { cachedTeacherProbs, distilledTargets } from '../lib/fit/distill';
+import { cachedTeacherProbs, distilledTargets, teacherEnsemble } from '../lib/fit/distill';
 import { createTrainer } from '../lib/fit/trainer';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
-import { parseTrainOptions } from './train-options';
+import { parseTrainOptions, readTeacherProbs } from './train-options';
 import { learningRate, resolveMix, stageAt, stagesOf, totalEpochs, withTotal } from '../lib/fit/recipe';
 
 const opts = parseTrainOptions();
@@ -147,6 +146,24 @@ const train = concatSplits(
   sources.map((s) => s.train),
   size,
 );
+/**
+ * `--teacher-probs`'s file, read again (a resumed run's too: it must be the file the run started with), and where
+ * its folder's crops are among the Train crops.
+ */
+function listedTeacher({ file, source, sha256 }: NonNullable<NonNullable<typeof opts.distill>['probs']>) {
+  const teacher = readTeacherProbs(file);
+  if (teacher.sha256 !== sha256)
+    fail(
+      `--teacher-probs ${file}: the file has changed since this run started from it (sha256 ${sha256.slice(0, 12)}…)`,
+    );
+  const k = names.indexOf(source);
+  if (k < 0)
+    fail(
+      `--teacher-probs ${file}: it is for the crops of "${source}", not one of this run's folders (${names.join(', ')})`,
+    );
+  const offset = sources.slice(0, k).reduce((n, s) => n + s.train.n, 0);
+  return { teacher, names: sources[k].train.names, offset };
+}
 if (opts.distill) {
   const { teachers, weight } = opts.distill;
   for (const { dir, version } of teachers) {
@@ -158,19 +175,30 @@ if (opts.distill) {
         `--teacher ${dir}: that model sees crops at ${taught.scale}× of ${taught.size} px; this run cuts ${crop.scale}× of ${crop.size} px`,
       );
   }
+  const listed = opts.distill.probs && listedTeacher(opts.distill.probs);
   mkdirSync(runDir, { recursive: true });
-  const versions = teachers.map((t) => t.version).join(' + ');
+  const versions = [...teachers.map((t) => t.version), ...(listed ? [listed.teacher.sha256] : [])].join(' + ');
   const probs = await cachedTeacherProbs(join(runDir, 'teacher-probs.json'), versions, train.names, async () => {
     const each: Float32Array[] = [];
     for (const { dir } of teachers) each.push(...(await scoreSplits(resolve(dir), [train])));
-    return Float32Array.from(train.y, (_, i) => meanLogit(each.map((p) => p[i])));
+    try {
+      return teacherEnsemble(each, listed);
+    } catch (e) {
+      fail(`--teacher-probs ${opts.distill!.probs!.file}: ${(e as Error).message}`);
+    }
   });
   train.target = distilledTargets(train.y, probs, weight);
   const agree = probs.reduce((n, p, i) => n + (p > 0.5 === (train.y[i] === 1) ? 1 : 0), 0);
   const [from, agrees] =
-    teachers.length === 1
+    teachers.length === 1 && !listed
       ? [teachers[0].dir, 'it agrees']
-      : [`${teachers.length} teachers (${teachers.map((t) => t.dir).join(', ')})`, 'their mean agrees'];
+      : [
+          `${teachers.length + (listed ? 1 : 0)} teachers (${[
+            ...teachers.map((t) => t.dir),
+            ...(listed ? [`${opts.distill.probs!.file} for ${listed.teacher.source}`] : []),
+          ].join(', ')})`,
+          'their mean agrees',
+        ];
   console.log(
     `distilling from ${from} (weight ${weight}): ${agrees} with ${((100 * agree) / train.n).toFixed(1)} % of the Train labels`,
   );
