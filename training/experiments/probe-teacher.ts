@@ -126,7 +126,10 @@ writeFileSync(
     l2,
     folds,
     source: source.name,
-    probs: Object.fromEntries(source.train.names.map((name, i) => [name, Number(probs[i].toFixed(5))])),
+    // Kept off 0 and 1 by the rounding's step: a teacher's logit must be finite.
+    probs: Object.fromEntries(
+      source.train.names.map((name, i) => [name, Number(Math.min(Math.max(probs[i], 1e-5), 1 - 1e-5).toFixed(5))]),
+    ),
   }),
 );
 console.log(`wrote ${values.out}`);
