@@ -17,15 +17,13 @@
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { parseArgs } from 'node:util';
 import { meanLogit } from '../../src/core/calibration';
-import { groupRecords, groupStats, spread } from '../../src/core/groups';
 import { balancedAccuracy, confusion } from '../../src/core/metrics';
 import { DEFAULT_MODEL_DIR, openDataset, prepareDatasets, readModelDir, scoreSplits } from '../cli/common';
-import { groupsOf } from '../lib/data/labels';
 import { sourceName } from '../lib/data/sources';
 import { sourceData } from '../lib/data/splits';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 import { fileModelHandler } from '../lib/node-io';
-import { embed, fitProbe, INPUT_RANGES } from './probe';
+import { embed, fitProbe, INPUT_RANGES, pct, scoredOn } from './probe';
 
 /** L2 penalties tried; each is reported, none is chosen on the validation crops. */
 const PENALTIES = [1e-4, 1e-3, 1e-2, 3e-2, 1e-1];
@@ -66,14 +64,6 @@ const sources = datasets.map((dataset, i) =>
 );
 prepared.cache.close();
 
-const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
-/** Balanced accuracy, and the worst race's accuracy as `evaluate --by race` ranks groups where there is a race column. */
-function scored(p: Float32Array, s: (typeof sources)[number]): string {
-  const race = groupsOf(s.dataset.root, 'race', s.validation.names);
-  const worst = race && spread(groupStats(groupRecords(race, s.validation.y, p))).worst;
-  const balanced = pct(balancedAccuracy(confusion(p, s.validation.y)));
-  return worst ? `${balanced} (${worst.group} ${pct(worst.accuracy)})` : balanced;
-}
 const ours = values.with
   ? await scoreSplits(
       values.with,
@@ -106,12 +96,13 @@ for (const [k, s] of sources.entries()) {
   if (ours) {
     const both = probes.map((predict) => {
       const probe = predict(validation.rows);
-      return scored(
+      return scoredOn(
         Float32Array.from(probe, (q, i) => meanLogit([q, ours[k][i]])),
-        s,
+        s.dataset.root,
+        s.validation,
       );
     });
-    cells.push(`${scored(ours[k], s)} / ${both.join(' / ')}`);
+    cells.push(`${scoredOn(ours[k], s.dataset.root, s.validation)} / ${both.join(' / ')}`);
   }
   console.log(`| ${s.name} | ${n} | ${train.dim} | ${cells.join(' | ')} |`);
 }

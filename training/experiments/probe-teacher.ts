@@ -13,15 +13,13 @@ import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { meanLogit } from '../../src/core/calibration';
-import { groupRecords, groupStats, spread } from '../../src/core/groups';
 import { balancedAccuracy, confusion } from '../../src/core/metrics';
 import { DEFAULT_MODEL_DIR, openDataset, prepareDatasets, readModelDir, scoreSplits } from '../cli/common';
-import { groupsOf } from '../lib/data/labels';
 import { sourceName } from '../lib/data/sources';
 import { sourceData } from '../lib/data/splits';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 import { fileModelHandler } from '../lib/node-io';
-import { embed, fitProbe, INPUT_RANGES } from './probe';
+import { embed, fitProbe, INPUT_RANGES, pct, scoredOn } from './probe';
 
 const { values, positionals } = parseArgs({
   options: {
@@ -94,14 +92,7 @@ for (let fold = 0; fold < folds; fold++) {
   predict(rowsOf(train.rows, held)).forEach((p, k) => (probs[held[k]] = p));
   process.stderr.write(`fold ${fold + 1}/${folds} fitted\n`);
 }
-const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
-const race = groupsOf(source.dataset.root, 'race', source.validation.names);
-/** Balanced accuracy on the validation crops, with the worst race where labels.csv has a race column. */
-function scored(p: Float32Array): string {
-  const worst = race && spread(groupStats(groupRecords(race, source.validation.y, p))).worst;
-  const balanced = pct(balancedAccuracy(confusion(p, source.validation.y)));
-  return worst ? `${balanced} (worst ${worst.group} ${pct(worst.accuracy)})` : balanced;
-}
+const scored = (p: Float32Array) => scoredOn(p, source.dataset.root, source.validation);
 console.log(
   `${source.name} Train, ${source.train.n} crops, each by the probe of the other ${folds - 1} folds: ${pct(
     balancedAccuracy(confusion(probs, source.train.y)),

@@ -4,6 +4,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
+import { groupRecords, groupStats, spread } from '../../src/core/groups';
+import { balancedAccuracy, confusion } from '../../src/core/metrics';
+import { groupsOf } from '../lib/data/labels';
 import { batchTensors, type SplitData } from '../lib/data/splits';
 
 /** `--input`'s ranges, as the factor and the offset that take 0–255 to each. */
@@ -102,4 +105,17 @@ export function fitProbe(
     const zs = standardised(rows);
     return Float32Array.from({ length: rows.length / dim }, (_, i) => 1 / (1 + Math.exp(-logit(zs, i))));
   };
+}
+
+export const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
+
+/**
+ * `p`'s balanced accuracy on a folder's validation crops, with the worst race's accuracy (ranked as
+ * `evaluate --by race` ranks groups) where the folder's labels.csv has a race column.
+ */
+export function scoredOn(p: Float32Array, root: string, validation: SplitData): string {
+  const race = groupsOf(root, 'race', validation.names);
+  const worst = race && spread(groupStats(groupRecords(race, validation.y, p))).worst;
+  const balanced = pct(balancedAccuracy(confusion(p, validation.y)));
+  return worst ? `${balanced} (worst ${worst.group} ${pct(worst.accuracy)})` : balanced;
 }
