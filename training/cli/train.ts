@@ -189,16 +189,14 @@ if (opts.distill) {
   });
   train.target = distilledTargets(train.y, probs, weight);
   const agree = probs.reduce((n, p, i) => n + (p > 0.5 === (train.y[i] === 1) ? 1 : 0), 0);
+  const taughtBy = [
+    ...teachers.map((t) => t.dir),
+    ...(listed ? [`${opts.distill.probs!.file} for ${listed.teacher.source}`] : []),
+  ];
   const [from, agrees] =
-    teachers.length === 1 && !listed
-      ? [teachers[0].dir, 'it agrees']
-      : [
-          `${teachers.length + (listed ? 1 : 0)} teachers (${[
-            ...teachers.map((t) => t.dir),
-            ...(listed ? [`${opts.distill.probs!.file} for ${listed.teacher.source}`] : []),
-          ].join(', ')})`,
-          'their mean agrees',
-        ];
+    taughtBy.length === 1
+      ? [taughtBy[0], 'it agrees']
+      : [`${taughtBy.length} teachers (${taughtBy.join(', ')})`, 'their mean agrees'];
   console.log(
     `distilling from ${from} (weight ${weight}): ${agrees} with ${((100 * agree) / train.n).toFixed(1)} % of the Train labels`,
   );

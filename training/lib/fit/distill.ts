@@ -75,7 +75,7 @@ export function teacherEnsemble(
   const probs = Float32Array.from(each[0], (_, i) => meanLogit(each.map((p) => p[i])));
   if (!listed) return probs;
   const { teacher, names, offset } = listed;
-  const missing = names.filter((name) => !(name in teacher.probs));
+  const missing = names.filter((name) => !Object.hasOwn(teacher.probs, name));
   if (missing.length > 0)
     throw new Error(
       `the teacher's probabilities lack ${missing.length} of ${teacher.source}'s ${names.length} Train crops (${missing[0]}, …)`,
