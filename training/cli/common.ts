@@ -13,7 +13,8 @@ import { cropPool } from '../lib/data/crop-workers';
 import { countBy, DataError, DEFAULT_DATA_DIR, listDataset, type Dataset, type SkippedFile } from '../lib/data/dataset';
 import { BLAZEFACE_FULL_MODEL, BLAZEFACE_MODEL, fileModelHandler, REPO_ROOT } from '../lib/node-io';
 import { detectorKey, prepareCrops, type PrepareOutcome, type PrepareResult } from '../lib/data/prepare-crops';
-import { predictSplit, type SplitData } from '../lib/data/splits';
+import { sourceName } from '../lib/data/sources';
+import { predictSplit, sourceData, type SourceData, type SplitData } from '../lib/data/splits';
 
 /** The crop cache; $FACESENSE_CROP_CACHE moves it (the tests use their own, never the one a training run reads). */
 export const CACHE_DIR = resolve(process.env.FACESENSE_CROP_CACHE ?? join(REPO_ROOT, 'training', '.cache', 'crops'));
@@ -124,6 +125,17 @@ export async function prepareDatasets(
   } finally {
     await cropper.close();
   }
+}
+
+/** Each folder's crops under `crop`, found and cut as training cuts them, and split as training splits them. */
+export async function loadSources(dirs: readonly string[], crop: CropSettings): Promise<SourceData[]> {
+  const datasets = dirs.map((dir) => openDataset(dir));
+  const prepared = await prepareDatasets(datasets, crop);
+  const sources = datasets.map((dataset, i) =>
+    sourceData(sourceName(dataset.root), dataset, prepared.results[i], prepared.cache, crop.size),
+  );
+  prepared.cache.close();
+  return sources;
 }
 
 /** What a prepare did to the cache beyond cropping: files it read to key by content, records it pruned. */

@@ -13,10 +13,9 @@ import { parseArgs } from 'node:util';
 import { groupRecords, groupStats, spread, type GroupRecord } from '../../src/core/groups';
 import { balancedAccuracy, confusion } from '../../src/core/metrics';
 import { withFlipAveraging } from '../../src/vision/classifier';
-import { loadClassifierDir, openDataset, prepareDatasets, readModelDir } from '../cli/common';
+import { loadClassifierDir, loadSources, readModelDir } from '../cli/common';
 import { groupsOf } from '../lib/data/labels';
-import { sourceName } from '../lib/data/sources';
-import { predictSplit, sourceData } from '../lib/data/splits';
+import { predictSplit } from '../lib/data/splits';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 
 /** The mean and spread every crop is standardised to: about those of the validation crops. */
@@ -33,12 +32,7 @@ if (positionals.length === 0) {
 }
 await initTrainingBackend();
 const { crop } = readModelDir(values.model);
-const datasets = positionals.map((dir) => openDataset(dir));
-const prepared = await prepareDatasets(datasets, crop);
-const sources = datasets.map((dataset, i) =>
-  sourceData(sourceName(dataset.root), dataset, prepared.results[i], prepared.cache, crop.size),
-);
-prepared.cache.close();
+const sources = await loadSources(positionals, crop);
 const classifier = withFlipAveraging(await loadClassifierDir(values.model));
 
 const clip = (x: tf.Tensor) => tf.clipByValue(x, 0, 255) as tf.Tensor4D;

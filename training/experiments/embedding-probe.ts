@@ -18,9 +18,7 @@ import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { parseArgs } from 'node:util';
 import { meanLogit } from '../../src/core/calibration';
 import { balancedAccuracy, confusion } from '../../src/core/metrics';
-import { DEFAULT_MODEL_DIR, openDataset, prepareDatasets, readModelDir, scoreSplits } from '../cli/common';
-import { sourceName } from '../lib/data/sources';
-import { sourceData } from '../lib/data/splits';
+import { DEFAULT_MODEL_DIR, loadSources, readModelDir, scoreSplits } from '../cli/common';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 import { fileModelHandler } from '../lib/node-io';
 import { embed, fitProbe, INPUT_RANGES, pct, scoredOn } from './probe';
@@ -57,12 +55,7 @@ if (
 await initTrainingBackend();
 const net = await loadGraphModel(fileModelHandler(values.net));
 const { crop } = readModelDir(values.with ?? DEFAULT_MODEL_DIR);
-const datasets = positionals.map((dir) => openDataset(dir));
-const prepared = await prepareDatasets(datasets, crop);
-const sources = datasets.map((dataset, i) =>
-  sourceData(sourceName(dataset.root), dataset, prepared.results[i], prepared.cache, crop.size),
-);
-prepared.cache.close();
+const sources = await loadSources(positionals, crop);
 
 const ours = values.with
   ? await scoreSplits(

@@ -14,10 +14,8 @@ import { basename } from 'node:path';
 import { meanLogit } from '../../src/core/calibration';
 import { groupRecords, groupStats, spread } from '../../src/core/groups';
 import { balancedAccuracy, confusion } from '../../src/core/metrics';
-import { openDataset, prepareDatasets, readModelDir, scoreSplits } from '../cli/common';
+import { loadSources, readModelDir, scoreSplits } from '../cli/common';
 import { groupsOf } from '../lib/data/labels';
-import { sourceName } from '../lib/data/sources';
-import { sourceData } from '../lib/data/splits';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 
 const { values, positionals } = parseArgs({
@@ -31,12 +29,7 @@ if (models.length < 2 || positionals.length === 0) {
 }
 await initTrainingBackend();
 const { crop } = readModelDir(models[0]);
-const datasets = positionals.map((dir) => openDataset(dir));
-const prepared = await prepareDatasets(datasets, crop);
-const sources = datasets.map((dataset, i) =>
-  sourceData(sourceName(dataset.root), dataset, prepared.results[i], prepared.cache, crop.size),
-);
-prepared.cache.close();
+const sources = await loadSources(positionals, crop);
 
 /** probs[model][source]: each validation crop's probability of "male". */
 const probs: Float32Array[][] = [];

@@ -14,9 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { meanLogit } from '../../src/core/calibration';
 import { balancedAccuracy, confusion } from '../../src/core/metrics';
-import { DEFAULT_MODEL_DIR, openDataset, prepareDatasets, readModelDir, scoreSplits } from '../cli/common';
-import { sourceName } from '../lib/data/sources';
-import { sourceData } from '../lib/data/splits';
+import { DEFAULT_MODEL_DIR, loadSources, readModelDir, scoreSplits } from '../cli/common';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 import { fileModelHandler } from '../lib/node-io';
 import { embed, fitProbe, INPUT_RANGES, pct, scoredOn } from './probe';
@@ -55,10 +53,7 @@ if (
 await initTrainingBackend();
 const net = await loadGraphModel(fileModelHandler(values.net));
 const { crop } = readModelDir(values.with ?? DEFAULT_MODEL_DIR);
-const dataset = openDataset(positionals[0]);
-const prepared = await prepareDatasets([dataset], crop);
-const source = sourceData(sourceName(dataset.root), dataset, prepared.results[0], prepared.cache, crop.size);
-prepared.cache.close();
+const [source] = await loadSources(positionals, crop);
 
 const options = {
   output: values.output,
