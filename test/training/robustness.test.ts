@@ -151,6 +151,28 @@ describe.skipIf(!hasData)(`training CLIs on bad data (${DATA_DIR})`, () => {
     expectListed(r.stdout, NO_FACE);
   }, 300_000);
 
+  it('prepare: crops several folders in one run, as train takes them; a one-value option given twice exits 2', () => {
+    const flat = join(work, 'flat');
+    for (const cls of ['Male', 'Female']) {
+      mkdirSync(join(flat, cls), { recursive: true });
+      for (const file of readdirSync(join(CELEBA, 'Validation', cls))
+        .sort()
+        .slice(0, 3))
+        symlinkSync(join(CELEBA, 'Validation', cls, file), join(flat, cls, file));
+    }
+    const r = tsx('prepare.ts', ['--data', root, '--data', flat]);
+    expect(r.status, r.stderr + r.stdout).toBe(3);
+    expect(r.stdout).toContain(`faces cropped: ${good.length} `);
+    expect(r.stdout).toContain(`6 images in ${flat} (flat layout)`);
+    expect(r.stdout).toContain('faces cropped: 6 (100.00 %): All 3 female + 3 male');
+    const cacheDir = /from the crop cache (\S+)/.exec(r.stdout)![1];
+    expect(readFileSync(join(cacheDir, 'no-face.txt'), 'utf8')).toContain(join(root, NO_FACE[0]));
+
+    const twice = tsx('evaluate.ts', ['--data', root, '--data', flat]);
+    expect(twice.status).toBe(2);
+    expect(errorLine(twice.stderr)).toBe('error: --data was given twice; it takes one value (see --help)');
+  }, 300_000);
+
   it('train: trains on every good image (holding some out without Validation/), exports, exits 3', () => {
     const out = join(work, 'model');
     const r = tsx('train.ts', [

@@ -23,8 +23,9 @@ export const CACHE_DIR = resolve(process.env.FACESENSE_CROP_CACHE ?? join(REPO_R
 export const EXIT = { ok: 0, error: 1, usage: 2, skipped: 3 } as const;
 
 /**
- * Parses the command line: --help prints `help` and exits 0; an unknown or malformed option is one error line
- * and exit 2. The config lists `help: { type: 'boolean', short: 'h' }` among its options.
+ * Parses the command line: --help prints `help` and exits 0; an unknown or malformed option, or one that takes a
+ * single value given twice (parseArgs would keep the last and drop the first unsaid), is one error line and exit 2.
+ * The config lists `help: { type: 'boolean', short: 'h' }` among its options.
  */
 export function parseCommandLine<const T extends ParseArgsConfig>(
   help: string,
@@ -32,9 +33,16 @@ export function parseCommandLine<const T extends ParseArgsConfig>(
 ): ReturnType<typeof parseArgs<T>> {
   let parsed: ReturnType<typeof parseArgs<T>>;
   try {
-    parsed = parseArgs(config);
+    parsed = parseArgs({ ...config, tokens: true }) as ReturnType<typeof parseArgs<T>>;
   } catch (err) {
     fail(`${(err as Error).message} (see --help)`, EXIT.usage);
+  }
+  const { tokens = [] } = parsed as { tokens?: Array<{ kind: string; name?: string }> };
+  const given = new Set<string>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || !token.name || config.options?.[token.name]?.multiple) continue;
+    if (given.has(token.name)) fail(`--${token.name} was given twice; it takes one value (see --help)`, EXIT.usage);
+    given.add(token.name);
   }
   if ((parsed.values as { help?: boolean }).help) {
     console.log(help);
@@ -164,16 +172,6 @@ export function formatBytes(bytes: number): string {
     unit++;
   }
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
-
-/** One dataset's crops (see prepareDatasets). */
-export async function prepareDataset(
-  dataset: Dataset,
-  crop: CropSettings = DEFAULT_CROP,
-  threads = availableParallelism(),
-): Promise<{ cache: CropCache; result: PrepareResult }> {
-  const { cache, results } = await prepareDatasets([dataset], crop, threads);
-  return { cache, result: results[0] };
 }
 
 export function summarisePrepare(dataset: Dataset, result: PrepareResult, cacheDir: string): string {
