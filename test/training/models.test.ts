@@ -67,6 +67,17 @@ describe('wide8', () => {
   });
 });
 
+describe('wider', () => {
+  it('is the compact net with 1.9375× its channels, √2 times the wide net’s, for about twice its weights', () => {
+    const wider = buildModel('wider', { inputSize: 64 });
+    expect(countParams(wider)).toBe(871_845);
+    expect(wider.getLayer('stem_relu').outputShape).toEqual([null, 32, 32, 62]);
+    expect(wider.getLayer('block6_pw_relu').outputShape).toEqual([null, 4, 4, 744]);
+    expect(wider.outputs[0].shape).toEqual([null, 1]);
+    wider.dispose();
+  });
+});
+
 describe('wide64', () => {
   it('is the wide net with its stem at stride 1 and its first block’s 5×5 filter at stride 2', () => {
     const wide = buildModel('wide', { inputSize: 64 });

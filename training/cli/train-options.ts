@@ -58,7 +58,9 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
                             every pixel (1.14× the work; an exported wide model given to --from is taken with its
                             first filter's taps spread two apart, the same outputs); deep: the wide net with its
                             first 32×32 and 16×16 blocks each repeated (~490k, 1.5× the work; an exported wide
-                            model given to --from is deepened, its added blocks starting as identities); compact:
+                            model given to --from is deepened, its added blocks starting as identities); wider:
+                            √2 times the wide net's channels (~870k, over 500 KB as uint8: to measure what twice
+                            the weights buy); compact:
                             the wide net with 1/1.375 of the channels (~240k; an exported compact model given to
                             --from is widened, Net2Net, when training wide); seed: the tutorial's AlexNet-style
                             network
@@ -202,6 +204,7 @@ export function parseTrainOptions() {
   const from = fromPaths(values.from);
   const arch = oneOf<Arch>('arch', values.arch ?? archOf(from) ?? 'wide', [
     'wide',
+    'wider',
     'wide8',
     'wide64',
     'deep',
