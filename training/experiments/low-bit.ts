@@ -1,0 +1,137 @@
+/**
+ * What fewer bits a weight would cost (issue 15; §41 of docs/experiments.md): issue 15 allows 500 KB of weights,
+ * which as uint8 holds the wide net and no more. Each kernel of an exported model is rounded to `bits` bits per
+ * weight, with its own range for every output channel (a depthwise kernel's channel is its output), biases kept as
+ * they are; the copy is scored on validation crops as the app scores a photo (with its mirror), beside the export.
+ * Run:
+ *   npx tsx training/experiments/low-bit.ts --model <dir> [--bits 4,5,6] ../shared/data/celeba/Dataset \
+ *     ../shared/data/diverse
+ * The crops are the training cache's, Validation/ for Kaggle-layout folders and the held-out tenth for plain ones.
+ * Prints each folder's balanced accuracy, the lower of them (the rule that chooses epochs), the worst race where
+ * labels.csv has one, and the weights' size at that width (a channel's range as two float16 values, biases float32).
+ */
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { groupRecords, groupStats, spread } from '../../src/core/groups';
+import { balancedAccuracy, confusion } from '../../src/core/metrics';
+import { formatBytes, loadSources, readModelDir, scoreSplits } from '../cli/common';
+import { groupsOf } from '../lib/data/labels';
+import { initTrainingBackend } from '../lib/fit/wasm/setup';
+
+interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype: string;
+  quantization?: { dtype: string; min: number; scale: number };
+}
+
+const { values, positionals } = parseArgs({
+  options: { model: { type: 'string' }, bits: { type: 'string', default: '4,5,6' } },
+  allowPositionals: true,
+});
+const widths = values.bits.split(',').map(Number);
+if (!values.model || positionals.length === 0 || !widths.every((b) => Number.isInteger(b) && b >= 2 && b <= 8)) {
+  console.error('usage: low-bit.ts --model <dir> [--bits 4,5,6] <data dir> [...]');
+  process.exit(2);
+}
+const modelDir = values.model;
+await initTrainingBackend();
+const { crop } = readModelDir(modelDir);
+const sources = await loadSources(positionals, crop);
+const validation = sources.map((s) => s.validation);
+const races = sources.map((s) => groupsOf(s.dataset.root, 'race', s.validation.names));
+
+const modelJson = JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8'));
+const [group] = modelJson.weightsManifest as { paths: string[]; weights: WeightSpec[] }[];
+if (modelJson.weightsManifest.length !== 1 || group.paths.length !== 1)
+  throw new Error('expected one weights file, as export writes it');
+const stored = readFileSync(join(modelDir, group.paths[0]));
+
+/** Each weight tensor as float32: uint8 ones decoded as tfjs decodes them, float32 ones as they are. */
+function decode(): Float32Array[] {
+  let offset = 0;
+  return group.weights.map(({ shape, quantization }) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (quantization?.dtype === 'uint8') {
+      const bytes = stored.subarray(offset, offset + n);
+      offset += n;
+      return Float32Array.from(bytes, (q) => quantization.min + q * quantization.scale);
+    }
+    if (quantization) throw new Error(`cannot decode ${quantization.dtype} weights`);
+    const out = new Float32Array(stored.buffer.slice(stored.byteOffset + offset, stored.byteOffset + offset + 4 * n));
+    offset += 4 * n;
+    return out;
+  });
+}
+
+/** `values` rounded to `bits` bits over each channel's own range; the channel is the last axis, or a depthwise's third. */
+function roundPerChannel(values: Float32Array, shape: number[], depthwise: boolean, bits: number): Float32Array {
+  const channels = depthwise ? shape[2] : shape[shape.length - 1];
+  const stride = depthwise ? shape[3] : 1;
+  const channelOf = (i: number) => Math.floor(i / stride) % channels;
+  const lo = new Float32Array(channels).fill(Infinity);
+  const hi = new Float32Array(channels).fill(-Infinity);
+  values.forEach((v, i) => {
+    const c = channelOf(i);
+    lo[c] = Math.min(lo[c], v);
+    hi[c] = Math.max(hi[c], v);
+  });
+  const levels = 2 ** bits - 1;
+  return values.map((v, i) => {
+    const c = channelOf(i);
+    const step = (hi[c] - lo[c]) / levels;
+    return step > 0 ? lo[c] + Math.round((v - lo[c]) / step) * step : v;
+  });
+}
+
+/** A copy of the export whose kernels are rounded to `bits` (float32 on disk), and its weights' size at `bits`. */
+function lowBitCopy(bits: number | null): { dir: string; bytes: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'facesense-low-bit-'));
+  cpSync(modelDir, dir, { recursive: true });
+  let bytes = 0;
+  const tensors = decode().map((values, k) => {
+    const { name, shape } = group.weights[k];
+    const kernel = /kernel$/.test(name);
+    const depthwise = name.endsWith('depthwise_kernel');
+    const channels = depthwise ? shape[2] : shape[shape.length - 1];
+    bytes += kernel && bits ? Math.ceil((values.length * bits) / 8) + 4 * channels : 4 * values.length;
+    return kernel && bits ? roundPerChannel(values, shape, depthwise, bits) : values;
+  });
+  const weights = Buffer.concat(tensors.map((t) => Buffer.from(t.buffer, t.byteOffset, t.byteLength)));
+  const json = JSON.stringify({
+    ...modelJson,
+    weightsManifest: [
+      { ...group, weights: group.weights.map(({ name, shape }) => ({ name, shape, dtype: 'float32' })) },
+    ],
+  });
+  writeFileSync(join(dir, group.paths[0]), weights);
+  writeFileSync(join(dir, 'model.json'), json);
+  const metadata = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
+  const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+  metadata.weights = { [group.paths[0]]: sha256(weights), 'model.json': sha256(json) };
+  writeFileSync(join(dir, 'metadata.json'), JSON.stringify(metadata));
+  return { dir, bytes };
+}
+
+const pct = (x: number | null | undefined) => (x == null ? '–' : `${(100 * x).toFixed(2)} %`);
+const names = sources.map((s) => s.name);
+console.log(`| weights | size | ${names.map((n) => `${n} balanced`).join(' | ')} | the rule (lower) | worst race |`);
+console.log(`| --- | --- |${names.map(() => ' --- |').join('')} --- | --- |`);
+for (const bits of [null, ...widths]) {
+  const { dir, bytes } = bits === null ? { dir: modelDir, bytes: stored.length } : lowBitCopy(bits);
+  const probs = await scoreSplits(dir, validation);
+  if (dir !== modelDir) rmSync(dir, { recursive: true });
+  const balanced = probs.map((p, j) => balancedAccuracy(confusion(p, validation[j].y)));
+  const worst = probs.flatMap((p, j) => {
+    const race = races[j];
+    return race ? [spread(groupStats(groupRecords(race, validation[j].y, p))).worst] : [];
+  });
+  console.log(
+    `| ${bits === null ? 'as exported' : `${bits} bits a weight`} | ${formatBytes(bytes)} | ` +
+      `${balanced.map(pct).join(' | ')} | ${pct(Math.min(...balanced))} | ` +
+      `${worst.map((w) => (w ? `${w.group} ${pct(w.accuracy)}` : '–')).join(', ')} |`,
+  );
+}
