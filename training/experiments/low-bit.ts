@@ -67,7 +67,7 @@ function decode(): Float32Array[] {
   });
 }
 
-/** `values` rounded to `bits` bits over each channel's own range; the channel is the last axis, or a depthwise's third. */
+/** `values` rounded to `bits` bits over each channel's own range: the last axis, or a depthwise kernel's third. */
 function roundPerChannel(values: Float32Array, shape: number[], depthwise: boolean, bits: number): Float32Array {
   const channels = depthwise ? shape[2] : shape[shape.length - 1];
   const stride = depthwise ? shape[3] : 1;

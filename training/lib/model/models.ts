@@ -285,8 +285,8 @@ const WIDE: Net = {
 
 /**
  * The wider net: compact with 1.9375× its channels, √2 times the wide net's (871,845 weights, 1.95× the wide net's,
- * about twice its work; 851 KiB as uint8, over issue 15's 500 KB). Not for shipping: it measures what twice the
- * weights would buy on these faces (docs/experiments.md §41).
+ * about twice its work; 839 KiB exported as uint8, over issue 15's 500 KB). Not for shipping: it measures what
+ * twice the weights would buy on these faces (docs/experiments.md §41).
  */
 const WIDER: Net = {
   stem: [62, 2],
