@@ -88,7 +88,7 @@ function roundPerChannel(values: Float32Array, shape: number[], depthwise: boole
 }
 
 /** A copy of the export whose kernels are rounded to `bits` (float32 on disk), and its weights' size at `bits`. */
-function lowBitCopy(bits: number | null): { dir: string; bytes: number } {
+function lowBitCopy(bits: number): { dir: string; bytes: number } {
   const dir = mkdtempSync(join(tmpdir(), 'facesense-low-bit-'));
   cpSync(modelDir, dir, { recursive: true });
   let bytes = 0;
@@ -97,8 +97,8 @@ function lowBitCopy(bits: number | null): { dir: string; bytes: number } {
     const kernel = /kernel$/.test(name);
     const depthwise = name.endsWith('depthwise_kernel');
     const channels = depthwise ? shape[2] : shape[shape.length - 1];
-    bytes += kernel && bits ? Math.ceil((values.length * bits) / 8) + 4 * channels : 4 * values.length;
-    return kernel && bits ? roundPerChannel(values, shape, depthwise, bits) : values;
+    bytes += kernel ? Math.ceil((values.length * bits) / 8) + 4 * channels : 4 * values.length;
+    return kernel ? roundPerChannel(values, shape, depthwise, bits) : values;
   });
   const weights = Buffer.concat(tensors.map((t) => Buffer.from(t.buffer, t.byteOffset, t.byteLength)));
   const json = JSON.stringify({
