@@ -33,7 +33,7 @@ function loadUsable(usable: PrepareResult['usable'], cache: CropCache, size: num
 }
 
 /** 32-bit FNV-1a: a stable, seed-free hash of a file name. */
-function nameHash(name: string): number {
+export function nameHash(name: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
   return h >>> 0;
