@@ -10,7 +10,7 @@
  * Prints each folder's balanced accuracy, the lower of them (the rule that chooses epochs), the worst race where
  * labels.csv has one, and the weights' size at that width (a channel's range as two float16 values, biases float32).
  */
-import { createHash } from 'node:crypto';
+import * as tf from '@tensorflow/tfjs-core';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,13 +20,8 @@ import { balancedAccuracy, confusion } from '../../src/core/metrics';
 import { formatBytes, loadSources, readModelDir, scoreSplits } from '../cli/common';
 import { groupsOf } from '../lib/data/labels';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
-
-interface WeightSpec {
-  name: string;
-  shape: number[];
-  dtype: string;
-  quantization?: { dtype: string; min: number; scale: number };
-}
+import { weightsBytes } from '../lib/model/exporter';
+import { loadModelFiles, saveModelFiles } from '../lib/model/model-files';
 
 const { values, positionals } = parseArgs({
   options: { model: { type: 'string' }, bits: { type: 'string', default: '4,5,6' } },
@@ -39,33 +34,18 @@ if (!values.model || positionals.length === 0 || !widths.every((b) => Number.isI
 }
 const modelDir = values.model;
 await initTrainingBackend();
-const { crop } = readModelDir(modelDir);
-const sources = await loadSources(positionals, crop);
+const metadata = readModelDir(modelDir);
+const sources = await loadSources(positionals, metadata.crop);
 const validation = sources.map((s) => s.validation);
 const races = sources.map((s) => groupsOf(s.dataset.root, 'race', s.validation.names));
 
-const modelJson = JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8'));
-const [group] = modelJson.weightsManifest as { paths: string[]; weights: WeightSpec[] }[];
-if (modelJson.weightsManifest.length !== 1 || group.paths.length !== 1)
-  throw new Error('expected one weights file, as export writes it');
-const stored = readFileSync(join(modelDir, group.paths[0]));
-
-/** Each weight tensor as float32: uint8 ones decoded as tfjs decodes them, float32 ones as they are. */
-function decode(): Float32Array[] {
-  let offset = 0;
-  return group.weights.map(({ shape, quantization }) => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    if (quantization?.dtype === 'uint8') {
-      const bytes = stored.subarray(offset, offset + n);
-      offset += n;
-      return Float32Array.from(bytes, (q) => quantization.min + q * quantization.scale);
-    }
-    if (quantization) throw new Error(`cannot decode ${quantization.dtype} weights`);
-    const out = new Float32Array(stored.buffer.slice(stored.byteOffset + offset, stored.byteOffset + offset + 4 * n));
-    offset += 4 * n;
-    return out;
-  });
-}
+// The export's weights as tfjs decodes them (uint8 to float32), in the order setWeights takes them.
+const model = await loadModelFiles(modelDir);
+const exported = model.weights.map((w) => ({
+  name: w.originalName,
+  shape: w.shape as number[],
+  values: w.read().dataSync() as Float32Array,
+}));
 
 /** `values` rounded to `bits` bits over each channel's own range: the last axis, or a depthwise kernel's third. */
 function roundPerChannel(values: Float32Array, shape: number[], depthwise: boolean, bits: number): Float32Array {
@@ -88,31 +68,22 @@ function roundPerChannel(values: Float32Array, shape: number[], depthwise: boole
 }
 
 /** A copy of the export whose kernels are rounded to `bits` (float32 on disk), and its weights' size at `bits`. */
-function lowBitCopy(bits: number): { dir: string; bytes: number } {
+async function lowBitCopy(bits: number): Promise<{ dir: string; bytes: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'facesense-low-bit-'));
   cpSync(modelDir, dir, { recursive: true });
   let bytes = 0;
-  const tensors = decode().map((values, k) => {
-    const { name, shape } = group.weights[k];
+  const tensors = exported.map(({ name, shape, values }) => {
     const kernel = /kernel$/.test(name);
     const depthwise = name.endsWith('depthwise_kernel');
     const channels = depthwise ? shape[2] : shape[shape.length - 1];
     bytes += kernel ? Math.ceil((values.length * bits) / 8) + 4 * channels : 4 * values.length;
-    return kernel ? roundPerChannel(values, shape, depthwise, bits) : values;
+    return tf.tensor(kernel ? roundPerChannel(values, shape, depthwise, bits) : values, shape);
   });
-  const weights = Buffer.concat(tensors.map((t) => Buffer.from(t.buffer, t.byteOffset, t.byteLength)));
-  const json = JSON.stringify({
-    ...modelJson,
-    weightsManifest: [
-      { ...group, weights: group.weights.map(({ name, shape }) => ({ name, shape, dtype: 'float32' })) },
-    ],
-  });
-  writeFileSync(join(dir, group.paths[0]), weights);
-  writeFileSync(join(dir, 'model.json'), json);
-  const metadata = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
-  const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
-  metadata.weights = { [group.paths[0]]: sha256(weights), 'model.json': sha256(json) };
-  writeFileSync(join(dir, 'metadata.json'), JSON.stringify(metadata));
+  model.setWeights(tensors);
+  tf.dispose(tensors);
+  const copy = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
+  copy.weights = await saveModelFiles(model, dir);
+  writeFileSync(join(dir, 'metadata.json'), JSON.stringify(copy));
   return { dir, bytes };
 }
 
@@ -121,7 +92,8 @@ const names = sources.map((s) => s.name);
 console.log(`| weights | size | ${names.map((n) => `${n} balanced`).join(' | ')} | the rule (lower) | worst race |`);
 console.log(`| --- | --- |${names.map(() => ' --- |').join('')} --- | --- |`);
 for (const bits of [null, ...widths]) {
-  const { dir, bytes } = bits === null ? { dir: modelDir, bytes: stored.length } : lowBitCopy(bits);
+  const { dir, bytes } =
+    bits === null ? { dir: modelDir, bytes: weightsBytes(modelDir, metadata) } : await lowBitCopy(bits);
   const probs = await scoreSplits(dir, validation);
   if (dir !== modelDir) rmSync(dir, { recursive: true });
   const balanced = probs.map((p, j) => balancedAccuracy(confusion(p, validation[j].y)));
