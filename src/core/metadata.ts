@@ -93,6 +93,8 @@ export interface TrainingRecord {
   mixup?: number;
   /** `--sam`'s ρ (sharpness-aware minimisation); absent when 0. */
   sam?: number;
+  /** `--aux`'s labels.csv columns, each learnt by a training-only head, and `--aux-weight`; absent without heads. */
+  aux?: { columns: string[]; weight: number };
   /** `--teacher` (the exported models whose mean probability was blended into the labels, and their versions),
    * `--teacher-probs` (a file of probabilities that joined them for one folder's crops, with its sha256) and
    * `--distill`'s weight; absent without a teacher. */

@@ -4,7 +4,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { AUGMENT_PRESETS, mulberry32 } from '../../src/core/augment';
 import { applyAugmentation, mixPairs, sampleBatchAugmentation } from '../../training/lib/fit/augment';
 import { createDataParallelStep, shareBatch } from '../../training/lib/fit/data-parallel';
-import { applyBatchNormStats, buildModel, collectBatchNormStats, FastBatchNorm } from '../../training/lib/model/models';
+import {
+  applyBatchNormStats,
+  buildModel,
+  collectBatchNormStats,
+  FastBatchNorm,
+  withAuxHeads,
+} from '../../training/lib/model/models';
 import { createTrainer, type Trainer } from '../../training/lib/fit/trainer';
 import { initTrainingBackend } from '../../training/lib/fit/wasm/setup';
 
@@ -29,7 +35,7 @@ function smallNet(): tfl.LayersModel {
       tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', useBias: false, depthwiseInitializer: he(2) }),
       new FastBatchNorm({ name: 'bn_b' }),
       tfl.layers.reLU(),
-      tfl.layers.globalAveragePooling2d({}),
+      tfl.layers.globalAveragePooling2d({ name: 'gap' }),
       tfl.layers.dense({
         units: 1,
         activation: 'sigmoid',
@@ -91,13 +97,30 @@ describe('data-parallel training step', () => {
     }
   });
 
-  it('makes the same step with 1, 2 and 4 threads: gradients, weights and BatchNorm averages', async () => {
+  it.each([
+    ['', false],
+    [', with auxiliary heads', true],
+  ])('makes the same step with 1, 2 and 4 threads%s: gradients, weights and BatchNorm averages', async (_, heads) => {
     // Worker threads compute most of the gradients with 2 and 4 threads: they must weigh the loss as the trainer does.
-    const loss = { classWeights: { female: 1, male: 2.5 }, labelSmoothing: 0.2 };
+    const loss = { classWeights: { female: 1, male: 2.5 }, labelSmoothing: 0.2, auxWeight: 0.5 };
     const { x, y } = toyBatch(16, 16);
+    // Two heads; a quarter of the images lack the first one's class, and all lack the second's but two.
+    const aux = heads
+      ? tf.tensor2d(
+          Array.from({ length: 16 }, (_, i) => [i % 4 === 3 ? -1 : i % 3, i < 2 ? i : -1]),
+          [16, 2],
+          'int32',
+        )
+      : undefined;
     const augmentation = sampleBatchAugmentation(16, mulberry32(5), AUGMENT_PRESETS.robust);
     const run = async (threads: number) => {
-      const model = smallNet();
+      const base = smallNet();
+      const model = heads
+        ? withAuxHeads(base, [
+            { name: 'a', classes: 3 },
+            { name: 'b', classes: 2 },
+          ])
+        : base;
       const real = createTrainer(model, { lr: 1e-3, microBatch: 4, ...loss });
       let grads: Float32Array[] = [];
       // The real trainer, with the summed gradients copied on their way to Adam.
@@ -109,7 +132,7 @@ describe('data-parallel training step', () => {
         },
       };
       const parallel = await createDataParallelStep(model, trainer, { threads, microBatch: 4 });
-      const result = await parallel.step(x, y, augmentation);
+      const result = await parallel.step(x, y, augmentation, aux);
       await parallel.close();
       const weights = model.getWeights().map((w) => w.dataSync() as Float32Array);
       real.optimizer.dispose();
@@ -122,6 +145,8 @@ describe('data-parallel training step', () => {
         const many = await run(threads);
         expect(many.result.correct).toBe(one.result.correct);
         expect(many.result.loss).toBeCloseTo(one.result.loss, 5);
+        expect(many.result.auxLoss).toBeCloseTo(one.result.auxLoss, 5);
+        if (heads) expect(one.result.auxLoss).toBeGreaterThan(0);
         many.grads.forEach((g, i) => {
           const scale = Math.max(...one.grads[i].map(Math.abs));
           g.forEach((v, j) => expect(Math.abs(v - one.grads[i][j])).toBeLessThan(1e-4 * scale + 1e-7));
@@ -130,7 +155,7 @@ describe('data-parallel training step', () => {
         many.weights.forEach((w, i) => w.forEach((v, j) => expect(Math.abs(v - one.weights[i][j])).toBeLessThan(1e-5)));
       }
     } finally {
-      tf.dispose([x, y]);
+      tf.dispose([x, y, ...(aux ? [aux] : [])]);
     }
   });
 

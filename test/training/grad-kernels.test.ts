@@ -1,8 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { initTrainingBackend } from '../../training/lib/fit/wasm/setup';
-import { buildModel, type Arch } from '../../training/lib/model/models';
+import { buildModel, withAuxHeads, type Arch } from '../../training/lib/model/models';
+import { createTrainer } from '../../training/lib/fit/trainer';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 
@@ -297,28 +299,13 @@ describe('training kernels free what they allocate', () => {
 });
 
 describe('whole-model gradients on wasm match cpu', () => {
-  /** Per-variable relative L2 error of the training-mode loss gradient, worst variable. */
-  function worstGradError(arch: Arch, inputSize: number, batch: number): number {
-    const model = buildModel(arch, { inputSize, seed: 3 });
-    // A seeded dropout mask is drawn identically on both backends (it is left unseeded for real training).
-    for (const layer of model.layers) if (layer.getClassName() === 'Dropout') Object.assign(layer, { seed: 11 });
-    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    const grads = (): Float32Array[] =>
-      tf.tidy(() => {
-        const x = tf.randomUniform([batch, inputSize, inputSize, 3], 0, 255, 'float32', 8);
-        const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 2));
-        const { grads: g } = tf.variableGrads(() => {
-          const p = tf.reshape(model.apply(x, { training: true }) as tf.Tensor, [-1]);
-          return tf.losses.logLoss(y, p) as tf.Scalar;
-        }, variables);
-        return variables.map((v) => g[v.name].dataSync() as Float32Array);
-      });
+  /** Per-variable relative L2 error of the gradients `grads` computes on wasm against cpu, worst variable. */
+  function worstError(grads: () => Float32Array[]): number {
     tf.setBackend('wasm');
     const wasm = grads();
     tf.setBackend('cpu');
     const cpu = grads();
     tf.setBackend('wasm');
-    model.dispose();
     let worst = 0;
     cpu.forEach((c, i) => {
       let num = 0;
@@ -331,6 +318,53 @@ describe('whole-model gradients on wasm match cpu', () => {
     });
     return worst;
   }
+
+  /** A seeded dropout mask is drawn identically on both backends (it is left unseeded for real training). */
+  function seedDropout(model: LayersModel): void {
+    for (const layer of model.layers) if (layer.getClassName() === 'Dropout') Object.assign(layer, { seed: 11 });
+  }
+
+  const images = (batch: number, inputSize: number) => ({
+    x: tf.randomUniform([batch, inputSize, inputSize, 3], 0, 255, 'float32', 8) as tf.Tensor4D,
+    y: tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 2)),
+  });
+
+  /** The training-mode loss gradient of each variable, worst variable. */
+  function worstGradError(arch: Arch, inputSize: number, batch: number): number {
+    const model = buildModel(arch, { inputSize, seed: 3 });
+    seedDropout(model);
+    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const error = worstError(() =>
+      tf.tidy(() => {
+        const { x, y } = images(batch, inputSize);
+        const { grads: g } = tf.variableGrads(() => {
+          const p = tf.reshape(model.apply(x, { training: true }) as tf.Tensor, [-1]);
+          return tf.losses.logLoss(y, p) as tf.Scalar;
+        }, variables);
+        return variables.map((v) => g[v.name].dataSync() as Float32Array);
+      }),
+    );
+    model.dispose();
+    return error;
+  }
+
+  it('compact with auxiliary heads, through the trainer’s loss (their softmax cross-entropy included)', () => {
+    const model = withAuxHeads(buildModel('compact', { inputSize: 32, seed: 3 }), [
+      { name: 'race', classes: 7 },
+      { name: 'age', classes: 4 },
+    ]);
+    seedDropout(model);
+    const trainer = createTrainer(model, { auxWeight: 0.5, labelSmoothing: 0.1 });
+    const error = worstError(() =>
+      tf.tidy(() => {
+        const { x, y } = images(2, 32);
+        const aux = tf.tensor2d([3, -1, 6, 2], [2, 2], 'int32');
+        return trainer.gradients(x, y, 2, aux).grads.map((g) => g.dataSync() as Float32Array);
+      }),
+    );
+    model.dispose();
+    expect(error).toBeLessThan(1e-4);
+  });
 
   it('compact', () => {
     expect(worstGradError('compact', 32, 2)).toBeLessThan(1e-4);

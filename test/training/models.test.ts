@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initTrainingBackend } from '../../training/lib/fit/wasm/setup';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { FastBatchNorm, LeanConv2D, buildModel, countParams } from '../../training/lib/model/models';
+import { FastBatchNorm, LeanConv2D, buildModel, countParams, withAuxHeads } from '../../training/lib/model/models';
 import { createTrainer } from '../../training/lib/fit/trainer';
 
 beforeAll(async () => {
@@ -262,5 +262,39 @@ describe('fast BatchNorm training pass', () => {
     const model = buildModel('compact', { inputSize: 8 });
     expect(model.getLayer('stem_bn').getClassName()).toBe('BatchNormalization');
     expect(JSON.stringify(model.toJSON())).not.toContain('Fast');
+  });
+});
+
+describe('withAuxHeads', () => {
+  it('adds a softmax head per column on the pooled features, sharing every layer with the model it extends', () => {
+    const model = buildModel('compact', { inputSize: 32, seed: 2 });
+    const twin = withAuxHeads(model, [
+      { name: 'race', classes: 7 },
+      { name: 'age', classes: 4 },
+    ]);
+    expect(twin.outputs.map((o) => o.shape)).toEqual([
+      [null, 1],
+      [null, 7],
+      [null, 4],
+    ]);
+    expect(twin.trainableWeights.slice(0, model.trainableWeights.length)).toEqual(model.trainableWeights);
+    const x = tf.randomUniform([2, 32, 32, 3], 0, 255, 'float32', 1);
+    const [p, ...logits] = twin.predict(x) as tf.Tensor[];
+    const alone = model.predict(x) as tf.Tensor;
+    expect(Array.from(p.dataSync())).toEqual(Array.from(alone.dataSync()));
+    // A resumed run's head takes its saved weights back.
+    const [kernel, bias] = twin
+      .getLayer('aux_age')
+      .getWeights()
+      .map((w) => w.dataSync() as Float32Array);
+    const again = withAuxHeads(model, [{ name: 'age', classes: 4, kernel, bias }]);
+    expect(
+      again
+        .getLayer('aux_age')
+        .getWeights()
+        .map((w) => Array.from(w.dataSync())),
+    ).toEqual([Array.from(kernel), Array.from(bias)]);
+    tf.dispose([x, p, alone, ...logits]);
+    model.dispose();
   });
 });

@@ -1,6 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
 import {
-  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -84,11 +83,20 @@ describe.skipIf(!hasData)(`no lost work (${DATA_DIR})`, () => {
     const run = `no-lost-work-${process.pid}`;
     runs.push(run);
     data.push(smallDataset({ Train: 16, Validation: 4, Test: 0 }));
+    // A race for each Train face, so that the run trains an auxiliary head, whose weights a resume must keep too.
+    const faces = ['Male', 'Female'].flatMap((cls) =>
+      readdirSync(join(data[0], 'Train', cls)).map((f) => `Train/${cls}/${f}`),
+    );
+    const races = ['Black', 'Indian', 'White'];
+    writeFileSync(
+      join(data[0], 'labels.csv'),
+      ['file,race', ...faces.map((f, i) => `${f},${races[i % 3]}`)].join('\n'),
+    );
     const checkpoint = join(ROOT, 'training', 'runs', run, 'checkpoint');
     const state = () => JSON.parse(readFileSync(join(checkpoint, 'state.json'), 'utf8'));
     const train = join(ROOT, 'training', 'cli', 'train.ts');
     const args = ['--data', data[0], '--epochs', '3', '--batch', '8', '--steps-per-epoch', '3', '--workers', '1'];
-    args.push('--run', run, '--out', join(work, 'model'));
+    args.push('--aux', 'race', '--run', run, '--out', join(work, 'model'));
     // The progress bar of an epoch is on screen: the signal lands between two of its batches.
     const inEpoch = (n: number) => (out: { stderr: string }) => new RegExp(`epoch ${n}/3 \\[`).test(out.stderr);
 
@@ -103,6 +111,9 @@ describe.skipIf(!hasData)(`no lost work (${DATA_DIR})`, () => {
     // What the stopped epoch's batches added up to, kept for its record once resumed.
     expect(stopped.unfinished).toMatchObject({ seen: stopped.step * 8 });
     expect(stopped.unfinished.seconds).toBeGreaterThan(0);
+    expect(stopped.auxHeads).toHaveLength(1);
+    expect(stopped.auxHeads[0]).toMatchObject({ column: 'race', groups: races });
+    expect(stopped.auxHeads[0].bias).toHaveLength(3);
 
     const second = await runAndSignal(script(train, ...args, '--resume'), env, inEpoch(2), 'SIGTERM');
     expect(second.code, second.stderr).toBe(130);
@@ -119,7 +130,10 @@ describe.skipIf(!hasData)(`no lost work (${DATA_DIR})`, () => {
     expect(history[0].seconds).toBeGreaterThanOrEqual(stopped.unfinished.seconds);
     expect(state()).toMatchObject({ epoch: 3, step: 0 });
     expect(state().unfinished).toBeUndefined();
-    expect(existsSync(join(work, 'model', 'metadata.json'))).toBe(true);
+    const metadata = JSON.parse(readFileSync(join(work, 'model', 'metadata.json'), 'utf8'));
+    expect(metadata.training.aux).toEqual({ columns: ['race'], weight: 0.3 });
+    // The head is the run's, not the model's: the export holds the gender unit only.
+    expect(readFileSync(join(work, 'model', 'model.json'), 'utf8')).not.toContain('aux_race');
   }, 600_000);
 
   it('Ctrl-C on `npm run train` during a step reaches npm, its shell and train together, and still saves', async () => {

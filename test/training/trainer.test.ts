@@ -2,8 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initTrainingBackend } from '../../training/lib/fit/wasm/setup';
-import { buildModel } from '../../training/lib/model/models';
-import { createTrainer } from '../../training/lib/fit/trainer';
+import { buildModel, withAuxHeads } from '../../training/lib/model/models';
+import { createTrainer, type Gradients } from '../../training/lib/fit/trainer';
 
 const SIZE = 16;
 
@@ -26,6 +26,27 @@ function denseNet(): tfl.Sequential {
         units: 1,
         activation: 'sigmoid',
         kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }),
+      }),
+    ],
+  });
+}
+
+/** A conv and a pooled logistic unit, without BatchNorm or dropout: what `withAuxHeads` needs, deterministic. */
+function pooledNet(): tfl.Sequential {
+  return tfl.sequential({
+    layers: [
+      tfl.layers.rescaling({ scale: 1 / 127.5, offset: -1, inputShape: [SIZE, SIZE, 3] }),
+      tfl.layers.conv2d({
+        filters: 4,
+        kernelSize: 3,
+        activation: 'relu',
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: 4 }),
+      }),
+      tfl.layers.globalAveragePooling2d({ name: 'gap' }),
+      tfl.layers.dense({
+        units: 1,
+        activation: 'sigmoid',
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: 5 }),
       }),
     ],
   });
@@ -156,6 +177,48 @@ describe('createTrainer', () => {
     expect(result.correct).toBe(soft.filter((t, i) => p[i] > 0.5 === t >= 0.5).length);
     tf.dispose([x, y, probs, batch.x, batch.y]);
     model.dispose();
+  });
+
+  it('trains auxiliary heads beside the gender unit; an image of unknown class adds nothing to them', () => {
+    const { x, y } = toyBatch(8, 6);
+    const shared = (grads: tf.Tensor[]) => grads.slice(0, 4).map((g) => Array.from(g.dataSync()));
+    const plain = createTrainer(pooledNet()).gradients(x, y, 8);
+    const twin = withAuxHeads(pooledNet(), [{ name: 'race', classes: 3 }]);
+    const unknown = tf.fill([8, 1], -1, 'int32') as tf.Tensor2D;
+    const none = createTrainer(twin).gradients(x, y, 8, unknown);
+    expect(none.auxCount).toBe(0);
+    expect(none.auxLossSum).toBe(0);
+    expect(none.lossSum).toBeCloseTo(plain.lossSum, 6);
+    shared(none.grads).forEach((g, i) => g.forEach((v, j) => expect(v).toBeCloseTo(shared(plain.grads)[i][j], 6)));
+    none.grads.slice(4).forEach((g) => expect(Math.max(...g.dataSync().map(Math.abs))).toBe(0));
+    // Six of the eight images have a class: the head's gradient grows with the heads' weight, the loss reported not.
+    const classes = tf.tensor2d([0, 1, 2, -1, 0, 1, 2, -1], [8, 1], 'int32');
+    const [once, twice] = [1, 2].map((auxWeight) => createTrainer(twin, { auxWeight }).gradients(x, y, 8, classes));
+    expect(once.auxCount).toBe(6);
+    expect(twice.lossSum).toBeCloseTo(once.lossSum, 6);
+    const head = (g: Gradients) => Array.from(g.grads[4].dataSync());
+    head(twice).forEach((v, j) => expect(v).toBeCloseTo(2 * head(once)[j], 5));
+    tf.dispose([x, y, unknown, classes, ...[plain, none, once, twice].flatMap((g) => g.grads)]);
+  });
+
+  it('learns an auxiliary class through the shared layers, and leaks no tensor doing so', () => {
+    const base = pooledNet();
+    const twin = withAuxHeads(base, [{ name: 'bright', classes: 2 }]);
+    const trainer = createTrainer(twin, { lr: 3e-2 });
+    const { x, y } = toyBatch(16, 7);
+    // The head's class is the image's brightness, as the gender label is: both are learnt from the same features.
+    const classes = tf.tensor2d(Array.from(y.dataSync()), [16, 1], 'int32');
+    const first = trainer.step(x, y, classes);
+    const before = tf.memory().numTensors;
+    let last = first;
+    for (let i = 0; i < 40; i++) last = trainer.step(x, y, classes);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(last.auxLoss).toBeLessThan(first.auxLoss * 0.5);
+    expect(last.correct).toBe(16);
+    // The gender model itself, without the head, was trained.
+    const p = base.predict(x) as tf.Tensor;
+    expect(Array.from(p.dataSync()).map((v) => (v > 0.5 ? 1 : 0))).toEqual(Array.from(y.dataSync()));
+    tf.dispose([x, y, classes, p]);
   });
 
   it('round-trips optimizer state for checkpoints', async () => {

@@ -92,6 +92,11 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
   --sam <ρ>                 sharpness-aware minimisation: each update takes the gradient at the weights moved ρ
                             along the batch's gradient, so that training settles where the loss stays low around
                             it (Foret et al. 2021; twice the work per step; default 0, off; 0.05 is usual)
+  --aux <columns>           learn these labels.csv columns too (e.g. race or race,age; age is banded as for
+                            --balance), each by a softmax head on the pooled features beside the gender unit,
+                            from the images whose folder has them (multi-task learning); the heads are for
+                            training only and are not exported (default: none)
+  --aux-weight <w>          the heads' cross-entropy's weight in the loss beside the gender loss (default 0.3)
   --teacher <dir>           an exported model folder (e.g. public/models/gender) to distil from: each Train crop is
                             trained towards a blend of its label and the teacher's probability for it, as the app
                             gives it for a photo (calibrated, averaged with the mirror image), computed once
@@ -149,6 +154,8 @@ export function parseTrainOptions() {
       'label-smoothing': { type: 'string', default: '0' },
       mixup: { type: 'string', default: '0' },
       sam: { type: 'string', default: '0' },
+      aux: { type: 'string' },
+      'aux-weight': { type: 'string', default: '0.3' },
       teacher: { type: 'string', multiple: true },
       'teacher-probs': { type: 'string' },
       distill: { type: 'string' },
@@ -184,6 +191,14 @@ export function parseTrainOptions() {
   if (!(mixup >= 0 && mixup <= 10)) fail(`--mixup must be between 0 and 10, got "${values.mixup}"`, EXIT.usage);
   const sam = Number(values.sam);
   if (!(sam >= 0 && sam <= 1)) fail(`--sam must be between 0 and 1, got "${values.sam}"`, EXIT.usage);
+  const aux = values.aux?.split(',').map((column) => column.trim()) ?? [];
+  if (aux.some((column) => !column) || new Set(aux).size < aux.length)
+    fail(`--aux must name labels.csv columns, each once, e.g. race,age; got "${values.aux}"`, EXIT.usage);
+  if (aux.length > 0 && mixup > 0)
+    fail('--aux cannot go with --mixup: a blend of two faces has no one race or age to learn', EXIT.usage);
+  const auxWeight = Number(values['aux-weight']);
+  if (!(auxWeight > 0 && auxWeight <= 10))
+    fail(`--aux-weight must be above 0 and at most 10, got "${values['aux-weight']}"`, EXIT.usage);
   if (values.distill !== undefined && values.teacher === undefined)
     fail('--distill sets the weight of a teacher: pass --teacher <exported model folder> too', EXIT.usage);
   if (values['teacher-probs'] !== undefined && values.teacher === undefined)
@@ -239,6 +254,8 @@ export function parseTrainOptions() {
     labelSmoothing,
     mixup,
     sam,
+    aux,
+    auxWeight,
     distill:
       values.teacher === undefined ? undefined : teachersOf(values.teacher, values['teacher-probs'], distillWeight),
     arch,

@@ -31,7 +31,7 @@ import {
 import { exportModel, runCrop, weightsBytes } from '../lib/model/exporter';
 import { loadModelFiles, recoverDir, replaceDirAtomically, saveModelFiles } from '../lib/model/model-files';
 import { modelFromExport } from '../lib/model/from-export';
-import { buildModel, countParams, STARTS_FROM, type Arch } from '../lib/model/models';
+import { buildModel, countParams, STARTS_FROM, withAuxHeads, type Arch } from '../lib/model/models';
 import { REPO_ROOT } from '../lib/node-io';
 import type { EpochRecord } from '../lib/plot';
 import { plotHistory } from '../lib/plot';
@@ -45,7 +45,7 @@ import {
   strataOf,
   type Stratum,
 } from '../lib/data/mix';
-import { groupsOf, labelGroups } from '../lib/data/labels';
+import { auxClasses, auxRows, groupsOf, labelGroups } from '../lib/data/labels';
 import { sourceName } from '../lib/data/sources';
 import { createDataParallelStep } from '../lib/fit/data-parallel';
 import { cachedTeacherProbs, distilledTargets, teacherEnsemble } from '../lib/fit/distill';
@@ -302,17 +302,51 @@ if (opts.resume) {
   };
   mkdirSync(runDir, { recursive: true });
 }
-const trainer = createTrainer(model, {
+/** With --aux, each Train crop's class for each head, and the training twin of the model that carries the heads. */
+let aux: ReturnType<typeof auxClasses> | null = null;
+if (opts.aux.length > 0) {
+  try {
+    aux = auxClasses(
+      sources.map((s) => ({ root: s.dataset.root, names: s.train.names })),
+      opts.aux,
+      state.auxHeads,
+    );
+  } catch (e) {
+    fail(`--aux: ${(e as Error).message}`, EXIT.usage);
+  }
+  const known = aux.heads.map((_, h) => aux!.classes.filter((c, i) => i % aux!.heads.length === h && c >= 0).length);
+  console.log(
+    `auxiliary heads (weight ${opts.auxWeight}): ${aux.heads
+      .map((head, h) => `${head.column} (${head.groups.join(', ')}; known for ${known[h]} of ${train.n} Train crops)`)
+      .join('; ')}`,
+  );
+}
+const trainingModel = aux
+  ? withAuxHeads(
+      model,
+      aux.heads.map(({ column, groups }) => {
+        const saved = state.auxHeads?.find((head) => head.column === column);
+        return {
+          name: column,
+          classes: groups.length,
+          ...(saved && { kernel: Float32Array.from(saved.kernel), bias: Float32Array.from(saved.bias) }),
+        };
+      }),
+      opts.seed,
+    )
+  : model;
+const trainer = createTrainer(trainingModel, {
   lr: opts.stages[0].lr,
   labelSmoothing: opts.labelSmoothing,
   microBatch: opts.microBatch,
+  auxWeight: opts.auxWeight,
 });
 if (restoredOptimizer) {
   await trainer.setOptimizerWeights(restoredOptimizer);
   tf.dispose(restoredOptimizer.map((w) => w.tensor));
 }
 
-const parallel = await createDataParallelStep(model, trainer, {
+const parallel = await createDataParallelStep(trainingModel, trainer, {
   threads: opts.workers,
   microBatch: opts.microBatch,
   sam: opts.sam,
@@ -345,10 +379,15 @@ const onSignal = (signal: NodeJS.Signals) => {
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
-const checkpoint = async () =>
-  saveCheckpoint(checkpointDir, model, await trainer.getOptimizerWeights(), state).then(() => {
-    /* saveCheckpoint took copies; nothing else to release */
-  });
+const checkpoint = async () => {
+  // The heads are not part of the saved model: their weights travel in the state, so a resume keeps them.
+  if (aux)
+    state.auxHeads = aux.heads.map(({ column, groups }) => {
+      const [kernel, bias] = trainingModel.getLayer(`aux_${column}`).getWeights();
+      return { column, groups, kernel: Array.from(kernel.dataSync()), bias: Array.from(bias.dataSync()) };
+    });
+  await saveCheckpoint(checkpointDir, model, await trainer.getOptimizerWeights(), state);
+};
 
 const stepsPerEpoch = opts.stepsPerEpoch ?? Math.ceil(train.n / opts.batch);
 // A partial validation pass (--validation-steps) uses a fixed random sample of each folder: splits are sorted by class.
@@ -410,6 +449,7 @@ for (let epoch = startEpoch; epoch < epochs; epoch++) {
   const bar = progressBar(`epoch ${epoch + 1}/${epochs}`, 'batches');
   const started = performance.now();
   let lossSum = 0;
+  let auxLossSum = 0;
   let correct = 0;
   let seen = 0;
   const before = state.unfinished ?? { seconds: 0, lossSum: 0, correct: 0, seen: 0 };
@@ -431,17 +471,22 @@ for (let epoch = startEpoch; epoch < epochs; epoch++) {
     const rng = mulberry32((opts.seed * 7919 + epoch) * 100_003 + step);
     const augmentation = sampleBatchAugmentation(indices.length, rng, AUGMENT_PRESETS[stage.augment], opts.mixup);
     trainer.setLearningRate(learningRate(stage, stageStep, stage.epochs * stepsPerEpoch));
-    const r = await parallel.step(x, y, augmentation);
-    tf.dispose([x, y]);
+    const auxBatch =
+      aux && tf.tensor2d(auxRows(aux.classes, aux.heads.length, indices), [indices.length, aux.heads.length], 'int32');
+    const r = await parallel.step(x, y, augmentation, auxBatch ?? undefined);
+    tf.dispose([x, y, ...(auxBatch ? [auxBatch] : [])]);
     // A single-thread step is synchronous: yield so the progress timer and signal handlers get to run.
     await new Promise((done) => setImmediate(done));
     lossSum += r.loss * indices.length;
+    auxLossSum += r.auxLoss * indices.length;
     correct += r.correct;
     seen += indices.length;
     const imagesPerSecond = seen / ((performance.now() - started) / 1000);
     bar.update(step + 1, {
       rate: (imagesPerSecond / opts.batch).toFixed(2),
-      extra: ` | loss ${(lossSum / seen).toFixed(4)} acc ${(correct / seen).toFixed(4)} | ${imagesPerSecond.toFixed(0)} img/s`,
+      extra:
+        ` | loss ${(lossSum / seen).toFixed(4)} acc ${(correct / seen).toFixed(4)}` +
+        `${aux ? ` aux ${(auxLossSum / seen).toFixed(3)}` : ''} | ${imagesPerSecond.toFixed(0)} img/s`,
     });
     if (stopSignal) {
       bar.stop();

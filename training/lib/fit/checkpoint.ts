@@ -37,6 +37,8 @@ export interface TrainState {
    * and images, so that the resumed epoch's record counts all of its batches.
    */
   unfinished?: { seconds: number; lossSum: number; correct: number; seen: number };
+  /** With --aux, each head's column, classes and weights (kernel row-major [features, classes]): not in the model. */
+  auxHeads?: Array<{ column: string; groups: string[]; kernel: number[]; bias: number[] }>;
 }
 
 /**
@@ -95,6 +97,8 @@ export function trainingRecord(state: TrainState): TrainingRecord {
     labelSmoothing?: number;
     mixup?: number;
     sam?: number;
+    aux?: string[];
+    auxWeight?: number;
     distill?: TrainingRecord['distill'];
     augment?: string;
     lrSchedule?: string;
@@ -113,6 +117,7 @@ export function trainingRecord(state: TrainState): TrainingRecord {
     ...(options.labelSmoothing ? { labelSmoothing: options.labelSmoothing } : {}),
     ...(options.mixup ? { mixup: options.mixup } : {}),
     ...(options.sam ? { sam: options.sam } : {}),
+    ...(options.aux?.length ? { aux: { columns: options.aux, weight: options.auxWeight! } } : {}),
     ...(options.distill ? { distill: options.distill } : {}),
   };
   if (!options.stages) {

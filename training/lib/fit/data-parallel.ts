@@ -21,8 +21,11 @@ export interface ParallelOptions {
 }
 
 export interface ParallelStep {
-  /** One update on raw images `x`, augmented as `augmentation` says (each thread augments its own part). */
-  step(x: tf.Tensor4D, y: tf.Tensor1D, augmentation: BatchAugmentation): Promise<StepResult>;
+  /**
+   * One update on raw images `x`, augmented as `augmentation` says (each thread augments its own part); `aux`: each
+   * image's classes for a model's auxiliary heads, as `Trainer.step` takes them.
+   */
+  step(x: tf.Tensor4D, y: tf.Tensor1D, augmentation: BatchAugmentation, aux?: tf.Tensor2D): Promise<StepResult>;
   /** Threads that have work in a batch of `n` images: at most one per micro-batch. */
   busyThreads(n: number): number;
   close(): Promise<void>;
@@ -114,10 +117,13 @@ export async function createDataParallelStep(
     y: tf.Tensor1D,
     augmentation: BatchAugmentation,
     weights: Float32Array[],
+    aux: tf.Tensor2D | undefined,
   ): Promise<Gradients & { stats: BatchNormStats[] }> {
     const n = x.shape[0];
     const [[, mine], ...theirs] = shareBatch(n, microBatch, threads);
     const labels = y.dataSync() as Float32Array;
+    const heads = aux ? aux.shape[1] : 0;
+    const classes = aux?.dataSync() as Int32Array | undefined;
     const pixels = x.dataSync() as Float32Array;
     const perImage = pixels.length / n;
     const replies = theirs.map(([begin, size], i) => {
@@ -126,6 +132,7 @@ export async function createDataParallelStep(
         weights: weights.map((w) => w.slice()),
         x: pixels.slice(begin * perImage, (begin + size) * perImage),
         y: labels.slice(begin, begin + size),
+        ...(classes ? { aux: classes.slice(begin * heads, (begin + size) * heads), heads } : {}),
         scale: n,
         augmentation,
         begin,
@@ -135,8 +142,9 @@ export async function createDataParallelStep(
     const [rawX, rawY] = [tf.slice(x, 0, mine), tf.slice(y, 0, mine)] as [tf.Tensor4D, tf.Tensor1D];
     const augmented = applyAugmentation(rawX, augmentation);
     const { x: mineX, y: mineY } = mixPairs(augmented, rawY, augmentation);
-    const own = collectBatchNormStats(() => trainer.gradients(mineX, mineY, n));
-    tf.dispose([rawX, rawY, augmented, mineX, mineY]);
+    const mineAux = aux && (tf.slice(aux, 0, mine) as tf.Tensor2D);
+    const own = collectBatchNormStats(() => trainer.gradients(mineX, mineY, n, mineAux));
+    tf.dispose([rawX, rawY, augmented, mineX, mineY, ...(mineAux ? [mineAux] : [])]);
     let ready: WorkerReply[];
     try {
       ready = (await Promise.all(replies)).filter((r): r is WorkerReply => r !== null);
@@ -155,6 +163,8 @@ export async function createDataParallelStep(
       grads,
       lossSum: ready.reduce((sum, r) => sum + r.lossSum, own.result.lossSum),
       correct: ready.reduce((sum, r) => sum + r.correct, own.result.correct),
+      auxLossSum: ready.reduce((sum, r) => sum + r.auxLossSum, own.result.auxLossSum),
+      auxCount: ready.reduce((sum, r) => sum + r.auxCount, own.result.auxCount),
       stats: [
         ...own.stats,
         ...ready.flatMap((r) =>
@@ -182,16 +192,16 @@ export async function createDataParallelStep(
   }
 
   return {
-    async step(x, y, augmentation) {
+    async step(x, y, augmentation, aux) {
       const n = x.shape[0];
       const weights = variables.map((v) => v.dataSync() as Float32Array);
-      const first = await batchGradients(x, y, augmentation, weights);
+      const first = await batchGradients(x, y, augmentation, weights, aux);
       let grads = first.grads;
       if (sam > 0) {
         // The same images (augmentation is a function of the batch's draw), at the worst nearby weights.
         let second: Awaited<ReturnType<typeof batchGradients>>;
         try {
-          second = await batchGradients(x, y, augmentation, ascend(first.grads, sam));
+          second = await batchGradients(x, y, augmentation, ascend(first.grads, sam), aux);
         } catch (err) {
           tf.dispose([...first.grads, ...first.stats.flatMap((s) => [s.mean, s.variance])]);
           throw err;
@@ -205,7 +215,11 @@ export async function createDataParallelStep(
       // BatchNorm's averages follow the batch at the weights the step started from.
       applyBatchNormStats(model, first.stats);
       tf.dispose(first.stats.flatMap((s) => [s.mean, s.variance]));
-      return { loss: first.lossSum / n, correct: first.correct };
+      return {
+        loss: first.lossSum / n,
+        correct: first.correct,
+        auxLoss: first.auxCount > 0 ? first.auxLossSum / first.auxCount : 0,
+      };
     },
     busyThreads(n) {
       return shareBatch(n, microBatch, threads).filter(([, size]) => size > 0).length;

@@ -22,6 +22,9 @@ export interface WorkerRequest {
   weights: Float32Array[];
   x: Float32Array;
   y: Float32Array;
+  /** Each image's class for each of the model's auxiliary heads, image by image (−1 where unknown), and how many. */
+  aux?: Int32Array;
+  heads?: number;
   /** The whole batch's size, by which the gradients are scaled. */
   scale: number;
   /** How to augment the whole batch; `x` is its images from `begin` on. */
@@ -33,6 +36,8 @@ export interface WorkerReply {
   grads: Float32Array[];
   lossSum: number;
   correct: number;
+  auxLossSum: number;
+  auxCount: number;
   /** BatchNorm statistics of each micro-batch, in call order, for the main thread's moving averages. */
   stats: Array<{ layer: string; mean: Float32Array; variance: Float32Array }>;
 }
@@ -54,20 +59,32 @@ port.on('message', (req: WorkerRequest) => {
   const n = req.y.length;
   const raw = tf.tensor4d(req.x, [n, size, size, 3]);
   const labels = tf.tensor1d(req.y);
+  const aux = req.aux ? tf.tensor2d(req.aux, [n, req.heads!], 'int32') : undefined;
   const augmented = applyAugmentation(raw, req.augmentation, req.begin);
   const { x, y } = mixPairs(augmented, labels, req.augmentation, req.begin);
-  const { result, stats } = collectBatchNormStats(() => trainer.gradients(x, y, req.scale));
+  const { result, stats } = collectBatchNormStats(() => trainer.gradients(x, y, req.scale, aux));
   const reply: WorkerReply = {
     grads: result.grads.map((g) => g.dataSync() as Float32Array),
     lossSum: result.lossSum,
     correct: result.correct,
+    auxLossSum: result.auxLossSum,
+    auxCount: result.auxCount,
     stats: stats.map(({ layer, mean, variance }) => ({
       layer,
       mean: mean.dataSync() as Float32Array,
       variance: variance.dataSync() as Float32Array,
     })),
   };
-  tf.dispose([raw, labels, augmented, x, y, ...result.grads, ...stats.flatMap((s) => [s.mean, s.variance])]);
+  tf.dispose([
+    raw,
+    labels,
+    augmented,
+    x,
+    y,
+    ...(aux ? [aux] : []),
+    ...result.grads,
+    ...stats.flatMap((s) => [s.mean, s.variance]),
+  ]);
   port.postMessage(reply, [
     ...reply.grads.map((g) => g.buffer as ArrayBuffer),
     ...reply.stats.flatMap((s) => [s.mean.buffer as ArrayBuffer, s.variance.buffer as ArrayBuffer]),

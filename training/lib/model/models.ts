@@ -402,6 +402,35 @@ function compactLayers(momentum: number, { stem: [stem, stemStrides], blocks }: 
   return out;
 }
 
+/**
+ * A training-only twin of a separable net with one auxiliary softmax head per labels.csv column (race, age…), each a
+ * dense layer on the pooled features beside the gender unit: its outputs are [p(male), logits of each head]. The
+ * twin shares `model`'s layers, so training it trains `model`, which stays the one that is saved and exported.
+ * `heads` gives each head's name and class count; `weights` (optional) restores a head's kernel and bias.
+ */
+export function withAuxHeads(
+  model: tf.LayersModel,
+  heads: ReadonlyArray<{ name: string; classes: number; kernel?: Float32Array; bias?: Float32Array }>,
+  seed = 1,
+): tf.LayersModel {
+  const features = model.getLayer('gap').output as tf.SymbolicTensor;
+  const outputs = heads.map(({ name, classes, kernel, bias }, i) => {
+    const dense = tf.layers.dense({
+      units: classes,
+      kernelInitializer: tf.initializers.glorotUniform({ seed: seed * 1000 + 900 + i }),
+      name: `aux_${name}`,
+    });
+    const logits = dense.apply(features) as tf.SymbolicTensor;
+    if (kernel && bias) {
+      const values = [tfc.tensor2d(kernel, [kernel.length / classes, classes]), tfc.tensor1d(bias)];
+      dense.setWeights(values);
+      tfc.dispose(values);
+    }
+    return logits;
+  });
+  return tf.model({ inputs: model.inputs, outputs: [model.outputs[0], ...outputs], name: `${model.name}_aux` });
+}
+
 /** Total number of weights, trainable or not (BatchNorm moving statistics included), as Keras counts them. */
 export function countParams(model: tf.LayersModel): number {
   return model.countParams();
