@@ -121,9 +121,9 @@ export function createTrainer(model: LayersModel, opts: TrainerOptions = {}): Tr
     const parts = logits.map((z, h) => {
       const classes = tf.squeeze(tf.slice(aux, [0, h], [-1, 1]), [1]) as tf.Tensor1D;
       const known = tf.cast(tf.greaterEqual(classes, 0), 'float32');
-      const logProbs = tf.sub(z, tf.logSumExp(z, 1, true));
-      const picked = tf.sum(tf.mul(logProbs, tf.oneHot(tf.maximum(classes, tf.scalar(0, 'int32')), z.shape[1]!)), 1);
-      return { sum: tf.neg(tf.sum(tf.mul(picked, known))), count: tf.sum(known) };
+      const target = tf.oneHot(tf.maximum(classes, tf.scalar(0, 'int32')), z.shape[1]!);
+      const sum = tf.losses.softmaxCrossEntropy(target, z, known, 0, tf.Reduction.SUM);
+      return { sum, count: tf.sum(known) };
     });
     return {
       lossSum,
