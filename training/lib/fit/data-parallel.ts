@@ -132,7 +132,7 @@ export async function createDataParallelStep(
         weights: weights.map((w) => w.slice()),
         x: pixels.slice(begin * perImage, (begin + size) * perImage),
         y: labels.slice(begin, begin + size),
-        ...(classes ? { aux: classes.slice(begin * heads, (begin + size) * heads), heads } : {}),
+        ...(classes ? { aux: classes.slice(begin * heads, (begin + size) * heads) } : {}),
         scale: n,
         augmentation,
         begin,

@@ -22,9 +22,8 @@ export interface WorkerRequest {
   weights: Float32Array[];
   x: Float32Array;
   y: Float32Array;
-  /** Each image's class for each of the model's auxiliary heads, image by image (−1 where unknown), and how many. */
+  /** Each image's class for each of the model's auxiliary heads, image by image (−1 where unknown). */
   aux?: Int32Array;
-  heads?: number;
   /** The whole batch's size, by which the gradients are scaled. */
   scale: number;
   /** How to augment the whole batch; `x` is its images from `begin` on. */
@@ -59,7 +58,7 @@ port.on('message', (req: WorkerRequest) => {
   const n = req.y.length;
   const raw = tf.tensor4d(req.x, [n, size, size, 3]);
   const labels = tf.tensor1d(req.y);
-  const aux = req.aux ? tf.tensor2d(req.aux, [n, req.heads!], 'int32') : undefined;
+  const aux = req.aux ? tf.tensor2d(req.aux, [n, model.outputs.length - 1], 'int32') : undefined;
   const augmented = applyAugmentation(raw, req.augmentation, req.begin);
   const { x, y } = mixPairs(augmented, labels, req.augmentation, req.begin);
   const { result, stats } = collectBatchNormStats(() => trainer.gradients(x, y, req.scale, aux));

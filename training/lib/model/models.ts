@@ -406,7 +406,7 @@ function compactLayers(momentum: number, { stem: [stem, stemStrides], blocks }: 
  * A training-only twin of a separable net with one auxiliary softmax head per labels.csv column (race, age…), each a
  * dense layer on the pooled features beside the gender unit: its outputs are [p(male), logits of each head]. The
  * twin shares `model`'s layers, so training it trains `model`, which stays the one that is saved and exported.
- * `heads` gives each head's name and class count; `weights` (optional) restores a head's kernel and bias.
+ * `heads` gives each head's name and class count, and optionally the kernel and bias a resumed run saved.
  */
 export function withAuxHeads(
   model: tf.LayersModel,
