@@ -31,6 +31,18 @@ describe('widenModel', () => {
     [compact, wide, noisy].forEach((m) => m.dispose());
   });
 
+  it('gives the wider net the wide net’s outputs, so a trained wide model can start it', async () => {
+    const wide = buildModel('wide', { inputSize: 64, seed: 6 });
+    randomiseNorms(wide, 6);
+    const wider = buildModel('wider', { inputSize: 64, seed: 7 });
+    expect(wider.countParams()).toBe(871_845);
+    const x = tf.randomUniform([4, 64, 64, 3], 0, 255, 'float32', 17);
+    widenModel(wide, wider, 2);
+    expect(await maxRelativeDiff(wide, wider, x)).toBeLessThan(1e-4);
+    tf.dispose(x);
+    [wide, wider].forEach((m) => m.dispose());
+  });
+
   it('refuses networks whose layers do not pair up', () => {
     const wide = buildModel('wide', { inputSize: 64 });
     const seed = buildModel('seed', { inputSize: 64 });

@@ -13,6 +13,7 @@ export const STARTS_FROM: Partial<Record<Arch, { arch: Arch; how: 'widen' | 'as-
   wide8: { arch: 'wide', how: 'as-is' },
   wide64: { arch: 'wide', how: 'dilate' },
   deep: { arch: 'wide', how: 'deepen' },
+  wider: { arch: 'wide', how: 'widen' },
 };
 
 export interface ModelOptions {
