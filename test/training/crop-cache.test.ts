@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CROP } from '../../src/core/crop';
-import { CacheInUseError, CropCache } from '../../training/lib/data/crop-cache';
+import { CacheInUseError, CropCache, openCropCache } from '../../training/lib/data/crop-cache';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -86,7 +86,27 @@ describe('CropCache lock', () => {
     open().close();
     writeFileSync(lockFile(), gonePid());
     writeFileSync(`${lockFile()}.takeover`, gonePid());
-    expect(open).toThrow(CacheInUseError);
     expect(open).toThrow(`delete ${lockFile()}.takeover and run again`);
+    expect(open).not.toThrow(CacheInUseError);
+  });
+
+  it('opens once the holder lets go, having said once why it waits', async () => {
+    const first = open();
+    const heard: string[] = [];
+    const second = openCropCache(base, DEFAULT_CROP, 'test-detector', (why) => heard.push(why), 20);
+    await new Promise((resume) => setTimeout(resume, 200));
+    expect(heard).toEqual([expect.stringContaining(`in use by process ${process.pid}`)]);
+    first.close();
+    const cache = await second;
+    expect(readFileSync(lockFile(), 'utf8')).toBe(String(process.pid));
+    expect(heard).toHaveLength(1);
+    cache.close();
+  });
+
+  it('does not wait on a takeover left behind, which needs the user', async () => {
+    open().close();
+    writeFileSync(lockFile(), gonePid());
+    writeFileSync(`${lockFile()}.takeover`, gonePid());
+    await expect(openCropCache(base, DEFAULT_CROP, 'test-detector', () => {}, 20)).rejects.toThrow(/delete .*takeover/);
   });
 });

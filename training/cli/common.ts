@@ -8,7 +8,7 @@ import { DEFAULT_CROP, type CropSettings } from '../../src/core/crop';
 import { checksumProblems, parseMetadata, type ModelMetadata } from '../../src/core/metadata';
 import { loadGenderClassifier, withFlipAveraging, type GenderClassifier } from '../../src/vision/classifier';
 import { DEFAULT_DETECTOR_OPTIONS } from '../../src/vision/detector';
-import { CacheInUseError, CropCache } from '../lib/data/crop-cache';
+import { openCropCache, type CropCache } from '../lib/data/crop-cache';
 import { cropPool } from '../lib/data/crop-workers';
 import { countBy, DataError, DEFAULT_DATA_DIR, listDataset, type Dataset, type SkippedFile } from '../lib/data/dataset';
 import { BLAZEFACE_FULL_MODEL, BLAZEFACE_MODEL, fileModelHandler, REPO_ROOT } from '../lib/node-io';
@@ -101,13 +101,7 @@ export async function prepareDatasets(
   crop: CropSettings = DEFAULT_CROP,
   threads = availableParallelism(),
 ): Promise<{ cache: CropCache; results: PrepareResult[] }> {
-  let cache: CropCache;
-  try {
-    cache = new CropCache(CACHE_DIR, crop, detectorKey(DEFAULT_DETECTOR_OPTIONS));
-  } catch (err) {
-    if (err instanceof CacheInUseError) fail(err.message);
-    throw err;
-  }
+  const cache = await openCropCache(CACHE_DIR, crop, detectorKey(DEFAULT_DETECTOR_OPTIONS), (why) => console.log(why));
   const cropper = cropPool(threads, crop);
   const bar = progressBar('detect+crop', 'img');
   let started = false;

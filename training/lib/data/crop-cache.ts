@@ -84,7 +84,7 @@ function parseRecord(line: string): CacheRecord | null {
  * last line or bytes past the last indexed slot are dropped when it is reopened, and so are the crops a truncated
  * crops.bin lost (they are made again). `files` remembers each file's key, so unchanged files are not read again.
  * Only one process may use it at a time: a lock file holds the user's pid, and a lock whose process has gone is
- * taken over.
+ * taken over. `openCropCache` waits for a process that holds it.
  */
 export class CropCache {
   readonly dir: string;
@@ -278,6 +278,30 @@ const MAX_RUN = 4096;
 
 export class CacheInUseError extends Error {}
 
+/**
+ * Opens the crop cache, waiting while another live process holds it (a train or prepare-data holds it only while it
+ * crops, so a second run started beside it can go on after): `onWait` hears why once, then it tries every `pollMs`.
+ */
+export async function openCropCache(
+  baseDir: string,
+  settings: CropSettings,
+  detectorKey: string,
+  onWait: (message: string) => void,
+  pollMs = 2000,
+): Promise<CropCache> {
+  let told = false;
+  for (;;) {
+    try {
+      return new CropCache(baseDir, settings, detectorKey);
+    } catch (err) {
+      if (!(err instanceof CacheInUseError)) throw err;
+      if (!told) onWait(`${err.message}: waiting for it to let go`);
+      told = true;
+      await new Promise((resume) => setTimeout(resume, pollMs));
+    }
+  }
+}
+
 /** Two writers would append crops at the same slots and interleave their index lines, so a second one is refused. */
 function lock(path: string): void {
   if (createExclusive(path)) return;
@@ -289,7 +313,7 @@ function lock(path: string): void {
   if (!createExclusive(takeover)) {
     const taker = readPid(takeover);
     if (taker !== null && isRunning(taker)) throw inUse(path, taker);
-    throw new CacheInUseError(
+    throw new Error(
       `the crop cache ${dirname(path)} was left half taken over by process ${taker ?? '(unknown)'}, which has ` +
         `gone: delete ${takeover} and run again`,
     );
@@ -330,7 +354,7 @@ function readPid(path: string): number | null {
 function inUse(path: string, holder: number | null): CacheInUseError {
   return new CacheInUseError(
     `the crop cache ${dirname(path)} is in use by ${holder === null ? 'another process' : `process ${holder}`} ` +
-      `(another train or prepare-data): wait for it to finish its "detect+crop" step, or delete ${path} if that ` +
-      'process is not one of ours',
+      `(another train or prepare-data, until its "detect+crop" step ends; delete ${path} if that process is not ` +
+      'one of ours)',
   );
 }
