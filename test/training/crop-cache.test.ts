@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CROP } from '../../src/core/crop';
-import { CacheInUseError, CropCache, openCropCache } from '../../training/lib/data/crop-cache';
+import { CacheInUseError, CacheLockError, CropCache, openCropCache } from '../../training/lib/data/crop-cache';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -86,8 +86,9 @@ describe('CropCache lock', () => {
     open().close();
     writeFileSync(lockFile(), gonePid());
     writeFileSync(`${lockFile()}.takeover`, gonePid());
-    expect(open).toThrow(`delete ${lockFile()}.takeover and run again`);
+    expect(open).toThrow(CacheLockError);
     expect(open).not.toThrow(CacheInUseError);
+    expect(open).toThrow(`delete ${lockFile()}.takeover and run again`);
   });
 
   it('opens once the holder lets go, having said once why it waits', async () => {

@@ -8,7 +8,7 @@ import { DEFAULT_CROP, type CropSettings } from '../../src/core/crop';
 import { checksumProblems, parseMetadata, type ModelMetadata } from '../../src/core/metadata';
 import { loadGenderClassifier, withFlipAveraging, type GenderClassifier } from '../../src/vision/classifier';
 import { DEFAULT_DETECTOR_OPTIONS } from '../../src/vision/detector';
-import { openCropCache, type CropCache } from '../lib/data/crop-cache';
+import { CacheLockError, openCropCache, type CropCache } from '../lib/data/crop-cache';
 import { cropPool } from '../lib/data/crop-workers';
 import { countBy, DataError, DEFAULT_DATA_DIR, listDataset, type Dataset, type SkippedFile } from '../lib/data/dataset';
 import { BLAZEFACE_FULL_MODEL, BLAZEFACE_MODEL, fileModelHandler, REPO_ROOT } from '../lib/node-io';
@@ -101,7 +101,13 @@ export async function prepareDatasets(
   crop: CropSettings = DEFAULT_CROP,
   threads = availableParallelism(),
 ): Promise<{ cache: CropCache; results: PrepareResult[] }> {
-  const cache = await openCropCache(CACHE_DIR, crop, detectorKey(DEFAULT_DETECTOR_OPTIONS), (why) => console.log(why));
+  let cache: CropCache;
+  try {
+    cache = await openCropCache(CACHE_DIR, crop, detectorKey(DEFAULT_DETECTOR_OPTIONS), (why) => console.log(why));
+  } catch (err) {
+    if (err instanceof CacheLockError) fail(err.message);
+    throw err;
+  }
   const cropper = cropPool(threads, crop);
   const bar = progressBar('detect+crop', 'img');
   let started = false;

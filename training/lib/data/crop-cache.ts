@@ -276,7 +276,10 @@ export class CropCache {
 /** At most this many crops per read: one read is limited to 2 GiB. */
 const MAX_RUN = 4096;
 
-export class CacheInUseError extends Error {}
+/** The lock keeps this process out: a `CacheInUseError` passes once its holder lets go, any other needs the user. */
+export class CacheLockError extends Error {}
+
+export class CacheInUseError extends CacheLockError {}
 
 /**
  * Opens the crop cache, waiting while another live process holds it (a train or prepare-data holds it only while it
@@ -312,10 +315,11 @@ function lock(path: string): void {
   const takeover = `${path}.takeover`;
   if (!createExclusive(takeover)) {
     const taker = readPid(takeover);
-    if (taker !== null && isRunning(taker)) throw inUse(path, taker);
-    throw new Error(
-      `the crop cache ${dirname(path)} was left half taken over by process ${taker ?? '(unknown)'}, which has ` +
-        `gone: delete ${takeover} and run again`,
+    // No pid yet, or no file any more: another process is between creating it and writing it, or has just finished.
+    if (taker === null || isRunning(taker)) throw inUse(path, taker);
+    throw new CacheLockError(
+      `the crop cache ${dirname(path)} was left half taken over by process ${taker}, which has gone: delete ` +
+        `${takeover} and run again`,
     );
   }
   try {
