@@ -60,9 +60,10 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
                             first 32×32 and 16×16 blocks each repeated (~490k, 1.5× the work; an exported wide
                             model given to --from is deepened, its added blocks starting as identities); wider:
                             √2 times the wide net's channels (~870k, over 500 KB as uint8: to measure what twice
-                            the weights buy; an exported wide model given to --from is widened, Net2Net); compact: the wide net with 1/1.375 of the channels (~240k; an
-                            exported compact model given to --from is widened, Net2Net, when training wide); seed:
-                            the tutorial's AlexNet-style network
+                            the weights buy; an exported wide model given to --from is widened, Net2Net); compact:
+                            the wide net with 1/1.375 of the channels (~240k; an exported compact model given to
+                            --from is widened, Net2Net, when training wide); seed: the tutorial's AlexNet-style
+                            network
   --epochs <n>              epochs to train, the recipe's stages stretched or shrunk in proportion (default: the
                             recipe's; the tutorial used 50); with --resume, a new total, by changing the last stage
   --bn-momentum <x>         BatchNorm moving-average momentum (default 0.99, as Keras; 0.9 suits short runs,
