@@ -10,11 +10,20 @@ import { loadGenderClassifier, withFlipAveraging, type GenderClassifier } from '
 import { DEFAULT_DETECTOR_OPTIONS } from '../../src/vision/detector';
 import { CacheLockError, openCropCache, type CropCache } from '../lib/data/crop-cache';
 import { cropPool } from '../lib/data/crop-workers';
-import { countBy, DataError, DEFAULT_DATA_DIR, listDataset, type Dataset, type SkippedFile } from '../lib/data/dataset';
+import {
+  countBy,
+  DataError,
+  DEFAULT_DATA_DIR,
+  listDataset,
+  SPLITS,
+  type Dataset,
+  type SkippedFile,
+  type Split,
+} from '../lib/data/dataset';
 import { BLAZEFACE_FULL_MODEL, BLAZEFACE_MODEL, fileModelHandler, REPO_ROOT } from '../lib/node-io';
 import { detectorKey, prepareCrops, type PrepareOutcome, type PrepareResult } from '../lib/data/prepare-crops';
 import { sourceName } from '../lib/data/sources';
-import { predictSplit, sourceData, type SourceData, type SplitData } from '../lib/data/splits';
+import { inSplit, predictSplit, sourceData, type SourceData, type SplitData } from '../lib/data/splits';
 
 /** The crop cache; $FACESENSE_CROP_CACHE moves it (the tests use their own, never the one a training run reads). */
 export const CACHE_DIR = resolve(process.env.FACESENSE_CROP_CACHE ?? join(REPO_ROOT, 'training', '.cache', 'crops'));
@@ -84,6 +93,26 @@ export function openDataset(dir: string | undefined): Dataset {
     if (err instanceof DataError) fail(err.message);
     throw err;
   }
+}
+
+/**
+ * The images of `dataset` that a CLI's --split value (`given`, any case) asks for: a Kaggle folder's split (Test
+ * when not given); in a plain {Male,Female} folder, Validation is the tenth that training holds out, Train the rest,
+ * and no --split all of it (it has no Test). Fails with one line (exit 2) on anything else.
+ */
+export function selectSplit(
+  dataset: Dataset,
+  given: string | undefined,
+): { split: Split | null; wanted: (file: { name: string; split?: Split | null }) => boolean } {
+  const asked = given === undefined ? undefined : SPLITS.find((s) => s.toLowerCase() === given.toLowerCase());
+  if (given !== undefined && !asked) fail(`--split must be one of ${SPLITS.join(', ')}, got "${given}"`, EXIT.usage);
+  const split = asked ?? (dataset.layout === 'kaggle' ? 'Test' : null);
+  if (split === 'Test' && dataset.layout === 'flat')
+    fail(
+      `${dataset.root} is a plain {Male,Female} folder, without a Test split: leave --split out to use all of it, or pass --split Validation for the tenth that training holds out`,
+      EXIT.usage,
+    );
+  return { split, wanted: split ? inSplit(dataset, split) : () => true };
 }
 
 export function formatSkipped(list: readonly SkippedFile[], max = 20): string {

@@ -28,9 +28,9 @@ import {
   openDataset,
   parseCommandLine,
   progressBar,
+  selectSplit,
 } from './common';
-import { SPLITS, type DatasetEntry } from '../lib/data/dataset';
-import { inSplit } from '../lib/data/splits';
+import type { DatasetEntry } from '../lib/data/dataset';
 import { readLabels } from '../lib/data/labels';
 import { decodeInOrder, imageTensor } from '../lib/data/images';
 import { blazeFaceModels } from '../lib/node-io';
@@ -95,28 +95,19 @@ function parse() {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  const given = values.split;
-  const split = given === undefined ? undefined : SPLITS.find((s) => s.toLowerCase() === given.toLowerCase());
-  if (given !== undefined && !split) fail(`--split must be one of ${SPLITS.join(', ')}, got "${given}"`, EXIT.usage);
   if (!values.data) fail('--data <dir> is required (see --help)', EXIT.usage);
   const minGroup = Number(values['min-group']);
   if (!Number.isInteger(minGroup) || minGroup < 1) {
     fail(`--min-group must be a whole number of at least 1, got "${values['min-group']}"`, EXIT.usage);
   }
-  return { ...values, data: values.data, split, minGroup };
+  return { ...values, data: values.data, minGroup };
 }
 
 const opts = parse();
 if (opts.json) console.log = console.error;
 assertBlazeFaceInstalled();
 const dataset = openDataset(opts.data);
-const split = opts.split ?? (dataset.layout === 'kaggle' ? 'Test' : null);
-if (split === 'Test' && dataset.layout === 'flat')
-  fail(
-    `${dataset.root} is a plain {Male,Female} folder, without a Test split: leave --split out to evaluate all of it, or pass --split Validation for the tenth that training holds out`,
-    EXIT.usage,
-  );
-const wanted = split ? inSplit(dataset, split) : () => true;
+const { split, wanted } = selectSplit(dataset, opts.split);
 const entries = dataset.entries.filter(wanted);
 const heldOut = dataset.layout === 'flat' && split !== null;
 const dataPath = dataset.layout === 'kaggle' ? join(dataset.root, split!) : dataset.root;

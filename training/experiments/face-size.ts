@@ -5,7 +5,10 @@
  * app's live pipeline runs on that frame, shown as a short video: the detector as for video, the shared crop, the
  * calibrated classifier. A face counts as found when a detection overlaps the placed box (IoU ≥ 0.3).
  *
- *   npx tsx training/experiments/face-size.ts --data ../shared/data/fairface [--split Test] [--limit 600]
+ *   npx tsx training/experiments/face-size.ts --data ../shared/data/fairface [--split <name>] [--limit 600]
+ *
+ * --split is read as `evaluate` reads it: a Kaggle folder's split (default Test), or in a plain folder the tenth
+ * that training holds out (Validation), the rest (Train) or all of it (no --split).
  *
  * Accuracy is reported on the faces found at each width, and on the faces found at every width (the same faces
  * at each size, the fair comparison).
@@ -26,13 +29,13 @@ import {
   openDataset,
   parseCommandLine,
   progressBar,
+  selectSplit,
 } from '../cli/common';
-import { SPLITS, type Split } from '../lib/data/dataset';
 import { decodeImage, imageTensor, placeInFrame } from '../lib/data/images';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 import { blazeFaceModels } from '../lib/node-io';
 
-const HELP = `Usage: npx tsx training/experiments/face-size.ts --data <dir> [--split Test] [--widths 24,32,48,64]
+const HELP = `Usage: npx tsx training/experiments/face-size.ts --data <dir> [--split <name>] [--widths 24,32,48,64]
        [--limit n] [--model <dir>] [--no-refine | --refine-below <px>] [--json]
 
 Gender accuracy of the live pipeline on faces scaled to each width (px) in a 640×480 frame. --no-refine keeps the
@@ -45,7 +48,7 @@ const MATCH_IOU = 0.3;
 const { values } = parseCommandLine(HELP, {
   options: {
     data: { type: 'string' },
-    split: { type: 'string', default: 'Test' },
+    split: { type: 'string' },
     widths: { type: 'string', default: '24,32,48,64' },
     limit: { type: 'string', default: '600' },
     model: { type: 'string', default: DEFAULT_MODEL_DIR },
@@ -56,8 +59,6 @@ const { values } = parseCommandLine(HELP, {
   },
 });
 if (!values.data) fail('--data <dir> is required', EXIT.usage);
-const split = SPLITS.find((s) => s.toLowerCase() === values.split.toLowerCase()) as Split | undefined;
-if (!split) fail(`--split must be one of ${SPLITS.join(', ')}`, EXIT.usage);
 const widths = values.widths.split(',').map(Number);
 if (widths.some((w) => !(w >= 8 && w <= 400))) fail('--widths are face widths in px, 8–400', EXIT.usage);
 const limit = Number(values.limit);
@@ -70,7 +71,8 @@ if (values.json) console.log = console.error;
 
 assertBlazeFaceInstalled();
 const dataset = openDataset(values.data);
-const all = dataset.entries.filter((e) => dataset.layout !== 'kaggle' || e.split === split);
+const { split, wanted } = selectSplit(dataset, values.split);
+const all = dataset.entries.filter(wanted);
 // Evenly spread over the sorted files, so a limit keeps both classes and every group in their proportions.
 const count = Math.min(limit, all.length);
 const entries = Array.from({ length: count }, (_, i) => all[Math.floor((i * all.length) / count)]);
@@ -151,7 +153,7 @@ function figures(rows: Array<{ label: 0 | 1; p: number }>) {
 const everywhere = results.filter((r) => r.p.every((p) => p !== null));
 const report = {
   data: values.data,
-  split: dataset.layout === 'kaggle' ? split : null,
+  split,
   images: entries.length,
   noFaceAsStill: noStillFace,
   byWidth: widths.map((width, i) => {
