@@ -163,7 +163,7 @@ export function mulberry32(seed: number): () => number {
 }
 
 /** A standard normal draw (Box–Muller); `1 - rng()` keeps the logarithm's argument in (0, 1]. */
-function normal(rng: () => number): number {
+export function sampleNormal(rng: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
 }
 
@@ -173,7 +173,7 @@ function gamma(rng: () => number, shape: number): number {
   const d = shape - 1 / 3;
   const c = 1 / Math.sqrt(9 * d);
   for (;;) {
-    const z = normal(rng);
+    const z = sampleNormal(rng);
     const v = (1 + c * z) ** 3;
     if (v <= 0) continue;
     if (Math.log(1 - rng()) < 0.5 * z * z + d - d * v + d * Math.log(v)) return d * v;

@@ -12,6 +12,7 @@ import {
   sampleAppearance,
   sampleAugmentation,
   sampleBeta,
+  sampleNormal,
   toTransformVector,
   type AugmentParams,
 } from '../../src/core/augment';
@@ -194,6 +195,18 @@ describe('mulberry32', () => {
     const values = Array.from({ length: 10000 }, rng);
     expect(Math.min(...values)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...values)).toBeLessThan(1);
+  });
+});
+
+describe('sampleNormal', () => {
+  it('draws a standard normal: mean 0, variance 1, 95 % within ±1.96', () => {
+    const rng = mulberry32(3);
+    const draws = Array.from({ length: 20000 }, () => sampleNormal(rng));
+    const mean = draws.reduce((s, x) => s + x, 0) / draws.length;
+    const variance = draws.reduce((s, x) => s + (x - mean) ** 2, 0) / draws.length;
+    expect(mean).toBeCloseTo(0, 1);
+    expect(variance).toBeCloseTo(1, 1);
+    expect(draws.filter((x) => Math.abs(x) < 1.96).length / draws.length).toBeCloseTo(0.95, 2);
   });
 });
 
