@@ -43,6 +43,19 @@ export function perClass(c: Confusion) {
   };
 }
 
+/** The figures a table row gives for `probs` against `labels` at `threshold`: count, accuracies, each class's recall. */
+export function summary(probs: ArrayLike<number>, labels: ArrayLike<number>, threshold = 0.5) {
+  const c = confusion(probs, labels, threshold);
+  const { female, male } = perClass(c);
+  return {
+    n: labels.length,
+    accuracy: accuracy(c),
+    balancedAccuracy: balancedAccuracy(c),
+    femaleRecall: female.recall,
+    maleRecall: male.recall,
+  };
+}
+
 /** Area under the ROC curve: the chance a random male scores above a random female, ties counting half. */
 export function auc(probs: ArrayLike<number>, labels: ArrayLike<number>): number {
   const order = Array.from({ length: labels.length }, (_, i) => i).sort((a, b) => probs[a] - probs[b]);

@@ -7,6 +7,7 @@ import {
   expectedCalibrationError,
   logLoss,
   perClass,
+  summary,
 } from '../../src/core/metrics';
 
 describe('metrics', () => {
@@ -27,6 +28,17 @@ describe('metrics', () => {
       male: { precision: 0.9, recall: 1, n: 9 },
       female: { precision: 0, recall: 0, n: 1 },
     });
+  });
+
+  it('summarises a table row: 2 of 3 men and 2 of 3 women right at 0.5, every man and 2 women at 0.25', () => {
+    expect(summary(probs, labels)).toEqual({
+      n: 6,
+      accuracy: 4 / 6,
+      balancedAccuracy: 4 / 6,
+      femaleRecall: 2 / 3,
+      maleRecall: 2 / 3,
+    });
+    expect(summary(probs, labels, 0.25)).toMatchObject({ accuracy: 5 / 6, femaleRecall: 2 / 3, maleRecall: 1 });
   });
 
   it('computes AUC as the probability a male outranks a female, ties half', () => {

@@ -17,7 +17,7 @@ import sharp from 'sharp';
 import { mulberry32, sampleNormal } from '../../src/core/augment';
 import { iou, type Box } from '../../src/core/geometry';
 import { groupRecords, groupStats, spread } from '../../src/core/groups';
-import { accuracy, balancedAccuracy, confusion, perClass } from '../../src/core/metrics';
+import { summary } from '../../src/core/metrics';
 import { withFlipAveraging } from '../../src/vision/classifier';
 import { cropFaces } from '../../src/vision/crop';
 import { loadBlazeFace } from '../../src/vision/detector';
@@ -121,7 +121,7 @@ if (values.by && !groups) fail(`${dataset.root}/labels.csv has no "${values.by}"
 await initTrainingBackend();
 const detector = await loadBlazeFace(blazeFaceModels());
 const classifier = withFlipAveraging(await loadClassifierDir(resolve(values.model)));
-const { crop } = classifier.metadata;
+const { crop, policy } = classifier.metadata;
 
 /**
  * The still pipeline on `photo`: the face found (the first, or the first over `near` by IoU) and its calibrated
@@ -165,21 +165,6 @@ bar.stop();
 detector.dispose();
 classifier.dispose();
 
-function figures(rows: ReadonlyArray<{ label: 0 | 1; p: number }>) {
-  const c = confusion(
-    rows.map((r) => r.p),
-    rows.map((r) => r.label),
-  );
-  const recall = perClass(c);
-  return {
-    n: rows.length,
-    accuracy: accuracy(c),
-    balancedAccuracy: balancedAccuracy(c),
-    femaleRecall: recall.female.recall,
-    maleRecall: recall.male.recall,
-  };
-}
-
 const asTaken = entries.flatMap((_, k) => (probabilities[k] ? [k] : []));
 const everywhere = asTaken.filter((k) => probabilities[k]!.every((p) => p !== null));
 const report = {
@@ -191,7 +176,12 @@ const report = {
   foundInEvery: everywhere.length,
   conditions: NAMES.map((name, c) => {
     const found = asTaken.filter((k) => probabilities[k]![c] !== null);
-    const row = (ks: number[]) => figures(ks.map((k) => ({ label: entries[k].label, p: probabilities[k]![c]! })));
+    const row = (ks: number[]) =>
+      summary(
+        ks.map((k) => probabilities[k]![c]!),
+        ks.map((k) => entries[k].label),
+        policy.threshold,
+      );
     const worst =
       groups &&
       spread(
@@ -201,7 +191,7 @@ const report = {
             everywhere.map((k) => entries[k].label),
             everywhere.map((k) => probabilities[k]![c]),
           ),
-          classifier.metadata.policy.threshold,
+          policy.threshold,
         ),
       ).worst;
     return {

@@ -17,7 +17,7 @@ import { resolve } from 'node:path';
 import { FULL_RANGE_ANCHORS } from '../../src/core/face-anchors';
 import { cycledViews } from '../../src/core/face-views';
 import { iou } from '../../src/core/geometry';
-import { accuracy, balancedAccuracy, confusion, perClass } from '../../src/core/metrics';
+import { summary } from '../../src/core/metrics';
 import { cropFaces } from '../../src/vision/crop';
 import { DEFAULT_DETECTOR_OPTIONS, loadBlazeFace } from '../../src/vision/detector';
 import {
@@ -90,7 +90,7 @@ const detector = await loadBlazeFace(blazeFaceModels(), {
 });
 const liveFrames = cycledViews(FRAME.width, FRAME.height, FULL_RANGE_ANCHORS.inputSize).length;
 const classifier = await loadClassifierDir(resolve(values.model));
-const { crop } = classifier.metadata;
+const { crop, policy } = classifier.metadata;
 
 interface Result {
   label: 0 | 1;
@@ -135,21 +135,6 @@ bar.stop();
 detector.dispose();
 classifier.dispose();
 
-function figures(rows: Array<{ label: 0 | 1; p: number }>) {
-  const c = confusion(
-    rows.map((r) => r.p),
-    rows.map((r) => r.label),
-  );
-  const recall = perClass(c);
-  return {
-    n: rows.length,
-    accuracy: accuracy(c),
-    balancedAccuracy: balancedAccuracy(c),
-    femaleRecall: recall.female.recall,
-    maleRecall: recall.male.recall,
-  };
-}
-
 const everywhere = results.filter((r) => r.p.every((p) => p !== null));
 const report = {
   data: values.data,
@@ -161,8 +146,16 @@ const report = {
     return {
       width,
       found: found.length / results.length,
-      onFound: figures(found.map((r) => ({ label: r.label, p: r.p[i] as number }))),
-      onFoundAtEveryWidth: figures(everywhere.map((r) => ({ label: r.label, p: r.p[i] as number }))),
+      onFound: summary(
+        found.map((r) => r.p[i] as number),
+        found.map((r) => r.label),
+        policy.threshold,
+      ),
+      onFoundAtEveryWidth: summary(
+        everywhere.map((r) => r.p[i] as number),
+        everywhere.map((r) => r.label),
+        policy.threshold,
+      ),
     };
   }),
 };
