@@ -49,6 +49,8 @@ export interface AppearanceSettings {
   lowRes?: LowResSettings;
   /** Part of the face hidden, as by a hand, a phone or another head. */
   erase?: EraseSettings;
+  /** A near face out of focus or moving. */
+  blur?: BlurSettings;
 }
 
 /**
@@ -79,6 +81,19 @@ export interface LowResSettings {
   maxWidth: number;
   /** Largest standard deviation of the added Gaussian noise, on 0–255 values; each image draws σ ~ U(0, noise). */
   noise: number;
+}
+
+/**
+ * A face out of focus or moving: the whole crop blurred by a Gaussian. `lowRes` blurs far faces by the few pixels a
+ * camera gives them; a near face can be as blurred by its lens or its motion, and the classifier then calls men
+ * women (docs/experiments.md §46).
+ */
+export interface BlurSettings {
+  /** Share of images blurred. */
+  share: number;
+  /** σ ~ U(min, max), in pixels of a 64-px crop; other crop sizes scale it. */
+  minSigma: number;
+  maxSigma: number;
 }
 
 /** The tutorial's generator: rotation 40, shifts 0.2, shear 0.2, zoom 0.2, horizontal flip, nearest fill. */
@@ -122,12 +137,30 @@ export const ERASE_AUGMENT: AugmentSettings = {
   appearance: { ...FAR_AUGMENT.appearance!, erase: { share: 0.5, minArea: 0.02, maxArea: 0.2, maxAspect: 3 } },
 };
 
+/**
+ * `light`, plus 3 in 10 crops blurred by a Gaussian of σ 0.5–2.5 px (§46's blurred photos: about 2 px): for the last
+ * epochs of a fine-tune, where `light` did best (§45), without the appearance changes the model has already learnt.
+ */
+export const BLUR_AUGMENT: AugmentSettings = {
+  ...LIGHT_AUGMENT,
+  appearance: {
+    brightness: 0,
+    contrast: 0,
+    saturation: 0,
+    grayscale: 0,
+    frameCut: 0,
+    frameCutMax: 0,
+    blur: { share: 0.3, minSigma: 0.5, maxSigma: 2.5 },
+  },
+};
+
 export const AUGMENT_PRESETS = {
   tutorial: DEFAULT_AUGMENT,
   light: LIGHT_AUGMENT,
   robust: ROBUST_AUGMENT,
   far: FAR_AUGMENT,
   erase: ERASE_AUGMENT,
+  blur: BLUR_AUGMENT,
 } as const;
 
 /** One image's transform. Size-free, so the same draw applies to any resolution. */
@@ -256,6 +289,8 @@ export interface AppearanceParams {
   lowRes?: LowResParams;
   /** A rectangle filled with one grey; absent when nothing is erased. */
   erase?: EraseParams;
+  /** The Gaussian's σ in pixels of a 64-px crop; absent when sharp. */
+  blur?: number;
 }
 
 /** A rectangle in fractions of the crop (so any crop size takes the same draw), and its grey on 0–255. */
@@ -304,7 +339,19 @@ export function sampleAppearance(rng: () => number, settings: AppearanceSettings
   }
   const erase = settings.erase;
   if (erase && rng() < erase.share) params.erase = sampleErase(rng, erase);
+  const blur = settings.blur;
+  if (blur && rng() < blur.share) params.blur = blur.minSigma + rng() * (blur.maxSigma - blur.minSigma);
   return params;
+}
+
+/** A normalised 1-D Gaussian of standard deviation `sigma`, 2⌈3σ⌉ + 1 taps wide. */
+export function gaussianKernel(sigma: number): Float32Array {
+  const radius = Math.ceil(3 * sigma);
+  const taps = Float32Array.from({ length: 2 * radius + 1 }, (_, i) =>
+    Math.exp(-((i - radius) ** 2) / (2 * sigma ** 2)),
+  );
+  const sum = taps.reduce((a, b) => a + b, 0);
+  return taps.map((t) => t / sum);
 }
 
 function sampleErase(rng: () => number, settings: EraseSettings): EraseParams {

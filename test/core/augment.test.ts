@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   affineMatrix,
+  BLUR_AUGMENT,
   DEFAULT_AUGMENT,
   ERASE_AUGMENT,
   eraseMask,
   FAR_AUGMENT,
   frameMask,
+  gaussianKernel,
+  IDENTITY_APPEARANCE,
   IDENTITY_PARAMS,
   mulberry32,
   ROBUST_AUGMENT,
@@ -308,6 +311,40 @@ describe('sampleAppearance with erase', () => {
       const erased = sampleAppearance(mulberry32(seed), ERASE_AUGMENT.appearance!);
       expect({ ...erased, erase: undefined }).toEqual({ ...far, erase: undefined });
     }
+  });
+});
+
+describe('sampleAppearance with blur', () => {
+  const blur = BLUR_AUGMENT.appearance!.blur!;
+
+  it('blurs the set share, with σ in range', () => {
+    const rng = mulberry32(12);
+    const draws = Array.from({ length: 20000 }, () => sampleAppearance(rng, BLUR_AUGMENT.appearance!));
+    const sigmas = draws.flatMap((p) => (p.blur ? [p.blur] : []));
+    expect(Math.abs(sigmas.length / draws.length - blur.share)).toBeLessThan(0.015);
+    expect(Math.min(...sigmas)).toBeGreaterThanOrEqual(blur.minSigma);
+    expect(Math.max(...sigmas)).toBeLessThanOrEqual(blur.maxSigma);
+  });
+
+  it('changes nothing else: no colour, framing, far-face or erasing change', () => {
+    const rng = mulberry32(13);
+    for (let i = 0; i < 200; i++) {
+      const { blur: sigma, ...rest } = sampleAppearance(rng, BLUR_AUGMENT.appearance!);
+      expect(sigma === undefined || sigma > 0).toBe(true);
+      expect(rest).toEqual(IDENTITY_APPEARANCE);
+    }
+  });
+});
+
+describe('gaussianKernel', () => {
+  it('is 2⌈3σ⌉ + 1 taps that sum to 1, symmetric, highest in the middle, at the Gaussian ratios', () => {
+    const taps = Array.from(gaussianKernel(1));
+    expect(taps).toHaveLength(7);
+    expect(taps.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+    expect(taps).toEqual([...taps].reverse());
+    expect(Math.max(...taps)).toBe(taps[3]);
+    expect(taps[4] / taps[3]).toBeCloseTo(Math.exp(-0.5), 6);
+    expect(gaussianKernel(2.5)).toHaveLength(17);
   });
 });
 

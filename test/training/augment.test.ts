@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  BLUR_AUGMENT,
   DEFAULT_AUGMENT,
   ERASE_AUGMENT,
   FAR_AUGMENT,
@@ -20,6 +21,7 @@ import {
   appearanceBatch,
   applyAugmentation,
   augmentBatch,
+  blurBatch,
   lowResBatch,
   mixPairs,
   sampleBatchAugmentation,
@@ -304,6 +306,89 @@ describe('lowResBatch on wasm', () => {
     const before = tf.memory().numTensors;
     lowResBatch(images, [far(30, 5), IDENTITY_APPEARANCE, far(50)]).dispose();
     augmentBatch(images, mulberry32(5), FAR_AUGMENT).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    images.dispose();
+  });
+});
+
+describe('blurBatch on wasm', () => {
+  const blurred = (sigma: number) => ({ ...IDENTITY_APPEARANCE, blur: sigma });
+  /** Mean absolute difference between horizontal neighbours: the fine detail left in an image. */
+  const detail = (image: tf.Tensor4D) =>
+    tf.tidy(() => {
+      const [, h, w, c] = image.shape;
+      return tf
+        .mean(tf.abs(tf.sub(tf.slice(image, [0, 0, 1, 0], [1, h, w - 1, c]), tf.slice(image, 0, [1, h, w - 1, c]))))
+        .dataSync()[0];
+    });
+
+  it('leaves images without blur as they are', async () => {
+    const images = tf.tensor4d(randomBatch([2, 64, 64, 3], 31), [2, 64, 64, 3]);
+    const out = blurBatch(images, [IDENTITY_APPEARANCE, IDENTITY_APPEARANCE]);
+    expect(maxAbsDiff(await out.data(), await images.data())).toBe(0);
+    tf.dispose([images, out]);
+  });
+
+  it('takes fine detail away, the more the larger σ, and keeps the mean brightness and a flat crop', async () => {
+    const images = tf.tensor4d(randomBatch([3, 64, 64, 3], 32), [3, 64, 64, 3]);
+    const out = blurBatch(images, [IDENTITY_APPEARANCE, blurred(0.7), blurred(2.5)]);
+    expect(out.shape).toEqual(images.shape);
+    const [same, mild, strong] = tf.split<tf.Tensor4D>(out, 3);
+    expect(detail(mild)).toBeLessThan(detail(same) * 0.6);
+    expect(detail(strong)).toBeLessThan(detail(mild) * 0.5);
+    const mean = (t: tf.Tensor) => tf.tidy(() => tf.mean(t).dataSync()[0]);
+    const original = tf.slice(images, 2, 1);
+    expect(Math.abs(mean(strong) - mean(original))).toBeLessThan(0.5);
+    const flat = tf.fill([1, 64, 64, 3], 200) as tf.Tensor4D;
+    const flatOut = blurBatch(flat, [blurred(2.5)]);
+    expect(maxAbsDiff(await flatOut.data(), await flat.data())).toBeLessThan(1e-3);
+    tf.dispose([images, out, same, mild, strong, original, flat, flatOut]);
+  });
+
+  it('blurs a 32-px crop as much as a 64-px one, relative to its width', () => {
+    const big = tf.tidy(() =>
+      tf.image.resizeNearestNeighbor(tf.tensor4d(randomBatch([1, 32, 32, 3], 33), [1, 32, 32, 3]), [64, 64]),
+    );
+    const small = tf.tensor4d(randomBatch([1, 32, 32, 3], 33), [1, 32, 32, 3]);
+    const ratio = (image: tf.Tensor4D) => {
+      const out = blurBatch(image, [blurred(2)]);
+      const r = detail(out) / detail(image);
+      out.dispose();
+      return r;
+    };
+    expect(ratio(small)).toBeLessThan(0.6);
+    expect(Math.abs(ratio(small) - ratio(big))).toBeLessThan(0.15);
+    tf.dispose([big, small]);
+  });
+
+  it('is part of the blur preset: a thread augmenting part of a batch gets what the whole batch would', async () => {
+    const images = tf.tensor4d(randomBatch([8, 16, 16, 3], 34), [8, 16, 16, 3]);
+    const plan = sampleBatchAugmentation(8, mulberry32(3), BLUR_AUGMENT);
+    expect(plan.appearance!.some((p) => p.blur)).toBe(true);
+    const whole = applyAugmentation(images, plan);
+    const tail = tf.slice(whole, 3, 5);
+    const part = applyAugmentation(tf.slice(images, 3, 5), plan, 3);
+    expect(maxAbsDiff(await part.data(), await tail.data())).toBe(0);
+    tf.dispose([images, whole, tail, part]);
+  });
+
+  it('blurs alike on cpu, the training fallback', async () => {
+    const blur = (backend: string) =>
+      onBackend(backend, async () => {
+        const images = tf.tensor4d(randomBatch([2, 24, 20, 3], 36), [2, 24, 20, 3]);
+        const out = blurBatch(images, [blurred(1.5), blurred(2.5)]);
+        const values = await out.data();
+        tf.dispose([images, out]);
+        return values;
+      });
+    expect(maxAbsDiff(await blur('wasm'), await blur('cpu'))).toBeLessThan(1e-3);
+  });
+
+  it('leaks no tensors', () => {
+    const images = tf.tensor4d(randomBatch([3, 16, 16, 3], 35), [3, 16, 16, 3]);
+    const before = tf.memory().numTensors;
+    blurBatch(images, [blurred(1), IDENTITY_APPEARANCE, blurred(2.5)]).dispose();
+    augmentBatch(images, mulberry32(5), BLUR_AUGMENT).dispose();
     expect(tf.memory().numTensors).toBe(before);
     images.dispose();
   });

@@ -77,13 +77,14 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
   --crop-scale <x>          side of the face crop as a multiple of BlazeFace's box (default ${DEFAULT_CROP.scale}, as the
                             shipped model: takes in hair and jaw line); the exported metadata carries it, so the
                             app and evaluate crop alike
-  --augment tutorial|light|robust|far|erase  tutorial: the tutorial's ImageDataGenerator (rotation 40°, shifts 0.2,
-                            shear 0.2°, zoom 0.2, flip, nearest fill); light: rotation 15°, shifts and zoom 0.1;
-                            robust: light, plus brightness, contrast and colour changes and crops cut by the
-                            photo's edge (faces in tight photos); far: robust, plus 4 in 10 crops blurred to a
-                            face 15–43 px wide with sensor noise (faces from afar); erase: far, plus half the
-                            crops with a rectangle of 2–20 % of the crop filled with one grey (random erasing: part
-                            of the face hidden) (default: the recipe's)
+  --augment <name>          tutorial: the tutorial's ImageDataGenerator (rotation 40°, shifts 0.2, shear 0.2°,
+                            zoom 0.2, flip, nearest fill); light: rotation 15°, shifts and zoom 0.1; robust: light,
+                            plus brightness, contrast and colour changes and crops cut by the photo's edge (faces
+                            in tight photos); far: robust, plus 4 in 10 crops blurred to a face 15–43 px wide with
+                            sensor noise (faces from afar); erase: far, plus half the crops with a rectangle of
+                            2–20 % of the crop filled with one grey (random erasing: part of the face hidden);
+                            blur: light, plus 3 in 10 crops blurred by a Gaussian of σ 0.5–2.5 px (faces out of
+                            focus or moving) (default: the recipe's)
   --lr <x>                  Adam learning rate at the start of each stage (default: the recipe's)
   --label-smoothing <ε>     train towards ε/2 and 1 − ε/2 instead of 0 and 1, so that the few wrong labels of a
                             crowd-labelled set (FairFace's) weigh less (default 0; 0.1 is usual)

@@ -4,6 +4,7 @@ import {
   DEFAULT_AUGMENT,
   eraseMask,
   frameMask,
+  gaussianKernel,
   sampleAppearance,
   sampleAugmentation,
   sampleBeta,
@@ -109,7 +110,7 @@ export function applyAugmentation(images: tf.Tensor4D, plan: BatchAugmentation, 
   const geometry = plan.geometry.slice(begin, end);
   const looks = plan.appearance?.slice(begin, end);
   if (!looks) return transformBatch(images, geometry);
-  return tf.tidy(() => lowResBatch(appearanceBatch(transformBatch(images, geometry), looks), looks));
+  return tf.tidy(() => lowResBatch(blurBatch(appearanceBatch(transformBatch(images, geometry), looks), looks), looks));
 }
 
 /**
@@ -175,6 +176,41 @@ function eraseBatch(images: tf.Tensor4D, params: readonly AppearanceParams[]): t
   );
   const mask = tf.tensor4d(keep, [n, height, width, 1]);
   return tf.add(tf.mul(images, mask), tf.mul(grey, tf.sub(1, mask)));
+}
+
+/**
+ * Blurs the images whose params ask for it by their Gaussian (σ scaled to the crop's width), separably, with the
+ * edges mirrored so that a crop's border keeps its brightness; the others pass unchanged. After the appearance
+ * changes (a hand or a photo's edge is blurred with the face) and before a far face's sensor noise.
+ */
+export function blurBatch(images: tf.Tensor4D, params: readonly AppearanceParams[]): tf.Tensor4D {
+  const [n, , width, channels] = images.shape;
+  if (params.length !== n) throw new Error(`got ${params.length} appearance changes for ${n} images`);
+  if (!params.some((p) => p.blur)) return tf.clone(images);
+  return tf.tidy(() =>
+    tf.concat(
+      tf.split<tf.Tensor4D>(images, n).map((image, i) => {
+        const sigma = params[i].blur;
+        if (!sigma) return image;
+        const taps = gaussianKernel((sigma * width) / 64);
+        const radius = (taps.length - 1) / 2;
+        const kernel = (shape: [number, number]) =>
+          tf.tile(tf.reshape(tf.tensor1d(taps), [...shape, 1, 1]), [1, 1, channels, 1]) as tf.Tensor4D;
+        const padded = tf.mirrorPad(
+          image,
+          [
+            [0, 0],
+            [radius, radius],
+            [radius, radius],
+            [0, 0],
+          ],
+          'reflect',
+        );
+        const rows = tf.depthwiseConv2d(padded, kernel([1, taps.length]), 1, 'valid');
+        return tf.depthwiseConv2d(rows, kernel([taps.length, 1]), 1, 'valid');
+      }),
+    ),
+  );
 }
 
 /** Makes the images whose params ask for it low-resolution (see `LowResSettings`); the others pass unchanged. */
