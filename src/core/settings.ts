@@ -28,8 +28,8 @@ const CAUTIOUS_MAX_SHARE = 0.8;
 /**
  * The label policy for a caution level, from the model's own (metadata.json): "off" drops the band, so a face always
  * gets the likelier label; "normal" is the model's; "cautious" doubles its band (at least 0.1, and never past 80 %
- * of the way from the threshold to 0 or 1). The shipped model's band of 0.07 fits 97 % of validation faces with a
- * label; doubled, only faces whose label is at least 64 % likely get one.
+ * of the way from the threshold to 0 or 1). Export fits the model's band so that 97 % of validation faces get a
+ * label; doubled, a label needs to be that much more likely.
  */
 export function labelPolicy(caution: Caution, model: LabelPolicy): LabelPolicy {
   if (caution === 'normal') return model;
