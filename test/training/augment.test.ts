@@ -249,16 +249,17 @@ describe('appearanceBatch on wasm', () => {
   });
 });
 
+/** Mean absolute difference between horizontal neighbours: the fine detail left in an image. */
+const detail = (image: tf.Tensor4D) =>
+  tf.tidy(() => {
+    const [, h, w, c] = image.shape;
+    return tf
+      .mean(tf.abs(tf.sub(tf.slice(image, [0, 0, 1, 0], [1, h, w - 1, c]), tf.slice(image, 0, [1, h, w - 1, c]))))
+      .dataSync()[0];
+  });
+
 describe('lowResBatch on wasm', () => {
   const far = (width: number, noise = 0, seed = 1) => ({ ...IDENTITY_APPEARANCE, lowRes: { width, noise, seed } });
-  /** Mean absolute difference between horizontal neighbours: the fine detail left in an image. */
-  const detail = (image: tf.Tensor4D) =>
-    tf.tidy(() => {
-      const [, h, w, c] = image.shape;
-      return tf
-        .mean(tf.abs(tf.sub(tf.slice(image, [0, 0, 1, 0], [1, h, w - 1, c]), tf.slice(image, 0, [1, h, w - 1, c]))))
-        .dataSync()[0];
-    });
 
   it('leaves images without lowRes params as they are', async () => {
     const images = tf.tensor4d(randomBatch([2, 64, 64, 3], 21), [2, 64, 64, 3]);
@@ -313,14 +314,6 @@ describe('lowResBatch on wasm', () => {
 
 describe('blurBatch on wasm', () => {
   const blurred = (sigma: number) => ({ ...IDENTITY_APPEARANCE, blur: sigma });
-  /** Mean absolute difference between horizontal neighbours: the fine detail left in an image. */
-  const detail = (image: tf.Tensor4D) =>
-    tf.tidy(() => {
-      const [, h, w, c] = image.shape;
-      return tf
-        .mean(tf.abs(tf.sub(tf.slice(image, [0, 0, 1, 0], [1, h, w - 1, c]), tf.slice(image, 0, [1, h, w - 1, c]))))
-        .dataSync()[0];
-    });
 
   it('leaves images without blur as they are', async () => {
     const images = tf.tensor4d(randomBatch([2, 64, 64, 3], 31), [2, 64, 64, 3]);

@@ -179,53 +179,56 @@ function eraseBatch(images: tf.Tensor4D, params: readonly AppearanceParams[]): t
 }
 
 /**
- * Blurs the images whose params ask for it by their Gaussian (σ scaled to the crop's width), separably, with the
- * edges mirrored so that a crop's border keeps its brightness; the others pass unchanged. After the appearance
- * changes (a hand or a photo's edge is blurred with the face) and before a far face's sensor noise.
+ * Each image through `change` with the parameter `pick` finds in its params; images without one pass unchanged (and
+ * a batch without any is copied, not split).
  */
-export function blurBatch(images: tf.Tensor4D, params: readonly AppearanceParams[]): tf.Tensor4D {
-  const [n, , width, channels] = images.shape;
+function eachImage<P>(
+  images: tf.Tensor4D,
+  params: readonly AppearanceParams[],
+  pick: (p: AppearanceParams) => P | undefined,
+  change: (image: tf.Tensor4D, param: P) => tf.Tensor4D,
+): tf.Tensor4D {
+  const n = images.shape[0];
   if (params.length !== n) throw new Error(`got ${params.length} appearance changes for ${n} images`);
-  if (!params.some((p) => p.blur)) return tf.clone(images);
+  if (!params.some((p) => pick(p) !== undefined)) return tf.clone(images);
   return tf.tidy(() =>
     tf.concat(
       tf.split<tf.Tensor4D>(images, n).map((image, i) => {
-        const sigma = params[i].blur;
-        if (!sigma) return image;
-        const taps = gaussianKernel((sigma * width) / 64);
-        const radius = (taps.length - 1) / 2;
-        const kernel = (shape: [number, number]) =>
-          tf.tile(tf.reshape(tf.tensor1d(taps), [...shape, 1, 1]), [1, 1, channels, 1]) as tf.Tensor4D;
-        const padded = tf.mirrorPad(
-          image,
-          [
-            [0, 0],
-            [radius, radius],
-            [radius, radius],
-            [0, 0],
-          ],
-          'reflect',
-        );
-        const rows = tf.depthwiseConv2d(padded, kernel([1, taps.length]), 1, 'valid');
-        return tf.depthwiseConv2d(rows, kernel([taps.length, 1]), 1, 'valid');
+        const param = pick(params[i]);
+        return param === undefined ? image : change(image, param);
       }),
     ),
   );
 }
 
+/**
+ * Blurs the images whose params ask for it by their Gaussian (σ scaled to the crop's width), separably, with the
+ * edges mirrored so that a crop's border keeps its brightness; the others pass unchanged. After the appearance
+ * changes (a hand or a photo's edge is blurred with the face) and before a far face's sensor noise.
+ */
+export function blurBatch(images: tf.Tensor4D, params: readonly AppearanceParams[]): tf.Tensor4D {
+  return eachImage(images, params, (p) => p.blur, blur);
+}
+
 /** Makes the images whose params ask for it low-resolution (see `LowResSettings`); the others pass unchanged. */
 export function lowResBatch(images: tf.Tensor4D, params: readonly AppearanceParams[]): tf.Tensor4D {
-  const n = images.shape[0];
-  if (params.length !== n) throw new Error(`got ${params.length} appearance changes for ${n} images`);
-  if (!params.some((p) => p.lowRes)) return tf.clone(images);
-  return tf.tidy(() =>
-    tf.concat(
-      tf.split<tf.Tensor4D>(images, n).map((image, i) => {
-        const far = params[i].lowRes;
-        return far ? lowRes(image, far) : image;
-      }),
-    ),
-  );
+  return eachImage(images, params, (p) => p.lowRes, lowRes);
+}
+
+/** One image blurred by a Gaussian of `sigma` px of a 64-px-wide crop. */
+function blur(image: tf.Tensor4D, sigma: number): tf.Tensor4D {
+  const [, , width, channels] = image.shape;
+  const taps = gaussianKernel((sigma * width) / 64);
+  const radius = (taps.length - 1) / 2;
+  return tf.tidy(() => {
+    const line = tf.tensor1d(taps);
+    const kernel = (shape: [number, number]) =>
+      tf.tile(tf.reshape(line, [...shape, 1, 1]), [1, 1, channels, 1]) as tf.Tensor4D;
+    const pad: [number, number] = [radius, radius];
+    const padded = tf.mirrorPad(image, [[0, 0], pad, pad, [0, 0]], 'reflect');
+    const rows = tf.depthwiseConv2d(padded, kernel([1, taps.length]), 1, 'valid');
+    return tf.depthwiseConv2d(rows, kernel([taps.length, 1]), 1, 'valid');
+  });
 }
 
 /**
