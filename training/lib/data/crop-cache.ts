@@ -5,6 +5,7 @@ import {
   existsSync,
   fstatSync,
   ftruncateSync,
+  linkSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -315,7 +316,7 @@ function lock(path: string): void {
   const takeover = `${path}.takeover`;
   if (!createExclusive(takeover)) {
     const taker = readPid(takeover);
-    // No pid yet, or no file any more: another process is between creating it and writing it, or has just finished.
+    // No file any more: its taker has just finished.
     if (taker === null || isRunning(taker)) throw inUse(path, taker);
     throw new CacheLockError(
       `the crop cache ${dirname(path)} was left half taken over by process ${taker}, which has gone: delete ` +
@@ -331,14 +332,21 @@ function lock(path: string): void {
   }
 }
 
-/** Creates `path` holding this process's id; false if it exists. */
+/**
+ * Creates `path` holding this process's id; false if it exists. The id is written under a name of this process's own
+ * and linked into place, so that no other process ever reads the file without it.
+ */
 function createExclusive(path: string): boolean {
+  const draft = `${path}.${process.pid}`;
+  writeFileSync(draft, String(process.pid));
   try {
-    writeFileSync(path, String(process.pid), { flag: 'wx' });
+    linkSync(draft, path);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
+  } finally {
+    rmSync(draft, { force: true });
   }
 }
 
