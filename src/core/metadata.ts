@@ -67,7 +67,7 @@ export interface ModelMetadata {
      * before batches were mixed drew them in file order with a class-weighted loss, and have none. */
     batch?: { mix: Record<string, number>; femaleShare: number; balance?: string; groupDro?: number };
   };
-  training: TrainingRecord;
+  training: ModelTraining;
   /** sha256 of model.json and of each weights file, so a damaged cache, or files of two versions, are detected. */
   weights: Record<string, string>;
   tfjsVersion: string;
@@ -115,8 +115,16 @@ export interface TrainingRecord {
   /** How the run or exported model that `from` names was trained, as far as this run started from it: for a run,
    * its record at the checkpoint taken (its `epochs`); for an exported model, its metadata's. Absent without
    * `--from`, and in runs from before it was recorded. */
-  fromTraining?: TrainingRecord;
+  fromTraining?: ModelTraining;
 }
+
+/** How a model soup was made (`npm run export -- --soup`): the exported models whose mean weights it is, in order. */
+export interface SoupRecord {
+  soup: { dir: string; version: string; training: ModelTraining }[];
+}
+
+/** A trained model's record, or a soup's. */
+export type ModelTraining = TrainingRecord | SoupRecord;
 
 export const METADATA_FORMAT_VERSION = 1;
 

@@ -326,6 +326,44 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
     }
   }, 600_000);
 
+  it('exports the mean of exported models (--soup), records each, and refuses models it cannot average', async () => {
+    const read = (dir: string) => JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
+    const ingredients = [out, join(data, 'model-averaged')];
+    const soupOut = join(data, 'model-soup');
+    const r = tsx('export.ts', [...ingredients.flatMap((dir) => ['--soup', dir]), '--out', soupOut]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/exported the mean of 2 models to /);
+    const metadata = read(soupOut);
+    expect(metadata.arch).toBe('compact');
+    expect(metadata.metrics.validation.accuracy).toBeGreaterThan(0.6);
+    expect(metadata.training).toEqual({
+      soup: ingredients.map((dir) => ({ dir, version: read(dir).version, training: read(dir).training })),
+    });
+    // Its weights are the ingredients' mean, rounded to uint8 once more: within one step of each tensor's range.
+    const { initTrainingBackend } = await import('../../training/lib/fit/wasm/setup');
+    const { loadModelFiles } = await import('../../training/lib/model/model-files');
+    await initTrainingBackend();
+    const [a, b, mean] = await Promise.all([...ingredients, soupOut].map((dir) => loadModelFiles(dir)));
+    const [wa, wb] = [a.getWeights(), b.getWeights()].map((ws) => ws.map((w) => Array.from(w.dataSync())));
+    mean.getWeights().forEach((w, i) => {
+      const values = Array.from(w.dataSync());
+      const step = (Math.max(...values) - Math.min(...values)) / 255;
+      const error = Math.max(...values.map((v, k) => Math.abs(v - (wa[i][k] + wb[i][k]) / 2)));
+      expect(error).toBeLessThanOrEqual(step + 1e-6);
+    });
+    [a, b, mean].forEach((m) => m.dispose());
+
+    const mixed = tsx('export.ts', ['--soup', out, '--soup', join(data, 'model-wide'), '--out', soupOut]);
+    expect(mixed.status).toBe(2);
+    expect(mixed.stderr).toMatch(/model-wide: that model is wide .*only models of one architecture and crop/);
+    const alone = tsx('export.ts', ['--soup', out, '--out', soupOut]);
+    expect(alone.status).toBe(2);
+    expect(alone.stderr).toMatch(/--soup takes two or more model folders/);
+    const both = tsx('export.ts', ['--run', run, ...ingredients.flatMap((dir) => ['--soup', dir])]);
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/pass --run <name>, or --soup <model dir> twice or more/);
+  }, 600_000);
+
   it('predicts every face of a photo as JSON, and says so when there is none', () => {
     const photo = join(SCENES, 'single_facerec_obama-720p.jpg');
     const dogs = join(SCENES, 'negative_dlib_dogs.jpg');

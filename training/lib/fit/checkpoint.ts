@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ModelMetadata, TrainingRecord } from '../../../src/core/metadata';
+import type { ModelMetadata, ModelTraining, TrainingRecord } from '../../../src/core/metadata';
 import type { EpochRecord } from '../plot';
 import { stageAt, stagesOf, type Stage } from './recipe';
 import { loadModelFiles, replaceDirAtomically, saveModelFiles } from '../model/model-files';
@@ -93,7 +93,7 @@ export function trainingRecord(state: TrainState): TrainingRecord {
     seed: number;
     from?: string;
     fromVersion?: string;
-    fromTraining?: TrainingRecord;
+    fromTraining?: ModelTraining;
     labelSmoothing?: number;
     mixup?: number;
     sam?: number;
