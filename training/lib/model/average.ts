@@ -4,9 +4,9 @@ import { loadModelFiles } from './model-files';
 
 /**
  * The element-wise mean of the weights saved in `dirs` (one architecture), BatchNorm's moving statistics
- * included: stochastic weight averaging over a run's last epochs. Epochs of one low-rate run lie in one basin, so
- * their mean is a model of its own, free of the luck of one epoch (docs/experiments.md, run 7, measures it).
- * Loads one model at a time.
+ * included: stochastic weight averaging over a run's last epochs, or a soup of exported fine-tunes of one model.
+ * Either lies in one basin, so their mean is a model of its own, free of the luck of one epoch or run
+ * (docs/experiments.md, run 7 and §47, measure it). Loads one model at a time.
  */
 export async function averageModels(dirs: readonly string[]): Promise<tfl.LayersModel> {
   if (dirs.length === 0) throw new Error('averageModels: no models to average');
