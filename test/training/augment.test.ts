@@ -16,6 +16,8 @@ import {
   mulberry32,
   ROBUST_AUGMENT,
   sampleAugmentation,
+  type AppearanceParams,
+  type AugmentSettings,
 } from '../../src/core/augment';
 import {
   appearanceBatch,
@@ -52,6 +54,26 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let max = 0;
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
   return max;
+}
+
+/**
+ * The last 5 of a batch of 8 augmented by `preset` (its plan drawn from `planSeed`, which must give some image the
+ * change `uses` picks), as a training thread augments its share, match the whole batch's augmentation of them.
+ */
+async function expectThreadsAlike(
+  preset: AugmentSettings,
+  uses: (p: AppearanceParams) => unknown,
+  planSeed: number,
+  imageSeed: number,
+): Promise<void> {
+  const images = tf.tensor4d(randomBatch([8, 16, 16, 3], imageSeed), [8, 16, 16, 3]);
+  const plan = sampleBatchAugmentation(8, mulberry32(planSeed), preset);
+  expect(plan.appearance!.some(uses)).toBe(true);
+  const whole = applyAugmentation(images, plan);
+  const tail = tf.slice(whole, 3, 5);
+  const part = applyAugmentation(tf.slice(images, 3, 5), plan, 3);
+  expect(maxAbsDiff(await part.data(), await tail.data())).toBe(0);
+  tf.dispose([images, whole, tail, part]);
 }
 
 beforeAll(async () => {
@@ -291,16 +313,8 @@ describe('lowResBatch on wasm', () => {
     tf.dispose([images, out, a, b]);
   });
 
-  it('is part of the far preset: a thread augmenting part of a batch gets what the whole batch would', async () => {
-    const images = tf.tensor4d(randomBatch([8, 16, 16, 3], 24), [8, 16, 16, 3]);
-    const plan = sampleBatchAugmentation(8, mulberry32(4), FAR_AUGMENT);
-    expect(plan.appearance!.some((p) => p.lowRes)).toBe(true);
-    const whole = applyAugmentation(images, plan);
-    const tail = tf.slice(whole, 3, 5);
-    const part = applyAugmentation(tf.slice(images, 3, 5), plan, 3);
-    expect(maxAbsDiff(await part.data(), await tail.data())).toBe(0);
-    tf.dispose([images, whole, tail, part]);
-  });
+  it('is part of the far preset: a thread augmenting part of a batch gets what the whole batch would', () =>
+    expectThreadsAlike(FAR_AUGMENT, (p) => p.lowRes, 4, 24));
 
   it('leaks no tensors', () => {
     const images = tf.tensor4d(randomBatch([3, 16, 16, 3], 25), [3, 16, 16, 3]);
@@ -354,16 +368,8 @@ describe('blurBatch on wasm', () => {
     tf.dispose([big, small]);
   });
 
-  it('is part of the blur preset: a thread augmenting part of a batch gets what the whole batch would', async () => {
-    const images = tf.tensor4d(randomBatch([8, 16, 16, 3], 34), [8, 16, 16, 3]);
-    const plan = sampleBatchAugmentation(8, mulberry32(3), BLUR_AUGMENT);
-    expect(plan.appearance!.some((p) => p.blur)).toBe(true);
-    const whole = applyAugmentation(images, plan);
-    const tail = tf.slice(whole, 3, 5);
-    const part = applyAugmentation(tf.slice(images, 3, 5), plan, 3);
-    expect(maxAbsDiff(await part.data(), await tail.data())).toBe(0);
-    tf.dispose([images, whole, tail, part]);
-  });
+  it('is part of the blur preset: a thread augmenting part of a batch gets what the whole batch would', () =>
+    expectThreadsAlike(BLUR_AUGMENT, (p) => p.blur, 3, 34));
 
   it('blurs alike on cpu, the training fallback', async () => {
     const blur = (backend: string) =>
