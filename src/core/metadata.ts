@@ -38,6 +38,7 @@ export interface ModelMetadata {
   /** Model version, shown in the app and used to keep a cached model.json and its weights together. */
   version: string;
   arch: string;
+  /** Weights stored in the files, BatchNorm folded into the convolutions. */
   parameters: number;
   /** Input: [batch, inputSize, inputSize, 3] RGB in 0–255; the model normalises inside itself. */
   inputSize: number;

@@ -74,6 +74,12 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
     expect(metadata.metrics.validation.images).toBeGreaterThan(110);
     expect(metadata.metrics.validation.accuracy).toBeGreaterThan(0.6);
     expect(metadata.metrics.test.accuracy).toBeGreaterThan(0.6);
+    // The count is of the weights shipped, as a soup of exports counts them.
+    const manifest = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')).weightsManifest;
+    const shipped = manifest
+      .flatMap((group: { weights: { shape: number[] }[] }) => group.weights)
+      .reduce((n: number, w: { shape: number[] }) => n + w.shape.reduce((a, b) => a * b, 1), 0);
+    expect(metadata.parameters).toBe(shipped);
     expect(existsSync(join(ROOT, 'training', 'runs', run, 'curves.svg'))).toBe(true);
     expect(existsSync(join(ROOT, 'training', 'runs', run, 'history.json'))).toBe(true);
     // As long as the process may take: on a busy 2-core machine 4 epochs can pass two minutes.
@@ -335,6 +341,7 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
     expect(r.stdout).toMatch(/exported the mean of 2 models to /);
     const metadata = read(soupOut);
     expect(metadata.arch).toBe('compact');
+    expect(metadata.parameters).toBe(read(out).parameters);
     expect(metadata.metrics.validation.accuracy).toBeGreaterThan(0.6);
     expect(metadata.training).toEqual({
       soup: ingredients.map((dir) => ({ dir, version: read(dir).version, training: read(dir).training })),

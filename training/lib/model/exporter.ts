@@ -135,7 +135,7 @@ export async function exportModel(input: ExportInput): Promise<ModelMetadata> {
   const described: Omit<ModelMetadata, 'version' | 'weights'> = {
     formatVersion: METADATA_FORMAT_VERSION,
     arch: input.arch,
-    parameters: countParams(model),
+    parameters: countParams(inference),
     inputSize: input.crop.size,
     crop: input.crop,
     labels: ['female', 'male'],
