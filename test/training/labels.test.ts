@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { auxClasses, auxRows } from '../../training/lib/data/labels';
+import { auxClasses, auxRows, groupsOf } from '../../training/lib/data/labels';
 
 const dirs: string[] = [];
 /** A data folder holding only a labels.csv with these lines. */
@@ -38,5 +38,20 @@ describe('auxClasses', () => {
     const { classes } = auxClasses(folders, ['race'], [{ column: 'race', groups: ['White', 'Black', 'Indian'] }]);
     expect(Array.from(classes)).toEqual([0, 1, -1, -1, -1]);
     expect(() => auxClasses(folders, ['skin'])).toThrow(/no folder's labels.csv has a "skin" column/);
+  });
+});
+
+describe('groupsOf', () => {
+  const faces = folder(['file,race,age', 'Male/a.jpg,White,25', 'Female/b.jpg,Black,', 'Male/c.jpg,,70']);
+  const names = ['Male/a.jpg', 'Female/b.jpg', 'Male/c.jpg', 'Male/unlisted.jpg'];
+
+  it('gives each image its group, ages banded, null where unknown', () => {
+    expect(groupsOf(faces, 'race', names)).toEqual(['White', 'Black', null, null]);
+    expect(groupsOf(faces, 'age', names)).toEqual(['20–39', null, '60+', null]);
+  });
+
+  it('crosses columns joined by +, leaving out the parts an image lacks', () => {
+    expect(groupsOf(faces, 'race+age', names)).toEqual(['White 20–39', 'Black', '60+', null]);
+    expect(groupsOf(faces, 'race+skin', names)).toBeNull();
   });
 });

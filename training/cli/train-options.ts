@@ -42,7 +42,8 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
                             e.g. celeba=1,diverse=1.5 (default: the recipe's)
   --balance <column>        within each folder's women and men, draw the groups of this labels.csv column (age is
                             banded: 13–19, 20–39, 40–59, 60+) by the square root of their size, so rare groups
-                            are seen more often; folders without that column are drawn as usual (default: none)
+                            are seen more often; folders without that column are drawn as usual; columns joined
+                            by + are crossed, e.g. race+age (default: none)
   --group-dro <η>           with --balance: before each epoch, measure each group's mean loss on its Train crops
                             and multiply its share of its folder's women or men by exp(η × that loss) (group DRO,
                             once an epoch), so the groups fitted worst are drawn more often; the weights compound,

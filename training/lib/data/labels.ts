@@ -10,7 +10,8 @@ export function readLabels(root: string): Csv | null {
 
 /**
  * The group in `column` of the folder's labels.csv (ages banded) of each image, by its index in `names` (paths in
- * the folder); null when the folder has no labels.csv with a "file" column and that one.
+ * the folder); null when the folder has no labels.csv with a "file" column and that one. Columns joined by "+"
+ * cross their groups ("race+age": "Black 60+"), leaving out the ones an image lacks.
  */
 export function labelGroups(
   root: string,
@@ -18,9 +19,14 @@ export function labelGroups(
   names: readonly string[],
 ): ((index: number) => string | null) | null {
   const csv = readLabels(root);
-  if (!csv?.columns.includes('file') || !csv.columns.includes(column)) return null;
-  const values = new Map(csv.rows.map((row) => [row.file, row[column]]));
-  return (index) => groupOf(column, values.get(names[index]));
+  const columns = column.split('+').map((c) => c.trim());
+  if (!csv?.columns.includes('file') || !columns.every((c) => csv.columns.includes(c))) return null;
+  const rows = new Map(csv.rows.map((row) => [row.file, row]));
+  return (index) => {
+    const row = rows.get(names[index]);
+    const parts = columns.flatMap((c) => groupOf(c, row?.[c]) ?? []);
+    return parts.length > 0 ? parts.join(' ') : null;
+  };
 }
 
 /** Every image's group in `column`, in the order of `names`; null as `labelGroups` is. */
