@@ -79,6 +79,20 @@ export function groupOf(column: string, value: string | undefined): string | nul
   return v === '' ? null : v;
 }
 
+/** The labels.csv columns that `column` names: itself, or each of a cross joined by "+" ("race+age"). */
+export function crossedColumns(column: string): string[] {
+  return column.split('+').map((c) => c.trim());
+}
+
+/**
+ * The group a labels.csv row puts an image in, as `groupOf`; a cross of columns ("race+age") joins their groups
+ * ("Black 60+"), leaving out those the row lacks, so a face with an age and no race is grouped by its age alone.
+ */
+export function rowGroup(column: string, row: Readonly<Record<string, string>> | undefined): string | null {
+  const parts = crossedColumns(column).flatMap((c) => groupOf(c, row?.[c]) ?? []);
+  return parts.length > 0 ? parts.join(' ') : null;
+}
+
 export interface GroupRecord {
   group: string;
   /** 1 = male. */

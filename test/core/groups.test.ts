@@ -2,12 +2,14 @@ import { describe, expect, it } from 'vitest';
 import {
   ageBand,
   compareGroups,
+  crossedColumns,
   groupOf,
   groupRecords,
   groupStats,
   MIN_GROUP_FACES,
   parseCsv,
   recallGap,
+  rowGroup,
   spread,
   worstGroupOfFolders,
   type GroupStats,
@@ -79,6 +81,24 @@ describe('groupOf', () => {
     expect(groupOf('Age', '30-39')).toBe('20–39');
     expect(groupOf('age', undefined)).toBeNull();
     expect(groupOf('source', '13')).toBe('13');
+  });
+});
+
+describe('rowGroup', () => {
+  const row = { race: 'Black', age: '60-69', sex: '' };
+
+  it('reads one column as groupOf does, and none from a missing row', () => {
+    expect(rowGroup('race', row)).toBe('Black');
+    expect(rowGroup('age', row)).toBe('60+');
+    expect(rowGroup('sex', row)).toBeNull();
+    expect(rowGroup('race', undefined)).toBeNull();
+  });
+
+  it('crosses columns joined by +, leaving out those the row lacks', () => {
+    expect(crossedColumns('race + age')).toEqual(['race', 'age']);
+    expect(rowGroup('race+age', row)).toBe('Black 60+');
+    expect(rowGroup('sex+age', row)).toBe('60+');
+    expect(rowGroup('sex+note', row)).toBeNull();
   });
 });
 

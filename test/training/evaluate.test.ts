@@ -181,7 +181,7 @@ describe.skipIf(!existsSync(GENDERFACES))('evaluate --by', () => {
   afterAll(() => rmSync(data, { recursive: true, force: true }));
 
   it('reports each group, the worst group and the gaps, in JSON, Markdown and HTML', () => {
-    const json = evaluate(['--data', data, '--by', 'swap,all,sex,age', '--min-group', '5', '--report', report]);
+    const json = evaluate(['--data', data, '--by', 'swap,all,sex,age,sex+age', '--min-group', '5', '--report', report]);
     const { kept, swapped } = json.groups.swap;
     expect(kept.n).toBe(12);
     expect(swapped.n).toBe(12);
@@ -213,6 +213,16 @@ describe.skipIf(!existsSync(GENDERFACES))('evaluate --by', () => {
     expect(Object.keys(json.groups.age)).toEqual(['20–39', '60+']);
     expect(json.groups.age['20–39'].n).toBe(16);
     expect(json.groups.age['60+'].n).toBe(4);
+    // Crossed, each sex's ages apart; the blanks are grouped by sex alone.
+    const crossed: Record<string, { n: number }> = json.groups['sex+age'];
+    expect(Object.fromEntries(Object.entries(crossed).map(([g, s]) => [g, s.n]))).toEqual({
+      F: 2,
+      'F 20–39': 8,
+      'F 60+': 2,
+      M: 2,
+      'M 20–39': 8,
+      'M 60+': 2,
+    });
 
     const summary = readFileSync(join(report, 'summary.md'), 'utf8');
     expect(summary).toContain('## Accuracy by swap');
@@ -223,7 +233,7 @@ describe.skipIf(!existsSync(GENDERFACES))('evaluate --by', () => {
     expect(summary).toContain('4 images have no age and are in no group.');
     const html = readFileSync(join(report, 'index.html'), 'utf8');
     expect(html).toContain('Accuracy by group');
-    expect((html.match(/<svg/g) ?? []).length).toBe(2 + 4);
+    expect((html.match(/<svg/g) ?? []).length).toBe(2 + 5);
   });
 
   it('exits 2 with one error line, before loading a model, without labels.csv or with a column it lacks', () => {
@@ -237,7 +247,7 @@ describe.skipIf(!existsSync(GENDERFACES))('evaluate --by', () => {
     } finally {
       rmSync(noLabels, { recursive: true, force: true });
     }
-    const missingColumn = run(['--data', data, '--by', 'swap,race', ...noModel]);
+    const missingColumn = run(['--data', data, '--by', 'swap,race+age', ...noModel]);
     expect(missingColumn.status).toBe(2);
     expect(missingColumn.stderr).toMatch(/^error: \S+labels\.csv has no column "race" \(it has file, note, swap/);
     expect(missingColumn.stderr.trimEnd().split('\n')).toHaveLength(1);

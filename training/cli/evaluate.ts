@@ -5,11 +5,12 @@ import sharp from 'sharp';
 import { confidentStats } from '../../src/core/calibration';
 import {
   compareGroups,
-  groupOf,
+  crossedColumns,
   groupRecords,
   groupStats,
   MIN_GROUP_FACES,
   recallGap,
+  rowGroup,
   spread,
   type GroupStats,
 } from '../../src/core/groups';
@@ -54,7 +55,8 @@ face averaged with its mirror image) on every image of a labelled folder and rep
                     averaged with its mirror image's, as the app does a photo)
   --by <columns>    accuracy per group for these columns of <dir>/labels.csv (its "file" column names each image
                     as a path relative to <dir>), e.g. --by race,age: a table and a chart per column, the worst
-                    group and the gap between the best and the worst group's accuracy
+                    group and the gap between the best and the worst group's accuracy; columns joined by +
+                    are crossed, e.g. --by race+age
   --min-group <n>   the faces a group needs to be ranked worst or best (default ${MIN_GROUP_FACES})
   --mistakes <file> list the images the app labels confidently and wrongly (not "uncertain"), most confident
                     first, one per line: wrong labels in the data, or the model's blind spots, to look at
@@ -172,7 +174,7 @@ const evaluated: { entry: DatasetEntry; probabilityMale: number | null }[] = [
 const groups: Record<string, Record<string, GroupStats>> = Object.fromEntries(
   groupLabels.columns.map((column) => {
     const records = groupRecords(
-      evaluated.map(({ entry }) => groupOf(column, groupLabels.rows.get(entry.name)?.[column])),
+      evaluated.map(({ entry }) => rowGroup(column, groupLabels.rows.get(entry.name))),
       evaluated.map(({ entry }) => entry.label),
       evaluated.map((e) => e.probabilityMale),
     );
@@ -262,7 +264,7 @@ function readGroupLabels(root: string, by: string | undefined) {
   const file = join(root, 'labels.csv');
   const csv = readLabels(root);
   if (!csv) fail(`--by needs ${file}, which does not exist`, EXIT.usage);
-  const missing = ['file', ...columns].filter((c) => !csv.columns.includes(c));
+  const missing = [...new Set(['file', ...columns.flatMap(crossedColumns)])].filter((c) => !csv.columns.includes(c));
   if (missing.length > 0) {
     const list = missing.map((c) => `"${c}"`).join(', ');
     fail(

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { groupOf, parseCsv, type Csv } from '../../../src/core/groups';
+import { crossedColumns, parseCsv, rowGroup, type Csv } from '../../../src/core/groups';
 
 /** A data folder's labels.csv (race, age… of each image, by its path in the folder), or null when it has none. */
 export function readLabels(root: string): Csv | null {
@@ -10,8 +10,8 @@ export function readLabels(root: string): Csv | null {
 
 /**
  * The group in `column` of the folder's labels.csv (ages banded) of each image, by its index in `names` (paths in
- * the folder); null when the folder has no labels.csv with a "file" column and that one. Columns joined by "+"
- * cross their groups ("race+age": "Black 60+"), leaving out the ones an image lacks.
+ * the folder); null when the folder has no labels.csv with a "file" column and that one (each one of a cross,
+ * as `rowGroup` reads it).
  */
 export function labelGroups(
   root: string,
@@ -19,14 +19,9 @@ export function labelGroups(
   names: readonly string[],
 ): ((index: number) => string | null) | null {
   const csv = readLabels(root);
-  const columns = column.split('+').map((c) => c.trim());
-  if (!csv?.columns.includes('file') || !columns.every((c) => csv.columns.includes(c))) return null;
+  if (!csv?.columns.includes('file') || !crossedColumns(column).every((c) => csv.columns.includes(c))) return null;
   const rows = new Map(csv.rows.map((row) => [row.file, row]));
-  return (index) => {
-    const row = rows.get(names[index]);
-    const parts = columns.flatMap((c) => groupOf(c, row?.[c]) ?? []);
-    return parts.length > 0 ? parts.join(' ') : null;
-  };
+  return (index) => rowGroup(column, rows.get(names[index]));
 }
 
 /** Every image's group in `column`, in the order of `names`; null as `labelGroups` is. */
