@@ -222,6 +222,12 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
     expect(r.stderr).toContain('--group-dro weighs the groups of a column: pass --balance <column> too');
   });
 
+  it('refuses a crossed column as an auxiliary head', () => {
+    const r = train(['--data', kaggle, '--aux', 'race+age']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--aux learns single columns, e.g. race,age, not crossed ones; got "race+age"');
+  });
+
   it('refuses a SAM radius outside 0 to 1', () => {
     const r = train(['--data', kaggle, '--sam', '1.5']);
     expect(r.status).toBe(2);

@@ -197,6 +197,9 @@ export function parseTrainOptions() {
   const aux = values.aux?.split(',').map((column) => column.trim()) ?? [];
   if (aux.some((column) => !column) || new Set(aux).size < aux.length)
     fail(`--aux must name labels.csv columns, each once, e.g. race,age; got "${values.aux}"`, EXIT.usage);
+  // A head learns one column's classes; crossing (race+age) is --balance's and evaluate --by's.
+  if (aux.some((column) => column.includes('+')))
+    fail(`--aux learns single columns, e.g. race,age, not crossed ones; got "${values.aux}"`, EXIT.usage);
   if (aux.length > 0 && mixup > 0)
     fail('--aux cannot go with --mixup: a blend of two faces has no one race or age to learn', EXIT.usage);
   const auxWeight = Number(values['aux-weight']);

@@ -22,7 +22,8 @@ const [a, b] = await Promise.all(
     return folded.weights.map((w) => {
       const magnitudes = Array.from(w.read().dataSync(), Math.abs).sort((x, y) => x - y);
       return {
-        name: w.name,
+        // tfjs numbers repeated names (depthwise_kernel_2): the layer and weight are the same in both.
+        name: w.name.replace(/_\d+$/, ''),
         size: magnitudes.length,
         max: magnitudes.at(-1)!,
         p99: magnitudes[Math.floor(magnitudes.length * 0.99)],
