@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { averageModels } from '../../training/lib/model/average';
-import { saveModelFiles } from '../../training/lib/model/model-files';
+import { loadModelFiles, saveModelFiles } from '../../training/lib/model/model-files';
 import { initTrainingBackend } from '../../training/lib/fit/wasm/setup';
+import { maxRelativeDiff, SHIPPED_MODEL, widenOneChannel } from '../support/models';
 
 const dir = mkdtempSync(join(tmpdir(), 'facesense-average-'));
 beforeAll(async () => {
@@ -38,6 +39,20 @@ describe('averageModels', () => {
     expect(tf.memory().numTensors - before).toBe(weights.length);
     mean.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('averages two exports of one function, their channels scaled apart, into that function', async () => {
+    const shipped = await loadModelFiles(SHIPPED_MODEL);
+    const rescaled = await loadModelFiles(SHIPPED_MODEL);
+    widenOneChannel(rescaled, 3, 30);
+    const out = join(dir, 'rescaled');
+    await saveModelFiles(rescaled, out);
+    const x = tf.randomUniform([8, 64, 64, 3], 0, 255, 'float32', 2);
+    // Their plain mean would scale block1's channel 3 by 15.5 and the weights on it by 0.52: another function.
+    const mean = await averageModels([SHIPPED_MODEL, out]);
+    expect(await maxRelativeDiff(shipped, mean, x)).toBeLessThan(1e-4);
+    tf.dispose(x);
+    [shipped, rescaled, mean].forEach((m) => m.dispose());
   });
 
   it('refuses models of different architectures, and leaks nothing when it does', async () => {

@@ -24,6 +24,7 @@ import {
   logLoss,
 } from '../../../src/core/metrics';
 import { countBy, type Dataset } from '../data/dataset';
+import { equalizeRanges } from './equalize';
 import { foldBatchNorm } from './fold';
 import { loadModelFiles, replaceDirAtomically, saveModelFiles, type Quantization } from './model-files';
 import { countParams } from './models';
@@ -78,7 +79,8 @@ export interface ExportInput {
 }
 
 /**
- * Folds BatchNormalization into the convolutions (the same outputs, fewer ops per frame), quantizes the model and
+ * Folds BatchNormalization into the convolutions (the same outputs, fewer ops per frame), equalizes the channels'
+ * ranges before uint8 (the same outputs, no channel coarsening its tensor's step), quantizes the model and
  * measures what that costs on Validation; fits the temperature and bias (each folder's women and men weighted
  * alike) and the "uncertain" band (at least 97 % of faces labelled, as one crop and as a photo's face is, averaged
  * with its mirror image) on all folders' Validation together; reports Validation and Test with both applied, for
@@ -94,6 +96,7 @@ export async function exportModel(input: ExportInput): Promise<ModelMetadata> {
   );
   const floatValidation = await splitMetrics(model, validation);
   const inference = await foldBatchNorm(model);
+  if (quantization === 'uint8') equalizeRanges(inference);
   // The quantized copy is measured from the system's temp folder: a kill here leaves nothing beside `out`.
   const probe = mkdtempSync(join(tmpdir(), 'facesense-quantized-'));
   await saveModelFiles(inference, probe, quantization);
