@@ -346,19 +346,24 @@ describe.skipIf(!hasData)(`training CLIs on ${DATA_DIR}`, () => {
     expect(metadata.training).toEqual({
       soup: ingredients.map((dir) => ({ dir, version: read(dir).version, training: read(dir).training })),
     });
-    // Its weights are the ingredients' mean, rounded to uint8 once more: within one step of each tensor's range.
+    // Its weights are the ingredients' mean, taken in one gauge (averageModels equalizes each) and equalized again
+    // as every uint8 export is, then rounded to uint8 once more: within one step of each tensor's range.
     const { initTrainingBackend } = await import('../../training/lib/fit/wasm/setup');
     const { loadModelFiles } = await import('../../training/lib/model/model-files');
+    const { averageModels } = await import('../../training/lib/model/average');
+    const { equalizeRanges } = await import('../../training/lib/model/equalize');
     await initTrainingBackend();
-    const [a, b, mean] = await Promise.all([...ingredients, soupOut].map((dir) => loadModelFiles(dir)));
-    const [wa, wb] = [a.getWeights(), b.getWeights()].map((ws) => ws.map((w) => Array.from(w.dataSync())));
-    mean.getWeights().forEach((w, i) => {
+    const expected = await averageModels(ingredients);
+    equalizeRanges(expected);
+    const soup = await loadModelFiles(soupOut);
+    const means = expected.getWeights().map((w) => Array.from(w.dataSync()));
+    soup.getWeights().forEach((w, i) => {
       const values = Array.from(w.dataSync());
       const step = (Math.max(...values) - Math.min(...values)) / 255;
-      const error = Math.max(...values.map((v, k) => Math.abs(v - (wa[i][k] + wb[i][k]) / 2)));
+      const error = Math.max(...values.map((v, k) => Math.abs(v - means[i][k])));
       expect(error).toBeLessThanOrEqual(step + 1e-6);
     });
-    [a, b, mean].forEach((m) => m.dispose());
+    [expected, soup].forEach((m) => m.dispose());
 
     const mixed = tsx('export.ts', ['--soup', out, '--soup', join(data, 'model-wide'), '--out', soupOut]);
     expect(mixed.status).toBe(2);
