@@ -16,30 +16,29 @@ interface Kernel {
   bias?: Float32Array;
 }
 
-function channelMaxima(kernel: Kernel, side: 'in' | 'out'): Float32Array {
-  const { shape, values } = kernel;
-  const depthwise = kernel.layer.getClassName() === 'DepthwiseConv2D';
-  const inputs = shape[shape.length - 2];
-  const outputs = shape[shape.length - 1];
+/** Each weight's channel on one side of its kernel, and how many channels that side has. */
+function channelsOf(kernel: Kernel, side: 'in' | 'out'): { count: number; of: (i: number) => number } {
+  const inputs = kernel.shape[kernel.shape.length - 2];
+  const outputs = kernel.shape[kernel.shape.length - 1];
   // A depthwise kernel's output channel is its input channel (multiplier 1, as the separable blocks have).
-  const channelOf = (i: number) => (depthwise || side === 'in' ? Math.floor(i / outputs) % inputs : i % outputs);
-  const maxima = new Float32Array(side === 'in' || depthwise ? inputs : outputs);
-  values.forEach((v, i) => {
-    const c = channelOf(i);
+  if (side === 'in' || kernel.layer.getClassName() === 'DepthwiseConv2D')
+    return { count: inputs, of: (i) => Math.floor(i / outputs) % inputs };
+  return { count: outputs, of: (i) => i % outputs };
+}
+
+function channelMaxima(kernel: Kernel, side: 'in' | 'out'): Float32Array {
+  const channels = channelsOf(kernel, side);
+  const maxima = new Float32Array(channels.count);
+  kernel.values.forEach((v, i) => {
+    const c = channels.of(i);
     maxima[c] = Math.max(maxima[c], Math.abs(v));
   });
   return maxima;
 }
 
 function scaleChannels(kernel: Kernel, side: 'in' | 'out', factors: Float32Array): void {
-  const { shape, values } = kernel;
-  const depthwise = kernel.layer.getClassName() === 'DepthwiseConv2D';
-  const inputs = shape[shape.length - 2];
-  const outputs = shape[shape.length - 1];
-  for (let i = 0; i < values.length; i++) {
-    const c = depthwise || side === 'in' ? Math.floor(i / outputs) % inputs : i % outputs;
-    values[i] *= factors[c];
-  }
+  const channels = channelsOf(kernel, side);
+  kernel.values.forEach((v, i) => (kernel.values[i] = v * factors[channels.of(i)]));
   if (side === 'out' && kernel.bias) kernel.bias.forEach((b, c) => (kernel.bias![c] = b * factors[c]));
 }
 
