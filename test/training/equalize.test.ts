@@ -25,15 +25,11 @@ function maxima(layer: tfl.layers.Layer, side: 'in' | 'out'): number[] {
   return found;
 }
 
-/** A weight rounded to uint8 and back, one range per tensor, as the export stores it. */
+/** A weight rounded to uint8 and back, one range per tensor, as the export stores it and tfjs reads it. */
 function roundTrip(w: tf.Tensor): tf.Tensor {
   const spec = { name: 'w', shape: w.shape, dtype: 'float32' as const };
   const { specs, data } = quantizeWeights([spec], (w.dataSync() as Float32Array).slice().buffer, 'uint8');
-  const { min, scale } = specs[0].quantization as { min: number; scale: number };
-  return tf.tensor(
-    Array.from(new Uint8Array(data), (q) => min + q * scale),
-    w.shape,
-  );
+  return tf.io.decodeWeights(data, specs).w;
 }
 
 /** What rounding every weight to uint8 changes in block1's output, relative to its size (the first block's error). */
