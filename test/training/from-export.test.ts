@@ -19,9 +19,11 @@ const CONVOLUTION = /Conv2D$/;
 /** An export of a model of `arch`: BatchNorm folded, as `npm run train` writes public/models/gender. */
 async function exportModel(arch: Arch, to: string): Promise<void> {
   const trained = buildModel(arch, { inputSize: 64, seed: 3 });
-  randomiseNorms(trained, 3);
+  const sample = crops(3);
+  randomiseNorms(trained, 3, sample);
   const folded = await foldBatchNorm(trained);
   await saveModelFiles(folded, to);
+  tf.dispose(sample);
   [trained, folded].forEach((m) => m.dispose());
 }
 

@@ -12,10 +12,10 @@ beforeAll(async () => {
 describe('widenModel', () => {
   it('gives the wide net the compact net’s outputs, with every layer wider', async () => {
     const compact = buildModel('compact', { inputSize: 64, seed: 4 });
-    randomiseNorms(compact, 4);
+    const x = tf.randomUniform([6, 64, 64, 3], 0, 255, 'float32', 13);
+    randomiseNorms(compact, 4, x);
     const wide = buildModel('wide', { inputSize: 64, seed: 5 });
     expect(wide.countParams()).toBe(446_601);
-    const x = tf.randomUniform([6, 64, 64, 3], 0, 255, 'float32', 13);
     const before = tf.memory().numTensors;
     widenModel(compact, wide, 1);
     expect(tf.memory().numTensors).toBe(before);
@@ -33,10 +33,10 @@ describe('widenModel', () => {
 
   it('gives the wider net the wide net’s outputs, so a trained wide model can start it', async () => {
     const wide = buildModel('wide', { inputSize: 64, seed: 6 });
-    randomiseNorms(wide, 6);
+    const x = tf.randomUniform([4, 64, 64, 3], 0, 255, 'float32', 17);
+    randomiseNorms(wide, 6, x);
     const wider = buildModel('wider', { inputSize: 64, seed: 7 });
     expect(wider.countParams()).toBe(871_845);
-    const x = tf.randomUniform([4, 64, 64, 3], 0, 255, 'float32', 17);
     widenModel(wide, wider, 2);
     expect(await maxRelativeDiff(wide, wider, x)).toBeLessThan(1e-4);
     tf.dispose(x);
