@@ -16,7 +16,7 @@ import { asFloat32, cropFaces } from '../../src/vision/crop';
 import { loadBlazeFace, type DetectedFace } from '../../src/vision/detector';
 import { loadClassifierDir, readModelDir } from '../cli/common';
 import { listDataset } from '../lib/data/dataset';
-import { decodeInOrder, imageTensor } from '../lib/data/images';
+import { stillFaces } from '../lib/data/images';
 import { inSplit } from '../lib/data/splits';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 import { blazeFaceModels } from '../lib/node-io';
@@ -47,16 +47,11 @@ for (const dir of positionals) {
   const bands = BANDS.slice(1).map(() => ({ faces: 0, asCut: 0, levelled: 0 }));
   const rollBefore: number[] = [];
   const rollAfter: number[] = [];
-  let i = 0;
-  for await (const decoded of decodeInOrder(entries.map((e) => e.path))) {
-    const { label } = entries[i++];
-    if (decoded instanceof Error) continue;
-    const image = imageTensor(decoded);
-    const [face] = await detector.detect(image, { still: true });
-    if (!face) {
-      image.dispose();
-      continue;
-    }
+  for await (const { index, image, face } of stillFaces(
+    entries.map((e) => e.path),
+    detector,
+  )) {
+    const { label } = entries[index];
     const roll = rollOf(face);
     const box = faceCropBox(face.box, crop);
     const [height, width] = image.shape;
@@ -81,7 +76,7 @@ for (const dir of positionals) {
     band.faces++;
     if (asCut > 0.5 === (label === 1)) band.asCut++;
     if (afterLevelling > 0.5 === (label === 1)) band.levelled++;
-    if (i % 500 === 0) process.stderr.write(`${dir}: ${i}/${entries.length}\n`);
+    if ((index + 1) % 500 === 0) process.stderr.write(`${dir}: ${index + 1}/${entries.length}\n`);
   }
   const deg = (r: number) => `${((r * 180) / Math.PI).toFixed(1)}°`;
   console.log(

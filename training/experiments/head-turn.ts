@@ -2,11 +2,12 @@
  * Where the mistakes are by how far the head is turned (yaw; issue 15, §52 of docs/experiments.md): the confident
  * mistakes on `fairface`'s weakest groups are, by eye, mostly faces turned away, older faces and dark or blurred
  * frames. This measures the first on validation data: the nose tip's offset from the midpoint of the eyes, along the
- * eye line and in widths of the face box (BlazeFace's keypoints; 0 for a face looking at the camera, about 0.3 for
- * a profile), and the model's accuracy in bands of it, over all faces and for each race × sex where the folder's
- * labels.csv has a race. Each face is scored with its mirror image, as the app scores a photo; `--shift s,…` and
- * `--grow g,…` score it also with its box moved s times the nose's offset towards the back of the head and made g
- * times larger about its centre (each pair), to see whether a turned face is only cut off-centre or too close. Run:
+ * eye line and in widths of the face box (BlazeFace's keypoints; 0 for a face looking at the camera, at most about
+ * 0.35 on `diverse`), and the model's accuracy in bands of it, over all faces and for each race × sex where the
+ * folder's labels.csv has a race. Each face is scored with its mirror image, as the app scores a photo; `--shift
+ * s,…` and `--grow g,…` score it also with its box moved s times the nose's offset towards the back of the head and
+ * made g times larger about its centre (each pair), to see whether a turned face is only cut off-centre or too
+ * close. Run:
  *   npx tsx training/experiments/head-turn.ts [--model <dir>] [--split Validation|all] [--shift=-0.5,0,0.5] \
  *     [--grow 1,1.2] [--write-labels <file>] <data dir> [...]
  * Kaggle-layout folders are read from Validation/, plain {Male,Female} folders from their held-out tenth; `--split
@@ -17,11 +18,11 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { withFlipAveraging } from '../../src/vision/classifier';
 import { cropFaces } from '../../src/vision/crop';
-import type { Box } from '../../src/core/geometry';
+import { scaleBox, type Box } from '../../src/core/geometry';
 import { loadBlazeFace, type DetectedFace } from '../../src/vision/detector';
 import { loadClassifierDir, readModelDir } from '../cli/common';
 import { listDataset } from '../lib/data/dataset';
-import { decodeInOrder, imageTensor } from '../lib/data/images';
+import { stillFaces } from '../lib/data/images';
 import { groupsOf, readLabels } from '../lib/data/labels';
 import { inSplit } from '../lib/data/splits';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
@@ -78,13 +79,8 @@ function noseOffset({ landmarks: [right, left, nose] }: DetectedFace): { along: 
  */
 function moved(face: DetectedFace, { shift, grow }: { shift: number; grow: number }): Box {
   const { along, unit } = noseOffset(face);
-  const { x, y, width, height } = face.box;
-  return {
-    x: x - shift * along * unit[0] - ((grow - 1) * width) / 2,
-    y: y - shift * along * unit[1] - ((grow - 1) * height) / 2,
-    width: grow * width,
-    height: grow * height,
-  };
+  const box = scaleBox(face.box, grow);
+  return { ...box, x: box.x - shift * along * unit[0], y: box.y - shift * along * unit[1] };
 }
 
 const bandOf = (face: DetectedFace) =>
@@ -131,18 +127,12 @@ for (const dir of positionals) {
   };
   /** Each image's band name for --write-labels: turned or frontal. */
   const turnOfFile = new Map<string, string>();
-  let i = 0;
-  for await (const decoded of decodeInOrder(entries.map((e) => e.path))) {
-    const { label } = entries[i];
-    const race = races?.[i] ?? null;
-    i++;
-    if (decoded instanceof Error) continue;
-    const image = imageTensor(decoded);
-    const [face] = await detector.detect(image, { still: true });
-    if (!face) {
-      image.dispose();
-      continue;
-    }
+  for await (const { index, image, face } of stillFaces(
+    entries.map((e) => e.path),
+    detector,
+  )) {
+    const { label, name } = entries[index];
+    const race = races?.[index] ?? null;
     const p = tf.tidy(() =>
       classifier.predict(
         cropFaces(
@@ -155,10 +145,10 @@ for (const dir of positionals) {
     const right = Array.from(await p.data(), (probabilityMale) => probabilityMale > 0.5 === (label === 1));
     tf.dispose([p, image]);
     const band = bandOf(face);
-    turnOfFile.set(entries[i - 1].name, band === TURNED ? 'turned' : 'frontal');
+    turnOfFile.set(name, band === TURNED ? 'turned' : 'frontal');
     count('all', band, right);
     if (race) count(`${race} ${label === 1 ? 'men' : 'women'}`, band, right);
-    if (i % 500 === 0) process.stderr.write(`${dir}: ${i}/${entries.length}\n`);
+    if ((index + 1) % 500 === 0) process.stderr.write(`${dir}: ${index + 1}/${entries.length}\n`);
   }
   if (labelsOut) writeLabels(dataset.root, turnOfFile, labelsOut);
   const all = tally.get('all')!;

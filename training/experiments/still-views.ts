@@ -16,7 +16,7 @@ import { cropFaces } from '../../src/vision/crop';
 import { loadBlazeFace } from '../../src/vision/detector';
 import { DEFAULT_MODEL_DIR, loadClassifierDir } from '../cli/common';
 import { listDataset } from '../lib/data/dataset';
-import { decodeInOrder, imageTensor } from '../lib/data/images';
+import { stillFaces } from '../lib/data/images';
 import { inSplit } from '../lib/data/splits';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 import { blazeFaceModels } from '../lib/node-io';
@@ -69,30 +69,27 @@ for (const dir of positionals) {
   const entries = dataset.entries.filter(inSplit(dataset, 'Validation'));
   const scored: number[][] = [];
   const labels: number[] = [];
-  let i = 0;
-  for await (const decoded of decodeInOrder(entries.map((e) => e.path))) {
-    const entry = entries[i++];
-    if (decoded instanceof Error) continue;
-    const image = imageTensor(decoded);
-    const [face] = await detector.detect(image, { still: true });
-    if (face) {
-      const { box } = face;
-      const side = Math.max(box.width, box.height);
-      const crops = tf.tidy(() =>
-        tf.concat(
-          VIEWS.map((v) => {
-            const shifted = { ...box, x: box.x + v.dx * side, y: box.y + v.dy * side };
-            const cut = cropFaces(image, [shifted], { ...crop, scale: crop.scale * v.scale });
-            return v.flip ? tf.image.flipLeftRight(cut) : cut;
-          }),
-        ),
-      ) as tf.Tensor4D;
-      scored.push(Array.from(await classifier.classify(crops)));
-      labels.push(entry.label);
-      crops.dispose();
-    }
+  for await (const { index, image, face } of stillFaces(
+    entries.map((e) => e.path),
+    detector,
+  )) {
+    const entry = entries[index];
+    const { box } = face;
+    const side = Math.max(box.width, box.height);
+    const crops = tf.tidy(() =>
+      tf.concat(
+        VIEWS.map((v) => {
+          const shifted = { ...box, x: box.x + v.dx * side, y: box.y + v.dy * side };
+          const cut = cropFaces(image, [shifted], { ...crop, scale: crop.scale * v.scale });
+          return v.flip ? tf.image.flipLeftRight(cut) : cut;
+        }),
+      ),
+    ) as tf.Tensor4D;
+    scored.push(Array.from(await classifier.classify(crops)));
+    labels.push(entry.label);
+    crops.dispose();
     image.dispose();
-    if (i % 500 === 0) process.stderr.write(`${dir}: ${i}/${entries.length}\n`);
+    if ((index + 1) % 500 === 0) process.stderr.write(`${dir}: ${index + 1}/${entries.length}\n`);
   }
   scores[dir] = Object.fromEntries(
     Object.entries(CANDIDATES).map(([name, views]) => {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import type { Box } from '../../../src/core/geometry';
+import type { DetectedFace, FaceDetector } from '../../../src/vision/detector';
 
 /** Larger images are scaled down before detection: the detector sees 128×128 and crops are 64×64 anyway. */
 const MAX_SIDE = 2048;
@@ -97,5 +98,25 @@ export async function* decodeInOrder(paths: readonly string[], ahead = 4): Async
       result = await decodeImage(paths[i]).catch((err: Error) => err);
     }
     yield result;
+  }
+}
+
+/**
+ * The face the detector finds first in each of `paths`, read as a still photo (its border retries included), in
+ * order, with the image's index in `paths`; files that do not decode and photos without a face are passed over.
+ * The caller disposes each image.
+ */
+export async function* stillFaces(
+  paths: readonly string[],
+  detector: FaceDetector,
+): AsyncGenerator<{ index: number; image: tf.Tensor3D; face: DetectedFace }> {
+  let index = 0;
+  for await (const decoded of decodeInOrder(paths)) {
+    const at = index++;
+    if (decoded instanceof Error) continue;
+    const image = imageTensor(decoded);
+    const [face] = await detector.detect(image, { still: true });
+    if (face) yield { index: at, image, face };
+    else image.dispose();
   }
 }
