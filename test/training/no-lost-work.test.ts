@@ -111,6 +111,7 @@ describe.skipIf(!hasData)(`no lost work (${DATA_DIR})`, () => {
     // What the stopped epoch's batches added up to, kept for its record once resumed.
     expect(stopped.unfinished).toMatchObject({ seen: stopped.step * 8 });
     expect(stopped.unfinished.seconds).toBeGreaterThan(0);
+    expect(stopped.unfinished.auxLossSum).toBeGreaterThan(0);
     expect(stopped.auxHeads).toHaveLength(1);
     expect(stopped.auxHeads[0]).toMatchObject({ column: 'race', groups: races });
     expect(stopped.auxHeads[0].bias).toHaveLength(3);
@@ -128,6 +129,8 @@ describe.skipIf(!hasData)(`no lost work (${DATA_DIR})`, () => {
     const history = JSON.parse(readFileSync(join(ROOT, 'training', 'runs', run, 'history.json'), 'utf8'));
     expect(history.map((e: { epoch: number }) => e.epoch)).toEqual([1, 2, 3]);
     expect(history[0].seconds).toBeGreaterThanOrEqual(stopped.unfinished.seconds);
+    // The heads' loss is in every epoch's record, the two resumed ones included.
+    history.forEach((e: { auxLoss: number }) => expect(e.auxLoss).toBeGreaterThan(0.1));
     expect(state()).toMatchObject({ epoch: 3, step: 0 });
     expect(state().unfinished).toBeUndefined();
     const metadata = JSON.parse(readFileSync(join(work, 'model', 'metadata.json'), 'utf8'));

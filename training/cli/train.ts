@@ -459,6 +459,7 @@ for (let epoch = startEpoch; epoch < epochs; epoch++) {
     lossSum: before.lossSum + lossSum,
     correct: before.correct + correct,
     seen: before.seen + seen,
+    ...(aux && { auxLossSum: (before.auxLossSum ?? 0) + auxLossSum }),
   });
   bar.start(stepsPerEpoch, state.step, { rate: '-', extra: '' });
   for (let step = state.step; step < stepsPerEpoch; step++) {
@@ -531,6 +532,7 @@ for (let epoch = startEpoch; epoch < epochs; epoch++) {
     valBySource: bySource,
     valWorstBalancedAccuracy: Math.min(...Object.values(bySource).map((v) => v.balancedAccuracy)),
     ...(worstGroup && { valWorstGroup: worstGroup }),
+    ...(aux && trained.seen > 0 && { auxLoss: (trained.auxLossSum ?? 0) / trained.seen }),
     seconds: trained.seconds,
   };
   state.history.push(record);

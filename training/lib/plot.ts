@@ -19,6 +19,8 @@ export interface EpochRecord {
   valWorstBalancedAccuracy?: number;
   /** With --balance, the validation group of that column with the lowest accuracy, over the folders that have it. */
   valWorstGroup?: FolderGroup;
+  /** With --aux, the auxiliary heads' mean training loss (their softmax cross-entropies, before --aux-weight). */
+  auxLoss?: number;
   /** Training time of the epoch. */
   seconds?: number;
   /** Learning rate in use during the epoch. */

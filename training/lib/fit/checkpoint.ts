@@ -34,9 +34,9 @@ export interface TrainState {
   groupDro?: { epoch: number; groups: string[]; weights: number[]; losses: number[]; taken: number[] };
   /**
    * Epoch `epoch`'s batches before a stop mid-epoch: their training seconds, summed loss (per image), right answers
-   * and images, so that the resumed epoch's record counts all of its batches.
+   * and images, and with --aux the heads' summed loss, so that the resumed epoch's record counts all of its batches.
    */
-  unfinished?: { seconds: number; lossSum: number; correct: number; seen: number };
+  unfinished?: { seconds: number; lossSum: number; correct: number; seen: number; auxLossSum?: number };
   /** With --aux, each head's column, classes and weights (kernel row-major [features, classes]): not in the model. */
   auxHeads?: Array<{ column: string; groups: string[]; kernel: number[]; bias: number[] }>;
 }
