@@ -157,10 +157,24 @@ for (const dir of positionals) {
   const viewColumns = views.map((v) => `shift ${v.shift}${v.grow === 1 ? '' : `, ×${v.grow}`}`).join(' | ');
   console.log(`| nose offset (box widths) | share of faces | accuracy: ${viewColumns} |`);
   console.log(`| --- | --- |${views.map(() => ' --- |').join('')}`);
-  const row = (name: string, bands: Tally[]) => {
+  /** Faces in `bands`, and the accuracy in each view over them. */
+  const accuracies = (bands: Tally[]) => {
     const n = bands.reduce((t, b) => t + b.faces, 0);
-    const right = views.map((_, k) => bands.reduce((t, b) => t + b.right[k], 0));
-    return `| ${name} | ${pct(n, faces)} | ${right.map((r) => pct(r, n)).join(' | ')} |`;
+    return {
+      n,
+      shown: views
+        .map((_, k) =>
+          pct(
+            bands.reduce((t, b) => t + b.right[k], 0),
+            n,
+          ),
+        )
+        .join(' | '),
+    };
+  };
+  const row = (name: string, bands: Tally[]) => {
+    const { n, shown } = accuracies(bands);
+    return `| ${name} | ${pct(n, faces)} | ${shown} |`;
   };
   all.forEach((b, k) => console.log(row(bandName(k), [b])));
   console.log(row('all', all));
@@ -169,20 +183,9 @@ for (const dir of positionals) {
   console.log(`| group | turned: share | accuracy: ${viewColumns} | the rest: ${viewColumns} |`);
   console.log(`| --- | --- |${views.map(() => ' --- |').join('')}${views.map(() => ' --- |').join('')}`);
   for (const [key, bands] of [...tally].filter(([k]) => k !== 'all').sort(([a], [b]) => a.localeCompare(b))) {
-    const rest = bands.slice(0, TURNED);
     const n = bands.reduce((t, b) => t + b.faces, 0);
-    const restN = rest.reduce((t, b) => t + b.faces, 0);
-    const turned = bands[TURNED];
-    console.log(
-      `| ${key} (${n}) | ${pct(turned.faces, n)} | ${turned.right.map((r) => pct(r, turned.faces)).join(' | ')} | ` +
-        `${views
-          .map((_, k) =>
-            pct(
-              rest.reduce((t, b) => t + b.right[k], 0),
-              restN,
-            ),
-          )
-          .join(' | ')} |`,
-    );
+    const turned = accuracies([bands[TURNED]]);
+    const rest = accuracies(bands.slice(0, TURNED));
+    console.log(`| ${key} (${n}) | ${pct(turned.n, n)} | ${turned.shown} | ${rest.shown} |`);
   }
 }
