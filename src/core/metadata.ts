@@ -51,7 +51,8 @@ export interface ModelMetadata {
   /** Added to the logit after the temperature, so that 0.5 recalls both classes alike; absent in models exported
    * before it was fitted (as 0). */
   bias?: number;
-  quantization: 'float32' | 'float16' | 'uint8';
+  /** uint4: 4 bits a kernel weight over each output channel's range (src/core/packed-weights.ts). */
+  quantization: 'float32' | 'float16' | 'uint8' | 'uint4';
   /** Validation and Test of all folders together, and of each folder by name. */
   metrics: {
     validation?: SplitMetrics;

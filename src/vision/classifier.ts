@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { LOGIT_EPSILON, type Calibration } from '../core/calibration';
 import type { ModelMetadata } from '../core/metadata';
+import { withPackedWeights } from './packed-model';
 
 export interface GenderClassifier {
   readonly metadata: ModelMetadata;
@@ -81,9 +82,6 @@ export function withFlipAveraging(classifier: GenderClassifier): GenderClassifie
   return fromPredict(classifier.metadata, predict, () => classifier.dispose());
 }
 
-export async function loadGenderClassifier(
-  source: string | tf.io.IOHandler,
-  metadata: ModelMetadata,
-): Promise<GenderClassifier> {
-  return createGenderClassifier(await tfl.loadLayersModel(source), metadata);
+export async function loadGenderClassifier(source: tf.io.IOHandler, metadata: ModelMetadata): Promise<GenderClassifier> {
+  return createGenderClassifier(await tfl.loadLayersModel(withPackedWeights(source)), metadata);
 }

@@ -38,7 +38,7 @@ export the mean of several epochs' weights, or of several exported models' (a mo
                       the run, or in the first --soup model); Validation and Test are taken from them as training
                       took them
   --out <dir>         destination (default public/models/gender); replaced atomically
-  --quantize <q>      uint8, float16 or float32 (default: the run's choice, or the first --soup model's)
+  --quantize <q>      uint8, float16, float32 or uint4 (default: the run's choice, or the first --soup model's)
   --average <a>-<b>   with --run, export the mean of the weights of epochs a to b (training/runs/<name>/epochs)
                       instead of the best epoch (weight averaging, free of the luck of one epoch)
   -h, --help          this text
@@ -77,8 +77,8 @@ interface Source {
 const source = values.run ? fromRun(values.run) : fromSoup(soup);
 
 const quantization = (values.quantize ?? source.quantization) as Quantization;
-if (!['uint8', 'float16', 'float32'].includes(quantization))
-  fail(`--quantize must be uint8, float16 or float32`, EXIT.usage);
+if (!['uint8', 'float16', 'float32', 'uint4'].includes(quantization))
+  fail(`--quantize must be uint8, float16, float32 or uint4`, EXIT.usage);
 
 assertBlazeFaceInstalled();
 const datasets = (values.data ?? source.data).map((dir) => openDataset(dir));

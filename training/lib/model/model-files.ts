@@ -3,9 +3,12 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import type { ModelMetadata } from '../../../src/core/metadata';
+import { packKernel, serializeKernel } from '../../../src/core/packed-weights';
+import { withPackedWeights, type PackedSpec } from '../../../src/vision/packed-model';
 import { fileModelHandler, isRunning } from '../node-io';
 
-export type Quantization = 'float32' | 'float16' | 'uint8';
+export type Quantization = ModelMetadata['quantization'];
 
 const WEIGHTS_FILE = 'weights.bin';
 
@@ -49,7 +52,16 @@ function toFloat16(values: Float32Array): Uint16Array {
   return out;
 }
 
-/** Re-encodes float32 weights as uint8 (affine per tensor) or float16, with the specs tfjs's loader decodes. */
+/** The kernels a uint4 export packs, with each one's output-channel axis: a depthwise kernel's is its third. */
+export function packedAxis(name: string, shape: readonly number[]): number | null {
+  if (name.endsWith('depthwise_kernel')) return 2;
+  return name.endsWith('kernel') ? shape.length - 1 : null;
+}
+
+/**
+ * Re-encodes float32 weights as uint8 (affine per tensor) or float16, with the specs tfjs's loader decodes, or as
+ * uint4: kernels packed (src/core/packed-weights.ts), the rest float32 (biases: a few thousand values).
+ */
 export function quantizeWeights(
   specs: tf.io.WeightsManifestEntry[],
   data: ArrayBuffer,
@@ -68,6 +80,15 @@ export function quantizeWeights(
     }
     const values = new Float32Array(data.slice(offset, offset + bytes));
     offset += bytes;
+    const axis = quantization === 'uint4' ? packedAxis(spec.name, spec.shape) : null;
+    if (axis !== null) {
+      parts.push(serializeKernel(packKernel(values, { shape: spec.shape, axis }, 4)));
+      return { ...spec, packed: { bits: 4, axis } } satisfies PackedSpec;
+    }
+    if (quantization === 'uint4') {
+      parts.push(new Uint8Array(values.buffer));
+      return spec;
+    }
     if (quantization === 'float16') {
       parts.push(new Uint8Array(toFloat16(values).buffer));
       return { ...spec, quantization: { dtype: 'float16' as const } };
@@ -126,7 +147,7 @@ export async function saveModelFiles(
 }
 
 export function loadModelFiles(dir: string): Promise<tfl.LayersModel> {
-  return tfl.loadLayersModel(fileModelHandler(join(dir, 'model.json')));
+  return tfl.loadLayersModel(withPackedWeights(fileModelHandler(join(dir, 'model.json'))));
 }
 
 /**
