@@ -11,6 +11,7 @@ import {
   FastBatchNorm,
   withAuxHeads,
 } from '../../training/lib/model/models';
+import { kernelRounder } from '../../training/lib/fit/quantized';
 import { createTrainer, type Trainer } from '../../training/lib/fit/trainer';
 import { initTrainingBackend } from '../../training/lib/fit/wasm/setup';
 
@@ -208,6 +209,75 @@ describe('data-parallel training step', () => {
         sam.weights.forEach((w, i) => w.forEach((v, j) => expect(Math.abs(v - expected[i][j])).toBeLessThan(1e-5)));
       }
       // Not the plain step: some weight moved differently.
+      const moved = plain.weights.flatMap((w, i) => Array.from(w, (v, j) => Math.abs(v - expected[i][j])));
+      expect(Math.max(...moved)).toBeGreaterThan(1e-6);
+    } finally {
+      tf.dispose([x, y]);
+    }
+  });
+
+  it('with gradientAt, takes the gradient at the kernels rounded to uint4 and applies it to the unrounded ones', async () => {
+    const { x, y } = toyBatch(16, 16);
+    const augmentation = sampleBatchAugmentation(16, mulberry32(5), AUGMENT_PRESETS.robust);
+    const rounderOf = (model: tfl.LayersModel) =>
+      kernelRounder(
+        model.trainableWeights.map((w) => w.originalName),
+        model.trainableWeights.map((w) => w.shape as number[]),
+      );
+    const run = async (threads: number, rounded: boolean) => {
+      const model = smallNet();
+      const trainer = createTrainer(model, { lr: 1e-2, microBatch: 4 });
+      const parallel = await createDataParallelStep(model, trainer, {
+        threads,
+        microBatch: 4,
+        ...(rounded && { gradientAt: rounderOf(model) }),
+      });
+      await parallel.step(x, y, augmentation);
+      const before = tf.memory().numTensors;
+      await parallel.step(x, y, augmentation);
+      const leaked = tf.memory().numTensors - before;
+      const weights = model.getWeights().map((w) => (w.dataSync() as Float32Array).slice());
+      const kernels = model.trainableWeights.map((w) => (w.read().dataSync() as Float32Array).slice());
+      await parallel.close();
+      trainer.optimizer.dispose();
+      return { leaked, weights, kernels, round: rounderOf(model), model };
+    };
+    // By hand, on one thread, twice: the gradient and BatchNorm's statistics at the rounded kernels, applied at w.
+    const byHand = () => {
+      const model = smallNet();
+      const trainer = createTrainer(model, { lr: 1e-2, microBatch: 4 });
+      const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      const round = rounderOf(model);
+      const augmented = applyAugmentation(x, augmentation);
+      const mixed = mixPairs(augmented, y, augmentation);
+      for (let k = 0; k < 2; k++) {
+        const start = variables.map((v) => tf.clone(v));
+        const at = round(variables.map((v) => v.dataSync() as Float32Array));
+        variables.forEach((v, i) => v.assign(tf.tensor(at[i], v.shape)));
+        const taken = collectBatchNormStats(() => trainer.gradients(mixed.x, mixed.y, 16));
+        variables.forEach((v, i) => v.assign(start[i]));
+        trainer.applyGradients(taken.result.grads);
+        applyBatchNormStats(model, taken.stats);
+      }
+      const weights = model.getWeights().map((w) => w.dataSync() as Float32Array);
+      model.dispose();
+      return weights;
+    };
+    try {
+      const expected = tf.tidy(byHand);
+      const plain = await run(1, false);
+      plain.model.dispose();
+      for (const threads of [1, 2]) {
+        const rounded = await run(threads, true);
+        expect(rounded.leaked).toBe(0);
+        rounded.weights.forEach((w, i) => w.forEach((v, j) => expect(Math.abs(v - expected[i][j])).toBeLessThan(1e-5)));
+        // The model keeps its unrounded kernels: small updates add up rather than vanish in the rounding.
+        const offGrid = rounded
+          .round(rounded.kernels)
+          .flatMap((r, i) => Array.from(r, (v, j) => v !== rounded.kernels[i][j]));
+        expect(offGrid.filter(Boolean).length).toBeGreaterThan(0);
+        rounded.model.dispose();
+      }
       const moved = plain.weights.flatMap((w, i) => Array.from(w, (v, j) => Math.abs(v - expected[i][j])));
       expect(Math.max(...moved)).toBeGreaterThan(1e-6);
     } finally {

@@ -6,6 +6,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -183,6 +184,28 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
     expect(celeba, r.stdout).toBeGreaterThan(0.85);
   }, 600_000);
 
+  it('fine-tunes for a uint4 export: scored at rounded kernels, exported packed at about half the size', () => {
+    const name = basename(kaggle);
+    const out = join(work, 'uint4-model');
+    const r = train([
+      ...['--data', kaggle, '--from', join(ROOT, 'public', 'models', 'gender'), '--quantize', 'uint4'],
+      ...['--epochs', '1', '--steps-per-epoch', '1', '--batch', '32', '--lr', '0.00001', '--run', `${run}-uint4`],
+      ...['--out', out],
+    ]);
+    rmSync(join(ROOT, 'training', 'runs', `${run}-uint4`), { recursive: true, force: true });
+    expect([0, 3], r.stderr + r.stdout).toContain(r.status);
+    const metadata = JSON.parse(readFileSync(join(out, 'metadata.json'), 'utf8'));
+    expect(metadata.quantization).toBe('uint4');
+    const specs = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')).weightsManifest[0].weights;
+    expect(specs.filter((s: { packed?: unknown }) => s.packed).length).toBeGreaterThan(10);
+    const bytes = (dir: string) => statSync(join(dir, 'weights.bin')).size;
+    expect(bytes(out) / bytes(join(ROOT, 'public', 'models', 'gender'))).toBeLessThan(0.6);
+    // Rounded to 16 levels a channel, the shipped weights still know the celebrity faces, as scored and as exported.
+    const celeba = Number(new RegExp(`\\(${name} ([0-9.]+)\\)`).exec(r.stdout)?.[1]);
+    expect(celeba, r.stdout).toBeGreaterThan(0.85);
+    expect(metadata.metrics.validation.balancedAccuracy).toBeGreaterThan(0.85);
+  }, 600_000);
+
   it('resumes group DRO from the checkpoint: the next epoch reweighs the last weights, and the walk goes on', () => {
     const dro = `${run}-dro`;
     const checkpoint = join(ROOT, 'training', 'runs', dro, 'checkpoint', 'state.json');
@@ -232,5 +255,11 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
     const r = train(['--data', kaggle, '--sam', '1.5']);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('--sam must be between 0 and 1, got "1.5"');
+  });
+
+  it('refuses SAM in a uint4 run, whose gradients are taken on the grid', () => {
+    const r = train(['--data', kaggle, '--sam', '0.05', '--quantize', 'uint4']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--sam moves the weights off the grid that --quantize uint4 trains on');
   });
 });

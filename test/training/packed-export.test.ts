@@ -6,8 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { roundToGrid } from '../../src/core/packed-weights';
 import { storedBytes } from '../../src/vision/packed-model';
 import { initTrainingBackend } from '../../training/lib/fit/wasm/setup';
+import { atRoundedKernels } from '../../training/lib/fit/quantized';
+import { inferenceForm } from '../../training/lib/model/exporter';
 import { loadModelFiles, packedAxis, saveModelFiles } from '../../training/lib/model/model-files';
-import { maxRelativeDiff, SHIPPED_MODEL } from '../support/models';
+import { buildModel } from '../../training/lib/model/models';
+import { maxRelativeDiff, randomiseNorms, SHIPPED_MODEL } from '../support/models';
 
 const dir = mkdtempSync(join(tmpdir(), 'facesense-uint4-'));
 
@@ -44,5 +47,28 @@ describe('uint4 export', () => {
     tf.dispose([...tensors, x]);
     model.dispose();
     loaded.dispose();
+  });
+
+  it('stores a net trained at rounded kernels as the net that was scored: BatchNorm folds in along the grids', async () => {
+    const x = tf.randomUniform([8, 64, 64, 3], 0, 255, 'float32', 9);
+    const model = buildModel('wide', { inputSize: 64 });
+    randomiseNorms(model, 4, x);
+    const exact = model.getWeights().map((w) => w.dataSync().slice());
+    const predict = async () => (model.predict(x) as tf.Tensor).data();
+    const float = await predict();
+    const scored = await atRoundedKernels(model, predict);
+    model.getWeights().forEach((w, i) => expect(w.dataSync()).toEqual(exact[i]));
+
+    const folded = await inferenceForm(model, 'uint4');
+    const out = join(dir, 'folded');
+    await saveModelFiles(folded, out, 'uint4');
+    const loaded = await loadModelFiles(out);
+    const stored = await (loaded.predict(x) as tf.Tensor).data();
+    const gap = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+      Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i])));
+    expect(gap(stored, scored)).toBeLessThan(1e-6);
+    expect(gap(float, scored)).toBeGreaterThan(1e-2);
+    tf.dispose([x]);
+    [model, folded, loaded].forEach((m) => m.dispose());
   });
 });

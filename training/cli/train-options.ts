@@ -118,7 +118,12 @@ Faces are found with BlazeFace and cropped with the app's own crop code first (c
   --out <dir>               where the best epoch is exported: the one with the highest validation balanced
                             accuracy of its weakest folder
                             (default public/models/gender)
-  --quantize uint8|float16|float32   weight encoding of the export (default uint8)
+  --quantize <q>            weight encoding of the export: uint8 (default; one range per tensor), float16, float32,
+                            or uint4: each kernel's output channels on their own grid of 16 levels, the rest
+                            float16, about half of uint8's size (a net of twice the wide net's weights fits 500 KB);
+                            a uint4 run trains for it: each gradient is taken at the weights rounded as the export
+                            rounds them, and Validation is scored at them (quantization-aware training; not with
+                            --sam)
   --run <name>              run folder under training/runs for checkpoints, history and curves (default: the arch)
   --resume                  continue the run's last checkpoint (weights, optimizer state, epoch)
   --from <run|dir>          start a new run from another run's last checkpoint (its weights and optimizer state),
@@ -194,6 +199,9 @@ export function parseTrainOptions() {
   if (!(mixup >= 0 && mixup <= 10)) fail(`--mixup must be between 0 and 10, got "${values.mixup}"`, EXIT.usage);
   const sam = Number(values.sam);
   if (!(sam >= 0 && sam <= 1)) fail(`--sam must be between 0 and 1, got "${values.sam}"`, EXIT.usage);
+  const quantize = oneOf<Quantization>('quantize', values.quantize, ['uint8', 'float16', 'float32', 'uint4']);
+  if (sam > 0 && quantize === 'uint4')
+    fail('--sam moves the weights off the grid that --quantize uint4 trains on: pass one of them', EXIT.usage);
   const aux = values.aux?.split(',').map((column) => column.trim()) ?? [];
   if (aux.some((column) => !column) || new Set(aux).size < aux.length)
     fail(`--aux must name labels.csv columns, each once, e.g. race,age; got "${values.aux}"`, EXIT.usage);
@@ -276,7 +284,7 @@ export function parseTrainOptions() {
     workers: intOption('workers', values.workers) as number,
     seed: intOption('seed', values.seed, 0) as number,
     out: resolve(values.out),
-    quantize: oneOf<Quantization>('quantize', values.quantize, ['uint8', 'float16', 'float32']),
+    quantize,
     run: values.run ?? arch,
     resume: values.resume,
     from: values.from,

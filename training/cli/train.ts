@@ -48,6 +48,7 @@ import {
 import { auxClasses, auxRows, groupsOf, labelGroups } from '../lib/data/labels';
 import { sourceName } from '../lib/data/sources';
 import { createDataParallelStep } from '../lib/fit/data-parallel';
+import { atRoundedKernels, kernelRounder } from '../lib/fit/quantized';
 import { cachedTeacherProbs, distilledTargets, teacherEnsemble } from '../lib/fit/distill';
 import { createTrainer } from '../lib/fit/trainer';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
@@ -350,6 +351,12 @@ const parallel = await createDataParallelStep(trainingModel, trainer, {
   threads: opts.workers,
   microBatch: opts.microBatch,
   sam: opts.sam,
+  ...(opts.quantize === 'uint4' && {
+    gradientAt: kernelRounder(
+      trainingModel.trainableWeights.map((w) => w.originalName),
+      trainingModel.trainableWeights.map((w) => w.shape as number[]),
+    ),
+  }),
 });
 const busy = parallel.busyThreads(opts.batch);
 if (busy < opts.workers)
@@ -504,13 +511,18 @@ for (let epoch = startEpoch; epoch < epochs; epoch++) {
   bar.stop();
   const trained = soFar((performance.now() - started) / 1000);
   const bySource: Record<string, { accuracy: number; balancedAccuracy: number }> = {};
-  const allProbs: Float32Array[] = [];
-  for (const { name, data } of validationSamples) {
-    const probs = await predictSplit((t) => model.predict(t) as tf.Tensor, data);
-    const c = confusion(probs, data.y);
+  const predictAll = async () => {
+    const probs: Float32Array[] = [];
+    for (const { data } of validationSamples)
+      probs.push(await predictSplit((t) => model.predict(t) as tf.Tensor, data));
+    return probs;
+  };
+  // A uint4 run is scored at the weights its export will hold.
+  const allProbs = await (opts.quantize === 'uint4' ? atRoundedKernels(model, predictAll) : predictAll());
+  validationSamples.forEach(({ name, data }, k) => {
+    const c = confusion(allProbs[k], data.y);
     bySource[name] = { accuracy: accuracy(c), balancedAccuracy: balancedAccuracy(c) };
-    allProbs.push(probs);
-  }
+  });
   const probs = Float32Array.from(allProbs.flatMap((p) => Array.from(p)));
   const labels = Uint8Array.from(validationSamples.flatMap((v) => Array.from(v.data.y)));
   const c = confusion(probs, labels);

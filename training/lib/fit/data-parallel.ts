@@ -18,6 +18,12 @@ export interface ParallelOptions {
    * training seeks minima that stay low around them. Twice the gradient work per step.
    */
   sam?: number;
+  /**
+   * The weights each update's gradient is taken at, from the weights the model holds (default: those): training
+   * for a uint4 export takes them rounded as the export will round them, and updates the unrounded ones with that
+   * gradient (the straight-through estimator), so that small steps add up. Not with `sam`.
+   */
+  gradientAt?: (weights: Float32Array[]) => Float32Array[];
 }
 
 export interface ParallelStep {
@@ -99,9 +105,10 @@ export async function createDataParallelStep(
   trainer: Trainer,
   opts: ParallelOptions,
 ): Promise<ParallelStep> {
-  const { threads, microBatch, sam = 0 } = opts;
+  const { threads, microBatch, sam = 0, gradientAt } = opts;
   if (!(Number.isInteger(threads) && threads >= 1)) throw new Error(`threads must be an integer ≥ 1, got ${threads}`);
   if (!(sam >= 0)) throw new Error(`sam must be at least 0, got ${sam}`);
+  if (sam > 0 && gradientAt) throw new Error('sam and gradientAt cannot be combined');
   const init: WorkerInit = {
     modelTopology: model.toJSON() as string,
     ...trainer.loss,
@@ -195,7 +202,18 @@ export async function createDataParallelStep(
     async step(x, y, augmentation, aux) {
       const n = x.shape[0];
       const weights = variables.map((v) => v.dataSync() as Float32Array);
-      const first = await batchGradients(x, y, augmentation, weights, aux);
+      let first: Awaited<ReturnType<typeof batchGradients>>;
+      if (gradientAt) {
+        const at = gradientAt(weights);
+        moveTo(at);
+        try {
+          first = await batchGradients(x, y, augmentation, at, aux);
+        } finally {
+          moveTo(weights);
+        }
+      } else {
+        first = await batchGradients(x, y, augmentation, weights, aux);
+      }
       let grads = first.grads;
       if (sam > 0) {
         // The same images (augmentation is a function of the batch's draw), at the worst nearby weights.
@@ -212,7 +230,7 @@ export async function createDataParallelStep(
         grads = second.grads;
       }
       trainer.applyGradients(grads);
-      // BatchNorm's averages follow the batch at the weights the step started from.
+      // BatchNorm's averages follow the batch at the weights of the first gradient: where the step started, or rounded.
       applyBatchNormStats(model, first.stats);
       tf.dispose(first.stats.flatMap((s) => [s.mean, s.variance]));
       return {

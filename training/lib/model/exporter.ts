@@ -26,6 +26,7 @@ import {
 import { countBy, type Dataset } from '../data/dataset';
 import { equalizeRanges } from './equalize';
 import { foldBatchNorm } from './fold';
+import { atRoundedKernels } from '../fit/quantized';
 import { loadModelFiles, replaceDirAtomically, saveModelFiles, type Quantization } from './model-files';
 import { countParams } from './models';
 import { REPO_ROOT } from '../node-io';
@@ -79,9 +80,22 @@ export interface ExportInput {
 }
 
 /**
- * Folds BatchNormalization into the convolutions (the same outputs, fewer ops per frame), equalizes the channels'
- * ranges before uint8 (the same outputs, no channel coarsening its tensor's step), quantizes the model and
- * measures what that costs on Validation; fits the temperature and bias (each folder's women and men weighted
+ * The model as an export stores it, before its weights are encoded: BatchNorm folded into the convolutions (the same
+ * outputs, fewer ops per frame); for uint8, the channels' ranges equalized (the same outputs, no channel coarsening
+ * its tensor's step); for uint4, the kernels rounded before the fold, as a uint4 run trains them: folded, they stay
+ * on the grids the export packs them on, where rounding the folded kernels afresh would flip values lying near a
+ * midpoint by a step.
+ */
+export async function inferenceForm(model: tfl.LayersModel, quantization: Quantization): Promise<tfl.LayersModel> {
+  const inference = await (quantization === 'uint4'
+    ? atRoundedKernels(model, () => foldBatchNorm(model))
+    : foldBatchNorm(model));
+  if (quantization === 'uint8') equalizeRanges(inference);
+  return inference;
+}
+
+/**
+ * Takes the model to its inference form (`inferenceForm`), quantizes it and measures what that costs on Validation; fits the temperature and bias (each folder's women and men weighted
  * alike) and the "uncertain" band (at least 97 % of faces labelled, as one crop and as a photo's face is, averaged
  * with its mirror image) on all folders' Validation together; reports Validation and Test with both applied, for
  * all folders and for each; and writes model.json, weights and metadata.json to `out` atomically. Returns the
@@ -95,8 +109,7 @@ export async function exportModel(input: ExportInput): Promise<ModelMetadata> {
     size,
   );
   const floatValidation = await splitMetrics(model, validation);
-  const inference = await foldBatchNorm(model);
-  if (quantization === 'uint8') equalizeRanges(inference);
+  const inference = await inferenceForm(model, quantization);
   // The quantized copy is measured from the system's temp folder: a kill here leaves nothing beside `out`.
   const probe = mkdtempSync(join(tmpdir(), 'facesense-quantized-'));
   await saveModelFiles(inference, probe, quantization);
