@@ -8,7 +8,9 @@
  *     ../shared/data/diverse
  * The crops are the training cache's, Validation/ for Kaggle-layout folders and the held-out tenth for plain ones.
  * Prints each folder's balanced accuracy, the lower of them (the rule that chooses epochs), the worst race where
- * labels.csv has one, and the weights' size at that width (a channel's range as two float16 values, biases float32).
+ * labels.csv has one, and the weights' size at that width as `--quantize uint4` stores 4 bits (src/core/packed-weights.ts:
+ * a channel's range as two float32 values, biases float32; §41 counted two float16 values, 4 bytes a channel less).
+ * `train --quantize uint4` trains for that grid and `export --quantize uint4` writes it.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,11 +19,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { groupRecords, groupStats, spread } from '../../src/core/groups';
 import { balancedAccuracy, confusion } from '../../src/core/metrics';
+import { packedBytes, roundToGrid } from '../../src/core/packed-weights';
 import { formatBytes, loadSources, readModelDir, scoreSplits } from '../cli/common';
 import { groupsOf } from '../lib/data/labels';
 import { initTrainingBackend } from '../lib/fit/wasm/setup';
 import { weightsBytes } from '../lib/model/exporter';
-import { loadModelFiles, saveModelFiles } from '../lib/model/model-files';
+import { loadModelFiles, packedAxis, saveModelFiles } from '../lib/model/model-files';
 
 const { values, positionals } = parseArgs({
   options: { model: { type: 'string' }, bits: { type: 'string', default: '4,5,6' } },
@@ -47,37 +50,15 @@ const exported = model.weights.map((w) => ({
   values: w.read().dataSync() as Float32Array,
 }));
 
-/** `values` rounded to `bits` bits over each channel's own range: the last axis, or a depthwise kernel's third. */
-function roundPerChannel(values: Float32Array, shape: number[], depthwise: boolean, bits: number): Float32Array {
-  const channels = depthwise ? shape[2] : shape[shape.length - 1];
-  const stride = depthwise ? shape[3] : 1;
-  const channelOf = (i: number) => Math.floor(i / stride) % channels;
-  const lo = new Float32Array(channels).fill(Infinity);
-  const hi = new Float32Array(channels).fill(-Infinity);
-  values.forEach((v, i) => {
-    const c = channelOf(i);
-    lo[c] = Math.min(lo[c], v);
-    hi[c] = Math.max(hi[c], v);
-  });
-  const levels = 2 ** bits - 1;
-  return values.map((v, i) => {
-    const c = channelOf(i);
-    const step = (hi[c] - lo[c]) / levels;
-    return step > 0 ? lo[c] + Math.round((v - lo[c]) / step) * step : v;
-  });
-}
-
 /** A copy of the export whose kernels are rounded to `bits` (float32 on disk), and its weights' size at `bits`. */
 async function lowBitCopy(bits: number): Promise<{ dir: string; bytes: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'facesense-low-bit-'));
   cpSync(modelDir, dir, { recursive: true });
   let bytes = 0;
   const tensors = exported.map(({ name, shape, values }) => {
-    const kernel = /kernel$/.test(name);
-    const depthwise = name.endsWith('depthwise_kernel');
-    const channels = depthwise ? shape[2] : shape[shape.length - 1];
-    bytes += kernel ? Math.ceil((values.length * bits) / 8) + 4 * channels : 4 * values.length;
-    return tf.tensor(kernel ? roundPerChannel(values, shape, depthwise, bits) : values, shape);
+    const axis = packedAxis(name, shape);
+    bytes += axis === null ? 4 * values.length : packedBytes(values.length, shape[axis], bits);
+    return tf.tensor(axis === null ? values : roundToGrid(values, { shape, axis }, bits), shape);
   });
   model.setWeights(tensors);
   tf.dispose(tensors);
