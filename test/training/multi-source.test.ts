@@ -204,6 +204,19 @@ describe.skipIf(!hasData)('train on several folders at once', () => {
     const celeba = Number(new RegExp(`\\(${name} ([0-9.]+)\\)`).exec(r.stdout)?.[1]);
     expect(celeba, r.stdout).toBeGreaterThan(0.85);
     expect(metadata.metrics.validation.balancedAccuracy).toBeGreaterThan(0.85);
+    // evaluate loads it as the app does (loadGenderClassifier), packed kernels unpacked.
+    const evaluated = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'training', 'cli', 'evaluate.ts'), '--json', '--model', out, '--data', kaggle],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 300_000,
+        env: { ...process.env, FACESENSE_CROP_CACHE: join(work, 'cache') },
+      },
+    );
+    expect([0, 3], evaluated.stderr).toContain(evaluated.status);
+    expect(JSON.parse(evaluated.stdout).accuracy).toBeGreaterThan(0.85);
   }, 600_000);
 
   it('resumes group DRO from the checkpoint: the next epoch reweighs the last weights, and the walk goes on', () => {
