@@ -219,11 +219,7 @@ describe('data-parallel training step', () => {
   it('with gradientAt, takes the gradient at the kernels rounded to uint4 and applies it to the unrounded ones', async () => {
     const { x, y } = toyBatch(16, 16);
     const augmentation = sampleBatchAugmentation(16, mulberry32(5), AUGMENT_PRESETS.robust);
-    const rounderOf = (model: tfl.LayersModel) =>
-      kernelRounder(
-        model.trainableWeights.map((w) => w.originalName),
-        model.trainableWeights.map((w) => w.shape as number[]),
-      );
+    const rounderOf = (model: tfl.LayersModel) => kernelRounder(model.trainableWeights);
     const run = async (threads: number, rounded: boolean) => {
       const model = smallNet();
       const trainer = createTrainer(model, { lr: 1e-2, microBatch: 4 });

@@ -351,12 +351,7 @@ const parallel = await createDataParallelStep(trainingModel, trainer, {
   threads: opts.workers,
   microBatch: opts.microBatch,
   sam: opts.sam,
-  ...(opts.quantize === 'uint4' && {
-    gradientAt: kernelRounder(
-      trainingModel.trainableWeights.map((w) => w.originalName),
-      trainingModel.trainableWeights.map((w) => w.shape as number[]),
-    ),
-  }),
+  ...(opts.quantize === 'uint4' && { gradientAt: kernelRounder(trainingModel.trainableWeights) }),
 });
 const busy = parallel.busyThreads(opts.batch);
 if (busy < opts.workers)

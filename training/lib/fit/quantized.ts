@@ -1,33 +1,25 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { LayersModel } from '@tensorflow/tfjs-layers';
+import type { LayersModel, LayerVariable } from '@tensorflow/tfjs-layers';
 import { roundToGrid, type ChannelLayout } from '../../../src/core/packed-weights';
-import { packedAxis } from '../model/model-files';
-
-/** Bits a kernel weight of a uint4 export: what quantization-aware training rounds to. */
-export const UINT4_BITS = 4;
+import { packedAxis, UINT4_BITS } from '../model/model-files';
 
 /**
- * Rounds each kernel among `weights` to the grid a uint4 export stores it on; other weights are returned as they
- * are. BatchNorm folds into the kernels by a factor per output channel, which moves each channel's grid with its
- * values, so a kernel rounded here before the fold is the kernel the export rounds after it.
+ * Rounds each kernel among a model's weights (values in the order of `weights`) to the grid a uint4 export stores it
+ * on; other weights are returned as they are. BatchNorm folds into the kernels by a factor per output channel,
+ * which moves each channel's grid with its values, so a kernel rounded here before the fold is the kernel the
+ * export rounds after it.
  */
-export function kernelRounder(
-  names: readonly string[],
-  shapes: readonly (readonly number[])[],
-): (weights: Float32Array[]) => Float32Array[] {
-  const layouts: Array<ChannelLayout | null> = names.map((name, i) => {
-    const axis = packedAxis(name, shapes[i]);
-    return axis === null ? null : { shape: shapes[i], axis };
+export function kernelRounder(weights: readonly LayerVariable[]): (values: Float32Array[]) => Float32Array[] {
+  const layouts: Array<ChannelLayout | null> = weights.map(({ originalName, shape }) => {
+    const axis = packedAxis(originalName, shape as number[]);
+    return axis === null ? null : { shape: shape as number[], axis };
   });
-  return (weights) => weights.map((w, i) => (layouts[i] ? roundToGrid(w, layouts[i]!, UINT4_BITS) : w));
+  return (values) => values.map((v, i) => (layouts[i] ? roundToGrid(v, layouts[i]!, UINT4_BITS) : v));
 }
 
 /** Runs `f` with the model's kernels rounded as a uint4 export rounds them, then puts the weights back. */
 export async function atRoundedKernels<T>(model: LayersModel, f: () => Promise<T>): Promise<T> {
-  const round = kernelRounder(
-    model.weights.map((w) => w.originalName),
-    model.weights.map((w) => w.shape as number[]),
-  );
+  const round = kernelRounder(model.weights);
   // getWeights gives the variables themselves, which setWeights overwrites.
   const exact = model.getWeights().map((w) => w.clone());
   const values = round(exact.map((w) => w.dataSync() as Float32Array));

@@ -52,6 +52,9 @@ function toFloat16(values: Float32Array): Uint16Array {
   return out;
 }
 
+/** Bits a kernel weight of a uint4 export. */
+export const UINT4_BITS = 4;
+
 /** The kernels a uint4 export packs, with each one's output-channel axis: a depthwise kernel's is its third. */
 export function packedAxis(name: string, shape: readonly number[]): number | null {
   if (name.endsWith('depthwise_kernel')) return 2;
@@ -82,8 +85,8 @@ export function quantizeWeights(
     offset += bytes;
     const axis = quantization === 'uint4' ? packedAxis(spec.name, spec.shape) : null;
     if (axis !== null) {
-      parts.push(serializeKernel(packKernel(values, { shape: spec.shape, axis }, 4)));
-      return { ...spec, packed: { bits: 4, axis } } satisfies PackedSpec;
+      parts.push(serializeKernel(packKernel(values, { shape: spec.shape, axis }, UINT4_BITS)));
+      return { ...spec, packed: { bits: UINT4_BITS, axis } } satisfies PackedSpec;
     }
     if (quantization === 'uint4') {
       parts.push(new Uint8Array(values.buffer));
