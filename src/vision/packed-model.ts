@@ -12,7 +12,7 @@ export function isPacked(spec: tf.io.WeightsManifestEntry): spec is PackedSpec {
 export function storedBytes(spec: tf.io.WeightsManifestEntry): number {
   const n = spec.shape.reduce((a, b) => a * b, 1);
   if (isPacked(spec)) return packedBytes(n, spec.shape[spec.packed.axis], spec.packed.bits);
-  if (spec.quantization) return n * (spec.quantization.dtype === 'float16' ? 2 : 1);
+  if (spec.quantization) return n * (spec.quantization.dtype === 'uint8' ? 1 : 2);
   return n * 4;
 }
 
@@ -44,7 +44,11 @@ export function unpackArtifacts(artifacts: tf.io.ModelArtifacts): tf.io.ModelArt
   if (offset !== data.byteLength)
     throw new Error(`the weights file holds ${data.byteLength} bytes, its manifest describes ${offset}`);
   const joined = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  parts.reduce((at, p) => (joined.set(p, at), at + p.length), 0);
+  let at = 0;
+  for (const p of parts) {
+    joined.set(p, at);
+    at += p.length;
+  }
   return { ...artifacts, weightSpecs, weightData: joined.buffer };
 }
 

@@ -29,6 +29,9 @@ beforeAll(async () => {
 describe('unpackArtifacts', () => {
   it('unpacks packed kernels to float32 and hands the other entries to tfjs as stored', () => {
     expect(specs.map(storedBytes)).toEqual([2, 2 * 8 + 1, 4]);
+    const wide = { name: 'w', shape: [3], dtype: 'float32' as const };
+    expect(storedBytes({ ...wide, quantization: { dtype: 'uint16', min: 0, scale: 1 } })).toBe(6);
+    expect(storedBytes({ ...wide, quantization: { dtype: 'float16' } })).toBe(6);
     const out = unpackArtifacts(artifacts());
     expect(out.weightSpecs!.map((s) => 'packed' in s)).toEqual([false, false, false]);
     const decoded = tf.io.decodeWeights(out.weightData!, out.weightSpecs!);
