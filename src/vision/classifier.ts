@@ -82,6 +82,9 @@ export function withFlipAveraging(classifier: GenderClassifier): GenderClassifie
   return fromPredict(classifier.metadata, predict, () => classifier.dispose());
 }
 
-export async function loadGenderClassifier(source: tf.io.IOHandler, metadata: ModelMetadata): Promise<GenderClassifier> {
+export async function loadGenderClassifier(
+  source: tf.io.IOHandler,
+  metadata: ModelMetadata,
+): Promise<GenderClassifier> {
   return createGenderClassifier(await tfl.loadLayersModel(withPackedWeights(source)), metadata);
 }
