@@ -4,7 +4,7 @@ import { deserializeKernel, packedBytes, unpackKernel } from '../core/packed-wei
 /** A weights-manifest entry stored by src/core/packed-weights.ts: `bits` a value over channels along `axis`. */
 export type PackedSpec = tf.io.WeightsManifestEntry & { packed: { bits: number; axis: number } };
 
-export function isPacked(spec: tf.io.WeightsManifestEntry): spec is PackedSpec {
+function isPacked(spec: tf.io.WeightsManifestEntry): spec is PackedSpec {
   return 'packed' in spec;
 }
 
